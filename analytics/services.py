@@ -1,0 +1,131 @@
+"""`event_record`: the one way any app writes to the learning-event log."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from analytics.models import EventMode, EventSource, LearningEvent
+from core.errors import ValidationError
+
+MAX_RESPONSE_LENGTH = 10_000
+
+
+def _validate(
+    *,
+    verb: str,
+    object_type: str,
+    mode: str,
+    source: str,
+    media_time_ms: int | None,
+    duration_ms: int | None,
+    score: float | None,
+    occurred_at: datetime,
+    extensions: dict,
+    response: str,
+) -> None:
+    errors: dict[str, str] = {}
+    if not verb or len(verb) > 64:
+        errors["verb"] = "A verb of 1 to 64 characters is required."
+    if not object_type or len(object_type) > 64:
+        errors["object_type"] = "An object type of 1 to 64 characters is required."
+    if mode not in EventMode.values:
+        errors["mode"] = f"Mode must be one of {', '.join(EventMode.values)}."
+    if source not in EventSource.values:
+        errors["source"] = f"Source must be one of {', '.join(EventSource.values)}."
+    if media_time_ms is not None and media_time_ms < 0:
+        errors["media_time_ms"] = "Media time cannot be negative."
+    if duration_ms is not None and duration_ms < 0:
+        errors["duration_ms"] = "Duration cannot be negative."
+    if score is not None and not math.isfinite(score):
+        errors["score"] = "Score must be a finite number."
+    if timezone.is_naive(occurred_at):
+        errors["occurred_at"] = "Occurred-at must carry a time zone."
+    if not isinstance(extensions, dict):
+        errors["extensions"] = "Extensions must be a JSON object."
+    if len(response) > MAX_RESPONSE_LENGTH:
+        errors["response"] = f"Response is longer than {MAX_RESPONSE_LENGTH} characters."
+    if errors:
+        raise ValidationError(details=errors, code="invalid_event")
+
+
+def event_record(
+    *,
+    verb: str,
+    object_type: str,
+    object_id: str | int = "",
+    actor=None,
+    course=None,
+    live_session_id: int | None = None,
+    recording_id: int | None = None,
+    mode: str = EventMode.LIVE,
+    media_time_ms: int | None = None,
+    success: bool | None = None,
+    score: float | None = None,
+    response: str = "",
+    duration_ms: int | None = None,
+    extensions: dict[str, Any] | None = None,
+    source: str = EventSource.SERVER,
+    occurred_at: datetime | None = None,
+    event_id: uuid.UUID | str | None = None,
+) -> tuple[LearningEvent, bool]:
+    """Append one event. Idempotent on `event_id`: recording the same id again
+    stores nothing and returns the stored event with created=False.
+
+    Safe inside a caller's transaction; the insert uses its own savepoint.
+    """
+    occurred_at = occurred_at or timezone.now()
+    extensions = {} if extensions is None else extensions
+    response = "" if response is None else str(response)
+    _validate(
+        verb=verb,
+        object_type=object_type,
+        mode=mode,
+        source=source,
+        media_time_ms=media_time_ms,
+        duration_ms=duration_ms,
+        score=score,
+        occurred_at=occurred_at,
+        extensions=extensions,
+        response=response,
+    )
+    try:
+        event_uuid = uuid.UUID(str(event_id)) if event_id else uuid.uuid4()
+    except ValueError as error:
+        raise ValidationError(details={"event_id": "Not a UUID."}, code="invalid_event") from error
+
+    event = LearningEvent(
+        event_id=event_uuid,
+        occurred_at=occurred_at,
+        actor=actor,
+        verb=verb,
+        object_type=object_type,
+        object_id=str(object_id),
+        course=course,
+        live_session_id=live_session_id,
+        recording_id=recording_id,
+        mode=mode,
+        media_time_ms=media_time_ms,
+        success=success,
+        score=score,
+        response=response,
+        duration_ms=duration_ms,
+        extensions=extensions,
+        source=source,
+    )
+    # The unique constraint decides, not a check-then-act: two deliveries of
+    # the same client event racing each other store one row.
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        stored = LearningEvent.objects.filter(event_id=event_uuid).first()
+        if stored is None:
+            raise
+        return stored, False
+    return event, True

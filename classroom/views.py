@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from classroom.forms import SessionScheduleForm
+from classroom.selectors import course_sessions_split, home_overview_get, live_session_list
+from classroom.services import live_session_schedule
+from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
+from courses.access import CourseAction, access_course
+from courses.selectors import course_roster_list
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "classroom/home.html", {"overview": home_overview_get(user=request.user)}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
+    try:
+        access = access_course(user=request.user, course_id=course_id)
+    except (NotFoundError, PermissionDeniedError) as error:
+        raise Http404(error.message) from error
+
+    form = SessionScheduleForm()
+    if request.method == "POST":
+        if not access.may(CourseAction.TEACH):
+            return render(
+                request, "403.html", {"message": _("Only staff can schedule sessions.")}, status=403
+            )
+        form = SessionScheduleForm(request.POST)
+        if form.is_valid():
+            start = form.cleaned_data["scheduled_start"]
+            try:
+                live_session_schedule(
+                    course=access.course,
+                    title=form.cleaned_data["title"],
+                    scheduled_start=start,
+                    scheduled_end=start + timedelta(minutes=form.cleaned_data["duration_minutes"]),
+                    actor=request.user,
+                )
+            except ApplicationError as error:
+                for field, message in error.details.items():
+                    form.add_error(field if field in form.fields else None, message)
+                if not error.details:
+                    form.add_error(None, error.message)
+            else:
+                messages.success(request, _("Session scheduled."))
+                return redirect("course-detail", course_id=access.course.pk)
+
+    upcoming, past = course_sessions_split(sessions=list(live_session_list(course=access.course)))
+    context = {
+        "access": access,
+        "course": access.course,
+        "upcoming": upcoming,
+        "past": past,
+        "roster": course_roster_list(course=access.course) if access.is_staff else None,
+        "form": form,
+    }
+    return render(
+        request, "classroom/course_detail.html", context, status=400 if form.errors else 200
+    )

@@ -1,0 +1,71 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.throttling import AnonRateThrottle
+
+from classroom import views as classroom_views
+from classroom.api.views import LiveSessionListApi, LiveSessionScheduleApi
+from core.views import healthz
+from courses.api.views import CourseDetailApi, CourseListApi, MeApi
+
+
+class TokenObtainThrottle(AnonRateThrottle):
+    scope = "token_obtain"
+
+
+class TokenObtainApi(ObtainAuthToken):
+    """Exchange username and password for an API token (rate limited)."""
+
+    throttle_classes = [TokenObtainThrottle]
+
+
+api_patterns = [
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/auth/token/", TokenObtainApi.as_view(), name="api-token"),
+    path("api/me/", MeApi.as_view(), name="api-me"),
+    path("api/courses/", CourseListApi.as_view(), name="api-course-list"),
+    path("api/courses/<int:course_id>/", CourseDetailApi.as_view(), name="api-course-detail"),
+    path(
+        "api/courses/<int:course_id>/sessions/",
+        LiveSessionListApi.as_view(),
+        name="api-session-list",
+    ),
+    path(
+        "api/courses/<int:course_id>/sessions/schedule/",
+        LiveSessionScheduleApi.as_view(),
+        name="api-session-schedule",
+    ),
+]
+
+account_patterns = [
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"
+    ),
+    path(
+        "accounts/password/change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+]
+
+urlpatterns = [
+    path("", classroom_views.home, name="home"),
+    path("courses/<int:course_id>/", classroom_views.course_detail, name="course-detail"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    *account_patterns,
+    *api_patterns,
+]
+
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

@@ -1,0 +1,54 @@
+"""One DRF exception handler: every error leaves the API as
+`{"error": {"code", "message", "details"?}}` with a 4xx status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def _drf_code(error: drf_exceptions.APIException) -> str:
+    if isinstance(error, drf_exceptions.ValidationError):
+        return "invalid"
+    codes = error.get_codes()
+    return codes if isinstance(codes, str) else error.default_code
+
+
+def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(error, ApplicationError):
+        return Response({"error": error.as_dict()}, status=error.status_code)
+    if isinstance(error, DjangoValidationError):
+        details = (
+            error.message_dict
+            if hasattr(error, "error_dict")
+            else {"non_field_errors": error.messages}
+        )
+        error = drf_exceptions.ValidationError(details)
+    elif isinstance(error, Http404):
+        error = drf_exceptions.NotFound()
+    elif isinstance(error, PermissionDenied):
+        error = drf_exceptions.PermissionDenied()
+
+    response = drf_exception_handler(error, context)
+    if response is None:
+        return None  # an unexpected exception: a bug, let Django report it
+    assert isinstance(error, drf_exceptions.APIException)  # noqa: S101 (narrowing)
+    body: dict[str, Any] = {"code": _drf_code(error)}
+    if isinstance(error, drf_exceptions.ValidationError):
+        body["message"] = "The input is not valid."
+        body["details"] = response.data
+    else:
+        body["message"] = str(error.detail)
+    response.data = {"error": body}
+    return response

@@ -1,0 +1,97 @@
+"""Who may see or act on a course, and in which role.
+
+Every view, API and consumer obtains a course through `access_course`; it
+fetches and checks in one step, or raises. A user outside the course gets
+`not_found` (we do not confirm that a course exists to outsiders); a member
+whose role is too weak gets `permission_denied`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.utils.translation import gettext as _
+
+from core.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
+from courses.models import STAFF_ROLES, Course, Enrollment, Role, User
+
+
+class CourseAction(StrEnum):
+    VIEW = "view"  # read the course: every role, observers included
+    PARTICIPATE = "participate"  # chat, vote, raise a hand: not observers
+    TEACH = "teach"  # run sessions, see staff data: instructors and TAs
+    MANAGE = "manage"  # roster, settings, deletion: instructors
+
+
+_ALLOWED_ROLES: dict[CourseAction, frozenset[str]] = {
+    CourseAction.VIEW: frozenset(Role.values),
+    CourseAction.PARTICIPATE: frozenset({Role.INSTRUCTOR, Role.TA, Role.LEARNER}),
+    CourseAction.TEACH: STAFF_ROLES,
+    CourseAction.MANAGE: frozenset({Role.INSTRUCTOR}),
+}
+
+
+@dataclass(frozen=True)
+class CourseAccess:
+    """A course together with the viewer's standing in it."""
+
+    course: Course
+    user: User
+    role: str | None  # None only for platform admins who are not enrolled
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.user.is_superuser)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.is_admin or self.role in STAFF_ROLES
+
+    @property
+    def is_learner(self) -> bool:
+        return self.role == Role.LEARNER
+
+    @property
+    def is_observer(self) -> bool:
+        return self.role == Role.OBSERVER and not self.is_admin
+
+    @property
+    def role_label(self) -> str:
+        return str(Role(self.role).label) if self.role else ""
+
+    def may(self, action: CourseAction | str) -> bool:
+        if self.is_admin:
+            return True
+        return self.role in _ALLOWED_ROLES[CourseAction(action)]
+
+
+def course_role_get(*, user: User, course: Course | int) -> str | None:
+    """The user's active role in the course, or None."""
+    if not user.is_authenticated:
+        return None
+    course_id = course.pk if isinstance(course, Course) else course
+    return (
+        Enrollment.objects.filter(user=user, course_id=course_id, is_active=True)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def access_course(
+    *, user: User, course_id: int, action: CourseAction | str = CourseAction.VIEW
+) -> CourseAccess:
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticatedError()
+    course = Course.objects.filter(pk=course_id).first()
+    if course is None:
+        raise NotFoundError(_("Course not found."), code="course_not_found")
+    role = course_role_get(user=user, course=course)
+    if role is None and not user.is_superuser:
+        raise NotFoundError(_("Course not found."), code="course_not_found")
+    access = CourseAccess(course=course, user=user, role=role)
+    if not access.may(action):
+        raise PermissionDeniedError(
+            _("Your role in this course does not allow this."), code="role_forbidden"
+        )
+    return access
