@@ -121,3 +121,21 @@ def test_login_logout_and_password_change_pages(client, learner):
     assert learner.check_password("a-much-better-secret-42")
     assert client.post("/accounts/logout/").status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_home_counts_active_learners_of_each_course(client, course, instructor):
+    from courses.models import Role
+    from tests.factories import EnrollmentFactory
+
+    EnrollmentFactory.create_batch(3, course=course, role=Role.LEARNER)
+    EnrollmentFactory(course=course, role=Role.LEARNER, is_active=False)
+    EnrollmentFactory(course=course, role=Role.TA)
+    client.force_login(instructor)
+    assert "3 learners" in client.get("/").content.decode()
+
+
+def test_roster_lists_staff_first(client, course, instructor, ta, learner):
+    client.force_login(instructor)
+    html = client.get(f"/courses/{course.pk}/").content.decode()
+    roster = html[html.index('class="roster"') :]
+    assert roster.index(instructor.name) < roster.index(ta.name) < roster.index(learner.name)
