@@ -65,3 +65,25 @@ def home_overview_get(
             CourseSessions(course=course, role=course.viewer_role, upcoming=upcoming, past=past)
         )
     return overview
+
+
+def seat_map_get(*, course_id: int) -> list[dict]:
+    """Every table of the course in order with its members (two queries)."""
+    from classroom.models import Seat, Table
+
+    tables = list(Table.objects.filter(course_id=course_id).order_by("position", "id"))
+    members: dict[int, list[dict]] = {table.pk: [] for table in tables}
+    seats = Seat.objects.filter(course_id=course_id).select_related("user").order_by("created_at", "id")
+    for seat in seats:
+        members[seat.table_id].append({"id": seat.user_id, "name": seat.user.name})
+    return [
+        {"id": table.pk, "name": table.name, "capacity": table.capacity, "members": members[table.pk]}
+        for table in tables
+    ]
+
+
+def table_members_get(*, table_id: int) -> list[dict]:
+    from classroom.models import Seat
+
+    seats = Seat.objects.filter(table_id=table_id).select_related("user").order_by("created_at", "id")
+    return [{"id": seat.user_id, "name": seat.user.name} for seat in seats]

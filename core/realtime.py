@@ -61,3 +61,200 @@ def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
     """
     _validate(group, event)
     transaction.on_commit(lambda: broadcast_now(group, event))
+
+
+# --- Sequenced frames and their resync buffer -----------------------------------
+#
+# The channel layer is at-most-once, so it cannot be the source for resync:
+# every sequenced frame is also appended to a FrameBuffer (Redis in production,
+# process memory for the embedded default) before it is sent. A reconnecting
+# client asks for the frames after its last seq; if the buffer no longer reaches
+# back that far, it gets a fresh snapshot instead.
+
+FRAME_BUFFER_MAX_FRAMES = 2000
+FRAME_BUFFER_TTL_SECONDS = 30 * 60
+FORWARD_HANDLER = "frame.forward"  # consumers implement `frame_forward`
+
+
+class FrameBuffer:
+    def append(self, scope: str, seq: int, stream: str, text: str) -> None:
+        raise NotImplementedError
+
+    def since(self, scope: str, after_seq: int) -> list[tuple[int, str, str]]:
+        """(seq, stream, text) of stored frames with seq > after_seq, in order."""
+        raise NotImplementedError
+
+    def oldest(self, scope: str) -> int | None:
+        raise NotImplementedError
+
+
+class MemoryFrameBuffer(FrameBuffer):
+    def __init__(self, max_frames: int = FRAME_BUFFER_MAX_FRAMES) -> None:
+        import threading
+        from collections import deque
+
+        self._frames: dict[str, deque] = {}
+        self._lock = threading.Lock()
+        self._deque = lambda: deque(maxlen=max_frames)
+
+    def append(self, scope: str, seq: int, stream: str, text: str) -> None:
+        with self._lock:
+            frames = self._frames.setdefault(scope, self._deque())
+            frames.append((seq, stream, text))
+
+    def since(self, scope: str, after_seq: int) -> list[tuple[int, str, str]]:
+        with self._lock:
+            frames = list(self._frames.get(scope, ()))
+        return sorted(frame for frame in frames if frame[0] > after_seq)
+
+    def oldest(self, scope: str) -> int | None:
+        with self._lock:
+            frames = self._frames.get(scope)
+            return min(frame[0] for frame in frames) if frames else None
+
+
+class RedisFrameBuffer(FrameBuffer):
+    """A sorted set per scope, scored by seq, trimmed to the newest frames."""
+
+    def __init__(self, url: str, max_frames: int = FRAME_BUFFER_MAX_FRAMES) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._max = max_frames
+
+    @staticmethod
+    def _key(scope: str) -> str:
+        return f"roundtable:frames:{scope}"
+
+    def append(self, scope: str, seq: int, stream: str, text: str) -> None:
+        key = self._key(scope)
+        member = f"{seq}|{stream}|{text}"
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zadd(key, {member: seq})
+        pipe.zremrangebyrank(key, 0, -(self._max + 1))
+        pipe.expire(key, FRAME_BUFFER_TTL_SECONDS)
+        pipe.execute()
+
+    def since(self, scope: str, after_seq: int) -> list[tuple[int, str, str]]:
+        members = self._redis.zrangebyscore(self._key(scope), f"({after_seq}", "+inf")
+        frames = []
+        for member in members:
+            seq, stream, text = member.decode().split("|", 2)
+            frames.append((int(seq), stream, text))
+        return frames
+
+    def oldest(self, scope: str) -> int | None:
+        first = self._redis.zrange(self._key(scope), 0, 0, withscores=True)
+        return int(first[0][1]) if first else None
+
+
+_frame_buffer: FrameBuffer | None = None
+
+
+def frame_buffer() -> FrameBuffer:
+    global _frame_buffer
+    if _frame_buffer is None:
+        from django.conf import settings
+
+        url = settings.REDIS_URL
+        _frame_buffer = RedisFrameBuffer(url) if url else MemoryFrameBuffer()
+    return _frame_buffer
+
+
+def frame_publish_on_commit(*, scope: str, seq: int, stream: str, text: str, groups: list[str]) -> None:
+    """After commit: keep the encoded frame for resync, then send it to `groups`.
+
+    The frame is encoded once, here, and forwarded as text by every consumer
+    (no per-recipient encoding)."""
+    for group in groups:
+        _validate(group, {"type": FORWARD_HANDLER})
+
+    def publish() -> None:
+        try:
+            frame_buffer().append(scope, seq, stream, text)
+        except Exception:  # resync falls back to a snapshot; the send still goes out
+            logger.exception("frame buffer append failed for %s seq %s", scope, seq)
+        for group in groups:
+            broadcast_now(group, {"type": FORWARD_HANDLER, "text": text})
+
+    transaction.on_commit(publish)
+
+
+async def forward_now(groups: list[str], text: str) -> None:
+    """Send an ephemeral (unsequenced) frame to groups, from async code."""
+    for group in groups:
+        await broadcast_now_async(group, {"type": FORWARD_HANDLER, "text": text})
+
+
+async def group_join(layer, groups: list[str], channel: str) -> None:
+    for group in groups:
+        await layer.group_add(group, channel)
+
+
+async def group_leave(layer, groups: list[str], channel: str) -> None:
+    for group in groups:
+        await layer.group_discard(group, channel)
+
+
+# --- Coalescing ------------------------------------------------------------------
+
+_local_claims: dict[str, float] = {}
+
+
+async def _claim(key: str, milliseconds: int) -> bool:
+    """True for the first caller in the window, across processes when Redis is set."""
+    import time
+
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        client = _async_redis()
+        return bool(await client.set(f"roundtable:coalesce:{key}", b"1", nx=True, px=milliseconds))
+    now = time.monotonic()
+    if _local_claims.get(key, 0.0) > now:
+        return False
+    _local_claims[key] = now + milliseconds / 1000
+    return True
+
+
+_async_clients: dict = {}
+
+
+def _async_redis():
+    """One asyncio Redis client per event loop."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+    from django.conf import settings
+
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(id(loop))
+    if client is None:
+        client = aioredis.Redis.from_url(settings.REDIS_URL, max_connections=200)
+        _async_clients.clear()  # a new loop (tests): drop clients of dead loops
+        _async_clients[id(loop)] = client
+    return client
+
+
+async def coalesce(key: str, delay: float, flush) -> bool:
+    """Run `flush()` (a coroutine function) once, `delay` seconds from now, for
+    all calls with `key` in that window, across processes. The flush reads the
+    state when it fires, so it reflects every change made in the window.
+
+    Callers call this after their write committed. The claim expires a little
+    before the flush fires, so a change committed after the flush has read
+    always schedules a new one. Returns True if this call scheduled the flush."""
+    import asyncio
+
+    if not await _claim(key, max(1, int(delay * 900))):
+        return False
+
+    async def run() -> None:
+        try:
+            await flush()
+        except Exception:
+            logger.exception("coalesced flush %s failed", key)
+
+    loop = asyncio.get_running_loop()
+    loop.call_later(delay, lambda: asyncio.ensure_future(run()))
+    return True

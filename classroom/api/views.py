@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from classroom.selectors import live_session_list
-from classroom.services import live_session_schedule
+from classroom.services.sessions import live_session_schedule
 from courses.access import CourseAction, access_course
 
 

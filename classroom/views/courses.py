@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from classroom.forms import SessionScheduleForm
 from classroom.selectors import course_sessions_split, home_overview_get, live_session_list
-from classroom.services import live_session_schedule
+from classroom.services.sessions import live_session_schedule
 from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 from courses.access import CourseAction, access_course
 from courses.selectors import course_roster_list

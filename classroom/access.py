@@ -1,0 +1,61 @@
+"""Fetch-and-check for live sessions: the only way views, APIs and consumers
+obtain a session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+from classroom.models import LiveSession, Seat
+from core.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
+from courses.access import CourseAccess, CourseAction, access_course
+
+
+@dataclass(frozen=True)
+class LiveAccess:
+    session: LiveSession
+    course_access: CourseAccess
+    table_id: int | None  # the user's persistent table in this course, if seated
+
+    @property
+    def user(self):
+        return self.course_access.user
+
+    @property
+    def is_staff(self) -> bool:
+        return self.course_access.is_staff
+
+    @property
+    def may_participate(self) -> bool:
+        return self.course_access.may(CourseAction.PARTICIPATE)
+
+    def require(self, action: CourseAction | str) -> None:
+        if not self.course_access.may(action):
+            code = "forbidden"
+            message = (
+                _("Observers can watch but not take part.")
+                if self.course_access.is_observer
+                else _("Only staff can do this.")
+            )
+            raise PermissionDeniedError(message, code=code)
+
+
+def access_live_session(
+    *, user, session_id: int, action: CourseAction | str = CourseAction.VIEW
+) -> LiveAccess:
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticatedError()
+    session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
+    if session is None:
+        raise NotFoundError(_("Session not found."), code="session_not_found")
+    try:
+        course_access = access_course(user=user, course_id=session.course_id)
+    except NotFoundError as error:
+        raise NotFoundError(_("Session not found."), code="session_not_found") from error
+    table_id = (
+        Seat.objects.filter(course_id=session.course_id, user=user).values_list("table_id", flat=True).first()
+    )
+    access = LiveAccess(session=session, course_access=course_access, table_id=table_id)
+    access.require(action)
+    return access

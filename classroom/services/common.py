@@ -1,0 +1,38 @@
+"""Helpers shared by the classroom services."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from classroom.models import ClientAction, LiveSession, SessionState
+from core.errors import ConflictError, NotFoundError
+
+
+def session_lock(session_id: int) -> LiveSession:
+    """The session row, locked for the rest of the transaction: every realtime
+    write of a session takes it, which makes `seq` gap-free and ordered."""
+    session = LiveSession.objects.select_for_update().filter(pk=session_id).first()
+    if session is None:
+        raise NotFoundError(_("Session not found."), code="session_not_found")
+    return session
+
+
+def require_live(session: LiveSession) -> None:
+    if session.state != SessionState.LIVE:
+        raise ConflictError(_("The session is not live."), code="session_not_live")
+
+
+def client_action_claim(*, session_id: int, user, client_id: str | None) -> bool:
+    """Record that this client frame id is being applied. False if it already was.
+
+    Runs inside the caller's transaction: if the action fails and rolls back,
+    the claim goes with it and a retry may apply."""
+    if not client_id:
+        return True
+    try:
+        with transaction.atomic():
+            ClientAction.objects.create(session_id=session_id, user=user, client_id=client_id[:64])
+    except IntegrityError:
+        return False
+    return True
