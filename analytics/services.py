@@ -61,6 +61,7 @@ def event_record(
     object_id: str | int = "",
     actor=None,
     course=None,
+    course_id: int | None = None,
     live_session_id: int | None = None,
     recording_id: int | None = None,
     mode: str = EventMode.LIVE,
@@ -99,6 +100,8 @@ def event_record(
     except ValueError as error:
         raise ValidationError(details={"event_id": "Not a UUID."}, code="invalid_event") from error
 
+    if course is not None:
+        course_id = course.pk
     event = LearningEvent(
         event_id=event_uuid,
         occurred_at=occurred_at,
@@ -106,7 +109,7 @@ def event_record(
         verb=verb,
         object_type=object_type,
         object_id=str(object_id),
-        course=course,
+        course_id=course_id,
         live_session_id=live_session_id,
         recording_id=recording_id,
         mode=mode,
@@ -120,8 +123,13 @@ def event_record(
     )
     # The unique constraint decides, not a check-then-act: two deliveries of
     # the same client event racing each other store one row.
+    # Inside a caller's transaction a savepoint keeps a duplicate from breaking
+    # it; in autocommit the INSERT is its own transaction already.
     try:
-        with transaction.atomic():
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                event.save(force_insert=True)
+        else:
             event.save(force_insert=True)
     except IntegrityError:
         stored = LearningEvent.objects.filter(event_id=event_uuid).first()

@@ -54,7 +54,9 @@ def access_live_session(
     except NotFoundError as error:
         raise NotFoundError(_("Session not found."), code="session_not_found") from error
     table_id = (
-        Seat.objects.filter(course_id=session.course_id, user=user).values_list("table_id", flat=True).first()
+        Seat.objects.filter(course_id=session.course_id, user=user)
+        .values_list("table_id", flat=True)
+        .first()
     )
     access = LiveAccess(session=session, course_access=course_access, table_id=table_id)
     access.require(action)

@@ -13,8 +13,6 @@ import json
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count
-from django.utils import timezone
 
 from classroom.models import (
     Announcement,
@@ -25,7 +23,6 @@ from classroom.models import (
     Participant,
     Question,
     Seat,
-    Table,
     Timer,
 )
 from core import realtime
@@ -71,7 +68,9 @@ def groups_for_stream(session_id: int, stream: str) -> list[str]:
     raise ValueError(f"unknown stream {stream!r}")
 
 
-def groups_for_member(*, session_id: int, user_id: int, table_id: int | None, is_staff: bool) -> list[str]:
+def groups_for_member(
+    *, session_id: int, user_id: int, table_id: int | None, is_staff: bool
+) -> list[str]:
     groups = [group_all(session_id), group_user(session_id, user_id)]
     if is_staff:
         groups.append(group_staff(session_id))
@@ -97,7 +96,13 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
-def emit(session: LiveSession, frame_type: str, data: dict[str, Any], stream: str = STREAM_ALL) -> int:
+def emit(
+    session: LiveSession,
+    frame_type: str,
+    data: dict[str, Any],
+    stream: str = STREAM_ALL,
+    control: str | None = None,
+) -> int:
     """Number, keep and send (after commit) one frame.
 
     Precondition: the caller holds the session row lock (`session` came from
@@ -115,6 +120,7 @@ def emit(session: LiveSession, frame_type: str, data: dict[str, Any], stream: st
         stream=stream,
         text=encode(frame),
         groups=groups_for_stream(session.pk, stream),
+        control=control,
     )
     return session.seq
 
@@ -166,7 +172,9 @@ def question_payload(question: Question) -> dict[str, Any]:
     return {
         "id": question.pk,
         "body": question.body,
-        "author": None if question.is_anonymous or question.author is None else user_payload(question.author),
+        "author": None
+        if question.is_anonymous or question.author is None
+        else user_payload(question.author),
         "anonymous": question.is_anonymous,
         "upvotes": question.upvote_count,
         "answered": question.answered_at is not None,
@@ -227,7 +235,12 @@ def chat_posted(session: LiveSession, message: ChatMessage) -> None:
 
 
 def chat_deleted(session: LiveSession, message: ChatMessage) -> None:
-    emit(session, "chat.deleted", {"id": message.pk, "channel": message.channel}, _chat_stream(message))
+    emit(
+        session,
+        "chat.deleted",
+        {"id": message.pk, "channel": message.channel},
+        _chat_stream(message),
+    )
 
 
 def _chat_stream(message: ChatMessage) -> str:
@@ -254,9 +267,19 @@ def announcement_posted(session: LiveSession, announcement: Announcement) -> Non
 
 def help_changed(session: LiveSession, table_id: int, open_flags: list[HelpFlag]) -> None:
     """Staff get the whole help queue; the table learns its own flag state."""
-    emit(session, "help.changed", {"queue": [help_payload(flag) for flag in open_flags]}, STREAM_STAFF)
+    emit(
+        session,
+        "help.changed",
+        {"queue": [help_payload(flag) for flag in open_flags]},
+        STREAM_STAFF,
+    )
     mine = next((flag for flag in open_flags if flag.table_id == table_id), None)
-    emit(session, "table.help_changed", {"table_id": table_id, "open": mine is not None}, stream_table(table_id))
+    emit(
+        session,
+        "table.help_changed",
+        {"table_id": table_id, "open": mine is not None},
+        stream_table(table_id),
+    )
 
 
 def away_changed(session: LiveSession, user_id: int, table_id: int | None, is_away: bool) -> None:
@@ -276,18 +299,16 @@ def presence_changed(session: LiveSession, user, joined: bool, connections: int)
     )
 
 
-def seating_changed(session: LiveSession, seat_map: list[dict[str, Any]], moved_user_ids: list[int]) -> None:
+def seating_changed(
+    session: LiveSession, seat_map: list[dict[str, Any]], moved_user_ids: list[int]
+) -> None:
     emit(session, "seating.changed", {"tables": seat_map}, STREAM_STAFF)
     for user_id in moved_user_ids:
         # The consumer of that user re-joins its table group and sends a new snapshot.
-        emit(session, "seat.moved", {"user_id": user_id}, stream_user(user_id))
+        emit(session, "seat.moved", {"user_id": user_id}, stream_user(user_id), control="refresh")
 
 
 # --- Ephemeral, coalesced frames -----------------------------------------------------
-
-
-def reaction_burst_text(session_id: int, counts: dict[str, int]) -> str:
-    return encode({"type": "reactions.burst", "data": {"counts": counts, "at": timezone.now()}})
 
 
 async def presence_summary_flush(session_id: int) -> None:
@@ -303,10 +324,14 @@ async def presence_summary_flush(session_id: int) -> None:
 def _presence_summary_texts(session_id: int) -> list[tuple[list[str], str]]:
     session = LiveSession.objects.get(pk=session_id)
     online = set(
-        Attendance.objects.filter(session_id=session_id, left_at__isnull=True).values_list("user_id", flat=True)
+        Attendance.objects.filter(session_id=session_id, left_at__isnull=True).values_list(
+            "user_id", flat=True
+        )
     )
     away = set(
-        Participant.objects.filter(session_id=session_id, is_away=True).values_list("user_id", flat=True)
+        Participant.objects.filter(session_id=session_id, is_away=True).values_list(
+            "user_id", flat=True
+        )
     )
     texts = []
     seats = Seat.objects.filter(course_id=session.course_id).values_list("table_id", "user_id")
@@ -319,8 +344,15 @@ def _presence_summary_texts(session_id: int) -> list[tuple[list[str], str]]:
             "online": sorted(user_id for user_id in members if user_id in online),
             "away": sorted(user_id for user_id in members if user_id in away),
         }
-        texts.append(([group_table(session_id, table_id)], encode({"type": "table.presence", "data": data})))
-    texts.append(([group_all(session_id)], encode({"type": "presence.summary", "data": {"present": len(online)}})))
+        texts.append(
+            ([group_table(session_id, table_id)], encode({"type": "table.presence", "data": data}))
+        )
+    texts.append(
+        (
+            [group_all(session_id)],
+            encode({"type": "presence.summary", "data": {"present": len(online)}}),
+        )
+    )
     return texts
 
 
@@ -330,10 +362,6 @@ async def engagement_flush(session_id: int) -> None:
     from classroom.selectors import engagement_list
 
     data = await database_sync_to_async(engagement_list)(session_id=session_id)
-    await realtime.forward_now([group_staff(session_id)], encode({"type": "engagement.changed", "data": data}))
-
-
-def table_counts(course_id: int) -> dict[int, int]:
-    return dict(
-        Table.objects.filter(course_id=course_id).annotate(n=Count("seats")).values_list("pk", "n")
+    await realtime.forward_now(
+        [group_staff(session_id)], encode({"type": "engagement.changed", "data": data})
     )

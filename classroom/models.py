@@ -40,7 +40,9 @@ class LiveSession(TimestampedModel):
     written only under the session row lock.
     """
 
-    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="live_sessions")
+    course = models.ForeignKey(
+        "courses.Course", on_delete=models.CASCADE, related_name="live_sessions"
+    )
     title = models.CharField(_("title"), max_length=200)
     scheduled_start = models.DateTimeField(_("scheduled start"))
     scheduled_end = models.DateTimeField(_("scheduled end"))
@@ -49,9 +51,15 @@ class LiveSession(TimestampedModel):
     )
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
-    started_by = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    ended_by = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    mode = models.CharField(_("mode"), max_length=16, choices=RoomMode.choices, default=RoomMode.LECTURE)
+    started_by = models.ForeignKey(
+        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ended_by = models.ForeignKey(
+        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    mode = models.CharField(
+        _("mode"), max_length=16, choices=RoomMode.choices, default=RoomMode.LECTURE
+    )
     mode_table = models.ForeignKey(
         "classroom.Table", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -59,7 +67,9 @@ class LiveSession(TimestampedModel):
     podium_addresses_all = models.BooleanField(
         _("podium heard by all tables during table talk"), default=False
     )
-    anonymous_questions_allowed = models.BooleanField(_("anonymous questions allowed"), default=True)
+    anonymous_questions_allowed = models.BooleanField(
+        _("anonymous questions allowed"), default=True
+    )
     seq = models.BigIntegerField(_("last frame number"), default=0)
     stream_heads = models.JSONField(default=dict, blank=True)
 
@@ -67,7 +77,9 @@ class LiveSession(TimestampedModel):
         verbose_name = _("live session")
         verbose_name_plural = _("live sessions")
         ordering = ["scheduled_start", "id"]
-        indexes = [models.Index(fields=["course", "scheduled_start"], name="session_course_start_idx")]
+        indexes = [
+            models.Index(fields=["course", "scheduled_start"], name="session_course_start_idx")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(scheduled_end__gt=models.F("scheduled_start")),
@@ -123,7 +135,9 @@ class Seat(TimestampedModel):
     class Meta:
         verbose_name = _("seat")
         verbose_name_plural = _("seats")
-        constraints = [models.UniqueConstraint(fields=["course", "user"], name="seat_course_user_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["course", "user"], name="seat_course_user_unique")
+        ]
         indexes = [models.Index(fields=["table"], name="seat_table_idx")]
 
     def __str__(self) -> str:
@@ -142,10 +156,16 @@ class SeatingChange(models.Model):
 
     course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+")
-    from_table = models.ForeignKey(Table, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    to_table = models.ForeignKey(Table, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    from_table = models.ForeignKey(
+        Table, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_table = models.ForeignKey(
+        Table, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     method = models.CharField(max_length=16, choices=Method.choices)
-    actor = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     live_session = models.ForeignKey(
         LiveSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -153,6 +173,9 @@ class SeatingChange(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.from_table_id} → {self.to_table_id} ({self.method})"
 
 
 class Attendance(models.Model):
@@ -169,8 +192,13 @@ class Attendance(models.Model):
     class Meta:
         indexes = [models.Index(fields=["session", "user"], name="attendance_session_user_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["session", "connection"], name="attendance_connection_unique")
+            models.UniqueConstraint(
+                fields=["session", "connection"], name="attendance_connection_unique"
+            )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.session_id} from {self.joined_at:%H:%M:%S}"
 
 
 class Participant(models.Model):
@@ -187,8 +215,13 @@ class Participant(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["session", "user"], name="participant_session_user_unique")
+            models.UniqueConstraint(
+                fields=["session", "user"], name="participant_session_user_unique"
+            )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.session_id}"
 
 
 class ChatChannel(models.TextChoices):
@@ -200,22 +233,33 @@ class ChatChannel(models.TextChoices):
 class ChatMessage(models.Model):
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="messages")
     channel = models.CharField(max_length=8, choices=ChatChannel.choices)
-    table = models.ForeignKey(Table, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    table = models.ForeignKey(
+        Table, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     author = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, related_name="+")
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    deleted_by = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    deleted_by = models.ForeignKey(
+        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["session", "channel", "created_at"], name="chat_session_channel_idx")]
+        indexes = [
+            models.Index(
+                fields=["session", "channel", "created_at"], name="chat_session_channel_idx"
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(Q(channel="table") & Q(table__isnull=False)) | ~Q(channel="table"),
                 name="chat_table_channel_has_table",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"[{self.channel}] {self.body[:40]}"
 
 
 class Question(models.Model):
@@ -226,11 +270,16 @@ class Question(models.Model):
     upvote_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     answered_at = models.DateTimeField(null=True, blank=True)
-    answered_by = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    answered_by = models.ForeignKey(
+        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.body[:60]
 
 
 class QuestionUpvote(models.Model):
@@ -241,6 +290,9 @@ class QuestionUpvote(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["question", "user"], name="upvote_once")]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} ↑ {self.question_id}"
+
 
 class HandRaise(models.Model):
     """A raised hand; the queue is the raised, not-yet-lowered hands in order."""
@@ -249,15 +301,22 @@ class HandRaise(models.Model):
     user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+")
     raised_at = models.DateTimeField(auto_now_add=True)
     lowered_at = models.DateTimeField(null=True, blank=True)
-    lowered_by = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    lowered_by = models.ForeignKey(
+        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["raised_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["session", "user"], condition=Q(lowered_at__isnull=True), name="one_raised_hand"
+                fields=["session", "user"],
+                condition=Q(lowered_at__isnull=True),
+                name="one_raised_hand",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"hand of {self.user_id} in {self.session_id}"
 
 
 class PodiumSpeaker(models.Model):
@@ -273,9 +332,14 @@ class PodiumSpeaker(models.Model):
         ordering = ["invited_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["session", "user"], condition=Q(removed_at__isnull=True), name="one_podium_place"
+                fields=["session", "user"],
+                condition=Q(removed_at__isnull=True),
+                name="one_podium_place",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on the podium of {self.session_id}"
 
 
 class Timer(models.Model):
@@ -290,6 +354,9 @@ class Timer(models.Model):
     class Meta:
         ordering = ["ends_at", "id"]
 
+    def __str__(self) -> str:
+        return self.label
+
 
 class Announcement(models.Model):
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="announcements")
@@ -300,6 +367,9 @@ class Announcement(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return self.body[:60]
+
 
 class HelpFlag(models.Model):
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="help_flags")
@@ -307,15 +377,22 @@ class HelpFlag(models.Model):
     raised_by = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, related_name="+")
     raised_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_by = models.ForeignKey(
+        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["raised_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["session", "table"], condition=Q(resolved_at__isnull=True), name="one_open_help_flag"
+                fields=["session", "table"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_help_flag",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"help for table {self.table_id} in {self.session_id}"
 
 
 class ClientAction(models.Model):
@@ -328,5 +405,10 @@ class ClientAction(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["session", "user", "client_id"], name="client_action_once")
+            models.UniqueConstraint(
+                fields=["session", "user", "client_id"], name="client_action_once"
+            )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.client_id}"

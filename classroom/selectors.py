@@ -73,11 +73,18 @@ def seat_map_get(*, course_id: int) -> list[dict]:
 
     tables = list(Table.objects.filter(course_id=course_id).order_by("position", "id"))
     members: dict[int, list[dict]] = {table.pk: [] for table in tables}
-    seats = Seat.objects.filter(course_id=course_id).select_related("user").order_by("created_at", "id")
+    seats = (
+        Seat.objects.filter(course_id=course_id).select_related("user").order_by("created_at", "id")
+    )
     for seat in seats:
         members[seat.table_id].append({"id": seat.user_id, "name": seat.user.name})
     return [
-        {"id": table.pk, "name": table.name, "capacity": table.capacity, "members": members[table.pk]}
+        {
+            "id": table.pk,
+            "name": table.name,
+            "capacity": table.capacity,
+            "members": members[table.pk],
+        }
         for table in tables
     ]
 
@@ -85,5 +92,188 @@ def seat_map_get(*, course_id: int) -> list[dict]:
 def table_members_get(*, table_id: int) -> list[dict]:
     from classroom.models import Seat
 
-    seats = Seat.objects.filter(table_id=table_id).select_related("user").order_by("created_at", "id")
+    seats = (
+        Seat.objects.filter(table_id=table_id).select_related("user").order_by("created_at", "id")
+    )
     return [{"id": seat.user_id, "name": seat.user.name} for seat in seats]
+
+
+ENGAGEMENT_WINDOW_SECONDS = 5 * 60
+
+
+def engagement_list(*, session_id: int) -> dict:
+    """Staff only: per learner, which markers were active in the last 5 minutes,
+    and reaction counts. Never sent to learners."""
+    from datetime import timedelta
+
+    from classroom.models import Participant
+
+    now = timezone.now()
+    since = now - timedelta(seconds=ENGAGEMENT_WINDOW_SECONDS)
+    fields = {
+        "chatted": "last_chatted_at",
+        "reacted": "last_reacted_at",
+        "answered": "last_answered_at",
+        "spoke": "last_spoke_at",
+    }
+    learners = {}
+    for participant in Participant.objects.filter(session_id=session_id):
+        markers = {
+            name: bool(getattr(participant, field) and getattr(participant, field) >= since)
+            for name, field in fields.items()
+        }
+        learners[str(participant.user_id)] = {
+            "active": markers,
+            "reactions": participant.reaction_counts or {},
+            "away": participant.is_away,
+        }
+    return {"window_seconds": ENGAGEMENT_WINDOW_SECONDS, "at": now, "learners": learners}
+
+
+CHAT_HISTORY_LIMIT = 200
+
+
+def session_snapshot_get(*, access) -> dict:
+    """Exactly what this user may see of the session, as one frame's data.
+    The seq is read first: anything committed after it arrives as frames
+    (which clients apply idempotently)."""
+    from classroom import events
+    from classroom.models import (
+        Attendance,
+        ChatChannel,
+        ChatMessage,
+        Participant,
+        Question,
+    )
+    from classroom.services.room import hand_queue_get, help_queue_get, podium_get, timers_active
+
+    session = LiveSession.objects.select_related("course").get(pk=access.session.pk)
+    user = access.user
+    is_staff = access.is_staff
+    table_id = access.table_id
+
+    visible_channels = [ChatChannel.CLASS]
+    messages = ChatMessage.objects.filter(session=session).select_related("author")
+    if is_staff:
+        visible = messages
+    else:
+        from django.db.models import Q
+
+        visible = messages.filter(
+            Q(channel=ChatChannel.CLASS) | Q(channel=ChatChannel.TABLE, table_id=table_id)
+        )
+    if is_staff:
+        visible_channels += [ChatChannel.TABLE, ChatChannel.STAFF]
+    elif table_id is not None:
+        visible_channels.append(ChatChannel.TABLE)
+    history = list(visible.order_by("-created_at", "-id")[:CHAT_HISTORY_LIMIT])
+    history.reverse()
+
+    questions = Question.objects.filter(session=session, deleted_at__isnull=True).select_related(
+        "author"
+    )
+    online = set(
+        Attendance.objects.filter(session=session, left_at__isnull=True).values_list(
+            "user_id", flat=True
+        )
+    )
+    away = set(
+        Participant.objects.filter(session=session, is_away=True).values_list("user_id", flat=True)
+    )
+    heads = session.stream_heads or {}
+    visible_heads = {
+        stream: seq
+        for stream, seq in heads.items()
+        if events.stream_visible(stream, user_id=user.pk, table_id=table_id, is_staff=is_staff)
+    }
+
+    my_table = None
+    if table_id is not None:
+        from classroom.models import Table
+
+        table = Table.objects.get(pk=table_id)
+        members = table_members_get(table_id=table_id)
+        for member in members:
+            member["online"] = member["id"] in online
+            member["away"] = member["id"] in away
+        my_table = {"id": table.pk, "name": table.name, "members": members}
+
+    data = {
+        "seq": session.seq,
+        "heads": visible_heads,
+        "server_time": timezone.now(),
+        "me": {
+            "id": user.pk,
+            "name": user.name,
+            "role": access.course_access.role or "admin",
+            "is_staff": is_staff,
+            "may_participate": access.may_participate,
+            "table_id": table_id,
+            "away": user.pk in away,
+        },
+        "course": {
+            "id": session.course_id,
+            "code": session.course.code,
+            "title": session.course.title,
+        },
+        "session": events.session_payload(session),
+        "mode": events.mode_payload(session),
+        "podium": podium_get(session.pk),
+        "hands": hand_queue_get(session.pk),
+        "timers": [events.timer_payload(timer) for timer in timers_active(session.pk)],
+        "table": my_table,
+        "chat": {
+            "channels": visible_channels,
+            "messages": [events.message_payload(m) for m in history],
+        },
+        "questions": [events.question_payload(q) for q in questions],
+        "present": len(online),
+        "announcements": [
+            events.announcement_payload(a)
+            for a in session.announcements.select_related("author").order_by("-created_at")[:5]
+        ],
+    }
+    if is_staff:
+        seat_map = seat_map_get(course_id=session.course_id)
+        for table in seat_map:
+            for member in table["members"]:
+                member["online"] = member["id"] in online
+                member["away"] = member["id"] in away
+        data["staff"] = {
+            "seat_map": seat_map,
+            "help": [events.help_payload(flag) for flag in help_queue_get(session.pk)],
+            "engagement": engagement_list(session_id=session.pk),
+            "online": sorted(online),
+        }
+    elif table_id is not None:
+        data["table"]["help_open"] = any(
+            flag.table_id == table_id for flag in help_queue_get(session.pk)
+        )
+    return data
+
+
+def attendance_seconds(*, session: LiveSession, user_id: int) -> float:
+    """Time present: the union of the user's intervals, clipped to the session."""
+    from classroom.models import Attendance
+
+    if session.started_at is None:
+        return 0.0
+    end_of_session = session.ended_at or timezone.now()
+    intervals = sorted(
+        (max(a.joined_at, session.started_at), min(a.left_at or end_of_session, end_of_session))
+        for a in Attendance.objects.filter(session=session, user_id=user_id)
+    )
+    total = 0.0
+    current_start = current_end = None
+    for start, end in intervals:
+        if end <= start:
+            continue
+        if current_end is None or start > current_end:
+            if current_end is not None:
+                total += (current_end - current_start).total_seconds()
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end is not None:
+        total += (current_end - current_start).total_seconds()
+    return total

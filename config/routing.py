@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from classroom.routing import websocket_urlpatterns as classroom_routes
+
+websocket_urlpatterns: list = [*classroom_routes]

@@ -5,8 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.throttling import AnonRateThrottle
 
-from classroom.views import courses as classroom_views
 from classroom.api.views import LiveSessionListApi, LiveSessionScheduleApi
+from classroom.views import courses as classroom_views
 from core.views import healthz
 from courses.api.views import CourseDetailApi, CourseListApi, MeApi
 

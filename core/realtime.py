@@ -161,11 +161,14 @@ def frame_buffer() -> FrameBuffer:
     return _frame_buffer
 
 
-def frame_publish_on_commit(*, scope: str, seq: int, stream: str, text: str, groups: list[str]) -> None:
+def frame_publish_on_commit(
+    *, scope: str, seq: int, stream: str, text: str, groups: list[str], control: str | None = None
+) -> None:
     """After commit: keep the encoded frame for resync, then send it to `groups`.
 
     The frame is encoded once, here, and forwarded as text by every consumer
-    (no per-recipient encoding)."""
+    (no per-recipient encoding). `control` asks consumers to act on the frame
+    themselves (e.g. re-join groups after a seat change)."""
     for group in groups:
         _validate(group, {"type": FORWARD_HANDLER})
 
@@ -174,8 +177,11 @@ def frame_publish_on_commit(*, scope: str, seq: int, stream: str, text: str, gro
             frame_buffer().append(scope, seq, stream, text)
         except Exception:  # resync falls back to a snapshot; the send still goes out
             logger.exception("frame buffer append failed for %s seq %s", scope, seq)
+        message = {"type": FORWARD_HANDLER, "text": text, "seq": seq}
+        if control:
+            message["control"] = control
         for group in groups:
-            broadcast_now(group, {"type": FORWARD_HANDLER, "text": text})
+            broadcast_now(group, message)
 
     transaction.on_commit(publish)
 

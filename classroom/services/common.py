@@ -36,3 +36,12 @@ def client_action_claim(*, session_id: int, user, client_id: str | None) -> bool
     except IntegrityError:
         return False
     return True
+
+
+def action_apply(*, session_id: int, user, client_id: str | None, service, **kwargs):
+    """Apply a client's action once: the claim on its frame id and the action
+    commit together. Returns (applied, result)."""
+    with transaction.atomic():
+        if not client_action_claim(session_id=session_id, user=user, client_id=client_id):
+            return False, None
+        return True, service(**kwargs)

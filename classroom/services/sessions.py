@@ -9,8 +9,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.services import event_record
-from classroom.models import LiveSession, SessionState
-from core.errors import ValidationError
+from classroom import events
+from classroom.models import (
+    MODES_WITH_TABLE,
+    Attendance,
+    HandRaise,
+    LiveSession,
+    Participant,
+    PodiumSpeaker,
+    RoomMode,
+    SessionState,
+    Table,
+    Timer,
+)
+from classroom.services.common import require_live, session_lock
+from core.errors import ConflictError, NotFoundError, ValidationError
 from courses.models import Course, User
 
 MAX_SESSION_LENGTH = timedelta(hours=12)
@@ -55,3 +68,209 @@ def live_session_schedule(
             live_session_id=session.pk,
         )
     return session
+
+
+# --- Lifecycle, mode, settings --------------------------------------------------
+
+
+def live_session_start(*, session_id: int, actor: User) -> LiveSession:
+    with transaction.atomic():
+        session = session_lock(session_id)
+        if session.state != SessionState.SCHEDULED:
+            raise ConflictError(
+                _("Only a scheduled session can start; this one is %(state)s.")
+                % {"state": session.get_state_display()},
+                code="session_not_startable",
+            )
+        now = timezone.now()
+        session.state = SessionState.LIVE
+        session.started_at = now
+        session.started_by = actor
+        session.mode = RoomMode.LECTURE
+        session.mode_table = None
+        session.mode_changed_at = now
+        session.save(
+            update_fields=[
+                "state",
+                "started_at",
+                "started_by",
+                "mode",
+                "mode_table",
+                "mode_changed_at",
+                "updated_at",
+            ]
+        )
+        events.session_changed(session)
+        events.mode_changed(session)
+        _record(session, actor, "started", "live_session", session.pk)
+    return session
+
+
+def live_session_end(*, session_id: int, actor: User) -> LiveSession:
+    """End a live session: close attendance, hands, podium and timers at the same instant."""
+    with transaction.atomic():
+        session = session_lock(session_id)
+        if session.state != SessionState.LIVE:
+            raise ConflictError(_("Only a live session can end."), code="session_not_live")
+        now = timezone.now()
+        session.state = SessionState.ENDED
+        session.ended_at = now
+        session.ended_by = actor
+        session.save(update_fields=["state", "ended_at", "ended_by", "updated_at"])
+        HandRaise.objects.filter(session=session, lowered_at__isnull=True).update(
+            lowered_at=now, lowered_by=actor
+        )
+        PodiumSpeaker.objects.filter(session=session, removed_at__isnull=True).update(
+            removed_at=now
+        )
+        Timer.objects.filter(session=session, stopped_at__isnull=True).update(stopped_at=now)
+        for attendance in Attendance.objects.filter(
+            session=session, left_at__isnull=True
+        ).select_related("user"):
+            attendance.left_at = now
+            attendance.save(update_fields=["left_at"])
+        events.session_changed(session)
+        _record(session, actor, "ended", "live_session", session.pk)
+    return session
+
+
+def live_session_cancel(*, session_id: int, actor: User) -> LiveSession:
+    with transaction.atomic():
+        session = session_lock(session_id)
+        if session.state != SessionState.SCHEDULED:
+            raise ConflictError(
+                _("Only a scheduled session can be cancelled."), code="session_not_cancellable"
+            )
+        session.state = SessionState.CANCELLED
+        session.save(update_fields=["state", "updated_at"])
+        events.session_changed(session)
+        _record(session, actor, "cancelled", "live_session", session.pk)
+    return session
+
+
+def live_session_mode_set(
+    *,
+    session_id: int,
+    actor: User,
+    mode: str,
+    table_id: int | None = None,
+    podium_addresses_all: bool | None = None,
+) -> LiveSession:
+    """Switch the room in one step. Visiting and stage name a table of the course."""
+    if mode not in RoomMode.values:
+        raise ValidationError(
+            _("Unknown mode %(mode)s.") % {"mode": mode},
+            code="invalid_mode",
+            details={"mode": RoomMode.values},
+        )
+    with transaction.atomic():
+        session = session_lock(session_id)
+        require_live(session)
+        table = None
+        if mode in MODES_WITH_TABLE:
+            if table_id is None:
+                raise ValidationError(_("This mode needs a table."), code="table_required")
+            table = Table.objects.filter(pk=table_id, course_id=session.course_id).first()
+            if table is None:
+                raise NotFoundError(_("No such table in this course."), code="table_not_found")
+        previous = (session.mode, session.mode_table_id)
+        session.mode = mode
+        session.mode_table = table
+        if podium_addresses_all is not None:
+            session.podium_addresses_all = bool(podium_addresses_all)
+        session.mode_changed_at = timezone.now()
+        session.save(
+            update_fields=[
+                "mode",
+                "mode_table",
+                "podium_addresses_all",
+                "mode_changed_at",
+                "updated_at",
+            ]
+        )
+        events.mode_changed(session)
+        _record(
+            session,
+            actor,
+            "mode_changed",
+            "live_session",
+            session.pk,
+            extensions={
+                "mode": mode,
+                "table_id": table_id,
+                "previous_mode": previous[0],
+                "previous_table_id": previous[1],
+            },
+        )
+    return session
+
+
+def live_session_settings_update(
+    *, session_id: int, actor: User, anonymous_questions_allowed: bool
+) -> LiveSession:
+    with transaction.atomic():
+        session = session_lock(session_id)
+        session.anonymous_questions_allowed = bool(anonymous_questions_allowed)
+        session.save(update_fields=["anonymous_questions_allowed", "updated_at"])
+        events.session_changed(session)
+    return session
+
+
+# --- Attendance ----------------------------------------------------------------------
+
+
+def attendance_join(*, session_id: int, user: User, connection: str) -> int:
+    """Open an attendance interval for this connection; returns the user's open connections."""
+    with transaction.atomic():
+        session = session_lock(session_id)
+        now = timezone.now()
+        Attendance.objects.get_or_create(
+            session=session, connection=connection[:200], defaults={"user": user, "joined_at": now}
+        )
+        Participant.objects.get_or_create(session=session, user=user)
+        connections = Attendance.objects.filter(
+            session=session, user=user, left_at__isnull=True
+        ).count()
+        if connections == 1:
+            events.presence_changed(session, user, joined=True, connections=connections)
+            if session.state == SessionState.LIVE:
+                _record(session, user, "joined", "live_session", session.pk)
+    return connections
+
+
+def attendance_leave(*, session_id: int, user: User, connection: str) -> int:
+    with transaction.atomic():
+        session = session_lock(session_id)
+        now = timezone.now()
+        attendance = Attendance.objects.filter(
+            session=session, connection=connection[:200], left_at__isnull=True
+        ).first()
+        if attendance is None:
+            return Attendance.objects.filter(
+                session=session, user=user, left_at__isnull=True
+            ).count()
+        attendance.left_at = now
+        attendance.save(update_fields=["left_at"])
+        connections = Attendance.objects.filter(
+            session=session, user=user, left_at__isnull=True
+        ).count()
+        if connections == 0:
+            events.presence_changed(session, user, joined=False, connections=0)
+            if session.state == SessionState.LIVE:
+                duration = int((now - attendance.joined_at).total_seconds() * 1000)
+                _record(session, user, "left", "live_session", session.pk, duration_ms=duration)
+    return connections
+
+
+def _record(
+    session: LiveSession, actor: User | None, verb: str, object_type: str, object_id, **fields
+) -> None:
+    event_record(
+        actor=actor,
+        verb=verb,
+        object_type=object_type,
+        object_id=object_id,
+        course_id=session.course_id,
+        live_session_id=session.pk,
+        **fields,
+    )

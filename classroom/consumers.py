@@ -1,0 +1,518 @@
+"""The live-session WebSocket: /ws/live/<session_id>/ (docs/realtime.md).
+
+Authenticate, check access, join groups, send a snapshot (or the missed
+frames), dispatch client frames to services, forward group frames. No rules
+and no group_send here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
+
+from classroom import events
+from classroom.access import LiveAccess, access_live_session
+from classroom.selectors import session_snapshot_get
+from classroom.services import chat, room, sessions
+from classroom.services.common import action_apply
+from core import realtime
+from core.errors import ApplicationError, PermissionDeniedError, ValidationError
+from courses.access import CourseAction
+
+logger = logging.getLogger(__name__)
+
+CLIENT_ID_MAX = 64
+FRAME_MAX_BYTES = 16_000
+SLOW_CLIENT_LAG = 300  # frames forwarded but not yet applied by the client
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_SLOW = 4008
+
+
+@dataclass(frozen=True)
+class Action:
+    handler: str
+    permission: CourseAction
+    coalesce: str | None = None  # an ephemeral flush to schedule after it
+
+
+ACTIONS: dict[str, Action] = {
+    "session.start": Action("session_start", CourseAction.TEACH),
+    "session.end": Action("session_end", CourseAction.TEACH),
+    "session.settings": Action("session_settings", CourseAction.MANAGE),
+    "mode.set": Action("mode_set", CourseAction.TEACH),
+    "chat.send": Action("chat_send", CourseAction.PARTICIPATE, "engagement"),
+    "chat.delete": Action("chat_delete", CourseAction.TEACH),
+    "question.ask": Action("question_ask", CourseAction.PARTICIPATE),
+    "question.upvote": Action("question_upvote", CourseAction.PARTICIPATE),
+    "question.answer": Action("question_answer", CourseAction.TEACH),
+    "question.delete": Action("question_delete", CourseAction.TEACH),
+    "hand.raise": Action("hand_raise", CourseAction.PARTICIPATE),
+    "hand.lower": Action("hand_lower", CourseAction.PARTICIPATE),
+    "hands.lower_all": Action("hands_lower_all", CourseAction.TEACH),
+    "podium.invite": Action("podium_invite", CourseAction.TEACH),
+    "podium.remove": Action("podium_remove", CourseAction.PARTICIPATE),
+    "reaction.send": Action("reaction_send", CourseAction.PARTICIPATE, "reactions"),
+    "away.set": Action("away_set", CourseAction.PARTICIPATE, "presence"),
+    "timer.start": Action("timer_start", CourseAction.TEACH),
+    "timer.adjust": Action("timer_adjust", CourseAction.TEACH),
+    "timer.stop": Action("timer_stop", CourseAction.TEACH),
+    "announcement.send": Action("announcement_send", CourseAction.TEACH),
+    "help.request": Action("help_request", CourseAction.PARTICIPATE),
+    "help.resolve": Action("help_resolve", CourseAction.TEACH),
+}
+PRESENCE_DELAY = 1.0
+REACTIONS_DELAY = 0.5
+ENGAGEMENT_DELAY = 2.0
+
+
+def _int(data: dict, key: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(
+            f"'{key}' must be an integer.", code="invalid", details={key: "integer"}
+        )
+    return value
+
+
+def _optional_int(data: dict, key: str) -> int | None:
+    return None if data.get(key) is None else _int(data, key)
+
+
+def _bool(data: dict, key: str) -> bool:
+    value = data.get(key)
+    if not isinstance(value, bool):
+        raise ValidationError(
+            f"'{key}' must be true or false.", code="invalid", details={key: "boolean"}
+        )
+    return value
+
+
+class LiveSessionConsumer(AsyncWebsocketConsumer):
+    access: LiveAccess | None = None
+
+    # --- Connection ------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        self.member_groups: list[str] = []
+        self.last_forwarded_seq = 0
+        self.lagging_pings = 0
+        try:
+            self.access = await database_sync_to_async(access_live_session)(
+                user=self.scope["user"], session_id=self.session_id
+            )
+        except ApplicationError as error:
+            # Accept to say why, then close: a bare handshake refusal tells the client nothing.
+            await self.accept()
+            await self._send_error(None, error)
+            await self.close(
+                code=CLOSE_FORBIDDEN if error.status_code in (401, 403) else CLOSE_NOT_FOUND
+            )
+            return
+        await self._join_groups()
+        await self.accept()
+        await self._send_initial(self._query_seq())
+        await database_sync_to_async(sessions.attendance_join)(
+            session_id=self.session_id, user=self.access.user, connection=self.channel_name
+        )
+        await self._schedule("presence")
+
+    async def disconnect(self, code: int) -> None:
+        if self.access is None:
+            return
+        await realtime.group_leave(self.channel_layer, self.member_groups, self.channel_name)
+        await database_sync_to_async(sessions.attendance_leave)(
+            session_id=self.session_id, user=self.access.user, connection=self.channel_name
+        )
+        await self._schedule("presence")
+
+    def _query_seq(self) -> int | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        try:
+            return int(query["seq"][0]) if "seq" in query else None
+        except ValueError:
+            return None
+
+    async def _join_groups(self) -> None:
+        access = self.access
+        groups = events.groups_for_member(
+            session_id=self.session_id,
+            user_id=access.user.pk,
+            table_id=access.table_id,
+            is_staff=access.is_staff,
+        )
+        stale = [group for group in self.member_groups if group not in groups]
+        await realtime.group_leave(self.channel_layer, stale, self.channel_name)
+        await realtime.group_join(
+            self.channel_layer,
+            [g for g in groups if g not in self.member_groups],
+            self.channel_name,
+        )
+        self.member_groups = groups
+
+    # --- Snapshot and resync ----------------------------------------------------------
+
+    async def _send_initial(self, last_seq: int | None) -> None:
+        if last_seq is not None:
+            missed = await database_sync_to_async(self._missed_frames)(last_seq)
+            if missed is not None:
+                for seq, text in missed:
+                    self.last_forwarded_seq = max(self.last_forwarded_seq, seq)
+                    await self.send(text_data=text)
+                await self._send_json(
+                    {"type": "resync.done", "data": {"from": last_seq, "count": len(missed)}}
+                )
+                return
+        await self._send_snapshot()
+
+    def _missed_frames(self, last_seq: int) -> list[tuple[int, str]] | None:
+        """The frames after last_seq this user may see, or None if the buffer
+        no longer reaches back that far (then a snapshot is due)."""
+        from classroom.models import LiveSession
+
+        head = (
+            LiveSession.objects.filter(pk=self.session_id).values_list("seq", flat=True).first()
+            or 0
+        )
+        if last_seq > head or last_seq < 0:
+            return None
+        if last_seq == head:
+            return []
+        buffer = realtime.frame_buffer()
+        scope = events.group_all(self.session_id)
+        frames = buffer.since(scope, last_seq)
+        if not frames or frames[0][0] != last_seq + 1:
+            return None
+        access = self.access
+        return [
+            (seq, text)
+            for seq, stream, text in frames
+            if events.stream_visible(
+                stream, user_id=access.user.pk, table_id=access.table_id, is_staff=access.is_staff
+            )
+        ]
+
+    async def _send_snapshot(self) -> None:
+        data = await database_sync_to_async(session_snapshot_get)(access=self.access)
+        self.last_forwarded_seq = data["seq"]
+        await self._send_json({"type": "snapshot", "seq": data["seq"], "data": data})
+
+    # --- Client frames ------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.access is None:
+            return
+        frame, error = self._parse(text_data, bytes_data)
+        if error is not None:
+            await self._send_error(None, error)
+            return
+        frame_type, client_id, data = frame["type"], frame.get("id"), frame.get("data") or {}
+        if frame_type == "ping":
+            await self._pong(client_id, data)
+            return
+        if frame_type == "resync":
+            seq = data.get("seq")
+            await self._send_initial(
+                seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+            )
+            return
+        action = ACTIONS.get(frame_type)
+        if action is None:
+            await self._send_error(
+                client_id,
+                ValidationError(f"Unknown frame type '{frame_type}'.", code="unknown_type"),
+            )
+            return
+        try:
+            if not self.access.course_access.may(action.permission):
+                self.access.require(action.permission)
+            handler = getattr(self, f"do_{action.handler}")
+            applied, result = await database_sync_to_async(action_apply)(
+                session_id=self.session_id,
+                user=self.access.user,
+                client_id=client_id,
+                service=handler,
+                data=data,
+            )
+        except ApplicationError as error:
+            await self._send_error(client_id, error)
+            return
+        ack: dict[str, Any] = {"type": "ack", "id": client_id}
+        if not applied:
+            ack["duplicate"] = True
+        elif result is not None:
+            ack["data"] = result
+        await self._send_json(ack)
+        if applied and action.coalesce:
+            await self._schedule(action.coalesce)
+
+    def _parse(self, text_data, bytes_data) -> tuple[dict | None, ApplicationError | None]:
+        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+        if len(raw) > FRAME_MAX_BYTES:
+            return None, ValidationError("The frame is too large.", code="frame_too_large")
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            return None, ValidationError("The frame is not valid JSON.", code="malformed_frame")
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            return None, ValidationError(
+                "A frame is an object with a string 'type'.", code="malformed_frame"
+            )
+        client_id = frame.get("id")
+        if client_id is not None and (
+            not isinstance(client_id, str) or not 0 < len(client_id) <= CLIENT_ID_MAX
+        ):
+            return None, ValidationError(
+                "'id' must be a string of 1 to 64 characters.", code="malformed_frame"
+            )
+        if frame.get("data") is not None and not isinstance(frame["data"], dict):
+            return None, ValidationError("'data' must be an object.", code="malformed_frame")
+        return frame, None
+
+    async def _pong(self, client_id: str | None, data: dict) -> None:
+        applied = data.get("seq")
+        if isinstance(applied, int) and self.last_forwarded_seq - applied > SLOW_CLIENT_LAG:
+            self.lagging_pings += 1
+        else:
+            self.lagging_pings = 0
+        await self._send_json(
+            {
+                "type": "pong",
+                "id": client_id,
+                "data": {"server_time": time.time(), "seq": self.last_forwarded_seq},
+            }
+        )
+        if self.lagging_pings >= 2:
+            # A client that cannot keep up would grow this process's memory
+            # (daphne has no write backpressure): drop it; it resyncs on reconnect.
+            await self.close(code=CLOSE_TOO_SLOW)
+
+    # --- Handlers: run in a worker thread inside action_apply's transaction -------------
+
+    def do_session_start(self, data: dict) -> None:
+        sessions.live_session_start(session_id=self.session_id, actor=self.access.user)
+
+    def do_session_end(self, data: dict) -> None:
+        sessions.live_session_end(session_id=self.session_id, actor=self.access.user)
+
+    def do_session_settings(self, data: dict) -> None:
+        sessions.live_session_settings_update(
+            session_id=self.session_id,
+            actor=self.access.user,
+            anonymous_questions_allowed=_bool(data, "anonymous_questions_allowed"),
+        )
+
+    def do_mode_set(self, data: dict) -> None:
+        mode = data.get("mode")
+        if not isinstance(mode, str):
+            raise ValidationError("'mode' is required.", code="invalid_mode")
+        podium_all = data.get("podium_addresses_all")
+        sessions.live_session_mode_set(
+            session_id=self.session_id,
+            actor=self.access.user,
+            mode=mode,
+            table_id=_optional_int(data, "table_id"),
+            podium_addresses_all=podium_all if isinstance(podium_all, bool) else None,
+        )
+
+    def do_chat_send(self, data: dict) -> dict:
+        message = chat.chat_send(
+            session_id=self.session_id,
+            user=self.access.user,
+            channel=data.get("channel") if isinstance(data.get("channel"), str) else "",
+            body=data.get("body"),
+            is_staff=self.access.is_staff,
+            table_id=_optional_int(data, "table_id"),
+        )
+        return {"message_id": message.pk}
+
+    def do_chat_delete(self, data: dict) -> None:
+        chat.chat_delete(
+            session_id=self.session_id, actor=self.access.user, message_id=_int(data, "message_id")
+        )
+
+    def do_question_ask(self, data: dict) -> dict:
+        anonymous = data.get("anonymous", False)
+        question = chat.question_ask(
+            session_id=self.session_id,
+            user=self.access.user,
+            body=data.get("body"),
+            anonymous=anonymous if isinstance(anonymous, bool) else False,
+        )
+        return {"question_id": question.pk}
+
+    def do_question_upvote(self, data: dict) -> None:
+        chat.question_upvote(
+            session_id=self.session_id, user=self.access.user, question_id=_int(data, "question_id")
+        )
+
+    def do_question_answer(self, data: dict) -> None:
+        chat.question_answer(
+            session_id=self.session_id,
+            actor=self.access.user,
+            question_id=_int(data, "question_id"),
+        )
+
+    def do_question_delete(self, data: dict) -> None:
+        chat.question_delete(
+            session_id=self.session_id,
+            actor=self.access.user,
+            question_id=_int(data, "question_id"),
+        )
+
+    def do_hand_raise(self, data: dict) -> None:
+        room.hand_raise(session_id=self.session_id, user=self.access.user)
+
+    def do_hand_lower(self, data: dict) -> None:
+        user_id = _optional_int(data, "user_id") or self.access.user.pk
+        room.hand_lower(
+            session_id=self.session_id,
+            actor=self.access.user,
+            user_id=user_id,
+            actor_is_staff=self.access.is_staff,
+        )
+
+    def do_hands_lower_all(self, data: dict) -> dict:
+        return {"lowered": room.hands_lower_all(session_id=self.session_id, actor=self.access.user)}
+
+    def do_podium_invite(self, data: dict) -> None:
+        room.podium_invite(
+            session_id=self.session_id, actor=self.access.user, user_id=_int(data, "user_id")
+        )
+
+    def do_podium_remove(self, data: dict) -> None:
+        user_id = _optional_int(data, "user_id") or self.access.user.pk
+        room.podium_remove(
+            session_id=self.session_id,
+            actor=self.access.user,
+            user_id=user_id,
+            actor_is_staff=self.access.is_staff,
+        )
+
+    def do_reaction_send(self, data: dict) -> None:
+        kind = data.get("kind")
+        room.reaction_send(
+            session_id=self.session_id,
+            user=self.access.user,
+            kind=kind if isinstance(kind, str) else "",
+        )
+
+    def do_away_set(self, data: dict) -> None:
+        room.away_set(
+            session_id=self.session_id,
+            user=self.access.user,
+            away=_bool(data, "away"),
+            table_id=self.access.table_id,
+        )
+
+    def do_timer_start(self, data: dict) -> dict:
+        timer = room.timer_start(
+            session_id=self.session_id,
+            actor=self.access.user,
+            label=data.get("label") if isinstance(data.get("label"), str) else "",
+            seconds=_int(data, "seconds"),
+            warning_seconds=_optional_int(data, "warning_seconds") or 30,
+        )
+        return {"timer_id": timer.pk}
+
+    def do_timer_adjust(self, data: dict) -> None:
+        room.timer_adjust(
+            session_id=self.session_id,
+            actor=self.access.user,
+            timer_id=_int(data, "timer_id"),
+            delta_seconds=_int(data, "delta_seconds"),
+        )
+
+    def do_timer_stop(self, data: dict) -> None:
+        room.timer_stop(
+            session_id=self.session_id, actor=self.access.user, timer_id=_int(data, "timer_id")
+        )
+
+    def do_announcement_send(self, data: dict) -> None:
+        room.announcement_send(
+            session_id=self.session_id, actor=self.access.user, body=data.get("body")
+        )
+
+    def do_help_request(self, data: dict) -> None:
+        if self.access.is_staff:
+            raise PermissionDeniedError(
+                "Staff answer help requests; learners make them.", code="forbidden"
+            )
+        room.help_flag(session_id=self.session_id, user=self.access.user)
+
+    def do_help_resolve(self, data: dict) -> None:
+        room.help_resolve(
+            session_id=self.session_id, actor=self.access.user, table_id=_int(data, "table_id")
+        )
+
+    # --- Coalesced ephemeral frames ------------------------------------------------------
+
+    async def _schedule(self, kind: str) -> None:
+        session_id = self.session_id
+        if kind == "presence":
+            await realtime.coalesce(
+                f"presence:{session_id}",
+                PRESENCE_DELAY,
+                lambda: events.presence_summary_flush(session_id),
+            )
+            await realtime.coalesce(
+                f"engagement:{session_id}",
+                ENGAGEMENT_DELAY,
+                lambda: events.engagement_flush(session_id),
+            )
+        elif kind == "reactions":
+            await realtime.coalesce(
+                f"reactions:{session_id}", REACTIONS_DELAY, lambda: _reactions_flush(session_id)
+            )
+            await realtime.coalesce(
+                f"engagement:{session_id}",
+                ENGAGEMENT_DELAY,
+                lambda: events.engagement_flush(session_id),
+            )
+        elif kind == "engagement":
+            await realtime.coalesce(
+                f"engagement:{session_id}",
+                ENGAGEMENT_DELAY,
+                lambda: events.engagement_flush(session_id),
+            )
+
+    # --- Group frames --------------------------------------------------------------------
+
+    async def frame_forward(self, event: dict) -> None:
+        seq = event.get("seq")
+        if seq:
+            self.last_forwarded_seq = max(self.last_forwarded_seq, seq)
+        await self.send(text_data=event["text"])
+        if event.get("control") == "refresh":
+            # This user changed tables: follow the new table and start over from a snapshot.
+            self.access = await database_sync_to_async(access_live_session)(
+                user=self.access.user, session_id=self.session_id
+            )
+            await self._join_groups()
+            await self._send_snapshot()
+
+    # --- Output ---------------------------------------------------------------------------
+
+    async def _send_json(self, frame: dict) -> None:
+        await self.send(text_data=events.encode(frame))
+
+    async def _send_error(self, client_id: str | None, error: ApplicationError) -> None:
+        frame = {"type": "error", "id": client_id, "data": error.as_dict()}
+        await self._send_json(frame)
+
+
+async def _reactions_flush(session_id: int) -> None:
+    counts = await database_sync_to_async(room.reaction_burst_take)(session_id)
+    if counts:
+        text = events.encode(
+            {"type": "reactions.burst", "data": {"counts": counts, "at": timezone.now()}}
+        )
+        await realtime.forward_now([events.group_all(session_id)], text)
