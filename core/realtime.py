@@ -264,3 +264,15 @@ async def coalesce(key: str, delay: float, flush) -> bool:
     loop = asyncio.get_running_loop()
     loop.call_later(delay, lambda: asyncio.ensure_future(run()))
     return True
+
+
+def reset_for_tests() -> None:
+    """Forget buffered frames and coalescing claims (test isolation only)."""
+    global _frame_buffer
+    buffer = frame_buffer()
+    if isinstance(buffer, RedisFrameBuffer):
+        keys = list(buffer._redis.scan_iter("roundtable:frames:*")) + list(buffer._redis.scan_iter("roundtable:coalesce:*"))
+        if keys:
+            buffer._redis.delete(*keys)
+    _frame_buffer = None
+    _local_claims.clear()

@@ -37,6 +37,28 @@ def require_chromium() -> str:
     return CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
 
 
+@pytest.fixture(autouse=True)
+def _isolated_realtime_state():
+    """Frame buffers, coalescing claims and rate-limit counters outlive a test's
+    database rollback; start every test without them."""
+    from django.core.cache import cache
+
+    from core import realtime
+
+    realtime.reset_for_tests()
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter("roundtable:*"))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+    yield
+
+
 @pytest.fixture
 def course(db):
     return CourseFactory()
