@@ -66,4 +66,4 @@ lock: | $(BIN)/python
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --extra dev -o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db.sqlite3
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db-*.sqlite3

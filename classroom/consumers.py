@@ -20,7 +20,7 @@ from django.utils import timezone
 from classroom import events
 from classroom.access import LiveAccess, access_live_session
 from classroom.selectors import session_snapshot_get
-from classroom.services import chat, room, sessions
+from classroom.services import chat, polls, room, sessions
 from classroom.services.common import action_apply
 from core import realtime
 from core.errors import ApplicationError, PermissionDeniedError, ValidationError
@@ -67,10 +67,16 @@ ACTIONS: dict[str, Action] = {
     "announcement.send": Action("announcement_send", CourseAction.TEACH),
     "help.request": Action("help_request", CourseAction.PARTICIPATE),
     "help.resolve": Action("help_resolve", CourseAction.TEACH),
+    "poll.open": Action("poll_open", CourseAction.TEACH, "poll"),
+    "poll.close": Action("poll_close", CourseAction.TEACH, "poll"),
+    "poll.reopen": Action("poll_reopen", CourseAction.TEACH, "poll"),
+    "poll.publish": Action("poll_publish", CourseAction.TEACH),
+    "poll.vote": Action("poll_vote", CourseAction.PARTICIPATE, "poll"),
 }
 PRESENCE_DELAY = 1.0
 REACTIONS_DELAY = 0.5
 ENGAGEMENT_DELAY = 2.0
+TALLY_DELAY = 0.25  # at most one tally frame per poll per 250 ms
 
 
 def _int(data: dict, key: str) -> int:
@@ -252,7 +258,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             ack["data"] = result
         await self._send_json(ack)
         if applied and action.coalesce:
-            await self._schedule(action.coalesce)
+            await self._schedule(action.coalesce, result)
 
     def _parse(self, text_data, bytes_data) -> tuple[dict | None, ApplicationError | None]:
         raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
@@ -453,10 +459,67 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             session_id=self.session_id, actor=self.access.user, table_id=_int(data, "table_id")
         )
 
+    def do_poll_open(self, data: dict) -> dict:
+        settings_ = data.get("settings") or {}
+        if not isinstance(settings_, dict):
+            raise ValidationError("'settings' must be an object.", code="invalid_poll")
+        definition = data.get("definition") or {}
+        poll = polls.poll_open(
+            session_id=self.session_id,
+            actor=self.access.user,
+            question_id=_optional_int(data, "question_id"),
+            kind=data.get("kind") if isinstance(data.get("kind"), str) else None,
+            prompt=data.get("prompt") if isinstance(data.get("prompt"), str) else None,
+            definition=definition if isinstance(definition, dict) else None,
+            points=_optional_int(data, "points") or 1,
+            settings_=settings_,
+        )
+        return {
+            "poll_id": poll.pk,
+            "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
+        }
+
+    def do_poll_close(self, data: dict) -> dict:
+        poll = polls.poll_close(
+            session_id=self.session_id, actor=self.access.user, poll_id=_int(data, "poll_id")
+        )
+        return {"poll_id": poll.pk}
+
+    def do_poll_reopen(self, data: dict) -> dict:
+        poll = polls.poll_reopen(
+            session_id=self.session_id, actor=self.access.user, poll_id=_int(data, "poll_id")
+        )
+        return {"poll_id": poll.pk}
+
+    def do_poll_publish(self, data: dict) -> None:
+        polls.poll_publish(
+            session_id=self.session_id, actor=self.access.user, poll_id=_int(data, "poll_id")
+        )
+
+    def do_poll_vote(self, data: dict) -> dict:
+        poll_id = _int(data, "poll_id")
+        response, changed = polls.poll_vote_cast(
+            session_id=self.session_id,
+            user=self.access.user,
+            poll_id=poll_id,
+            answer=data.get("answer"),
+        )
+        return {"poll_id": poll_id, "answer": response.answer, "changed": changed}
+
     # --- Coalesced ephemeral frames ------------------------------------------------------
 
-    async def _schedule(self, kind: str) -> None:
+    async def _schedule(self, kind: str, result: dict | None = None) -> None:
         session_id = self.session_id
+        if kind == "poll" and result:
+            poll_id = result["poll_id"]
+            await realtime.coalesce(
+                f"tally:{poll_id}",
+                TALLY_DELAY,
+                lambda: events.poll_tally_flush(session_id, poll_id),
+            )
+            if result.get("closes_at"):
+                await self._schedule_poll_close(poll_id, result["closes_at"])
+            return
         if kind == "presence":
             await realtime.coalesce(
                 f"presence:{session_id}",
@@ -483,6 +546,27 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
                 ENGAGEMENT_DELAY,
                 lambda: events.engagement_flush(session_id),
             )
+
+    async def _schedule_poll_close(self, poll_id: int, closes_at: str) -> None:
+        """Close a timed poll when its timer runs out (votes after that are
+        refused anyway; this makes the close visible without anyone acting)."""
+        import asyncio
+        from datetime import datetime
+
+        session_id = self.session_id
+        delay = (
+            max(0.0, (datetime.fromisoformat(closes_at) - timezone.now()).total_seconds()) + 0.05
+        )
+
+        async def close() -> None:
+            closed = await database_sync_to_async(polls.poll_close_if_due)(
+                session_id=session_id, poll_id=poll_id
+            )
+            if closed:
+                await events.poll_tally_flush(session_id, poll_id)
+
+        loop = asyncio.get_running_loop()
+        loop.call_later(delay, lambda: asyncio.ensure_future(close()))
 
     # --- Group frames --------------------------------------------------------------------
 

@@ -365,3 +365,70 @@ async def engagement_flush(session_id: int) -> None:
     await realtime.forward_now(
         [group_staff(session_id)], encode({"type": "engagement.changed", "data": data})
     )
+
+
+# --- Polls --------------------------------------------------------------------------
+
+
+def poll_opened(session: LiveSession, poll) -> None:
+    from classroom.selectors import poll_public_payload
+
+    emit(session, "poll.opened", poll_public_payload(poll))
+
+
+def poll_closed(session: LiveSession, poll, response_count: int) -> None:
+    emit(
+        session,
+        "poll.closed",
+        {"id": poll.pk, "closed_at": poll.closed_at, "responses": response_count},
+    )
+
+
+def poll_published(session: LiveSession, poll, results: dict) -> None:
+    emit(session, "poll.published", {"id": poll.pk, "results": results})
+
+
+def poll_table_answer_changed(
+    session: LiveSession, poll, table_id: int, answer: dict, user
+) -> None:
+    emit(
+        session,
+        "poll.table_answer",
+        {
+            "poll_id": poll.pk,
+            "table_id": table_id,
+            "answer": answer,
+            "answered_by": user_payload(user),
+        },
+        stream_table(table_id),
+    )
+
+
+async def poll_tally_flush(session_id: int, poll_id: int) -> None:
+    """The coalesced live tally: at most one per poll per window, to staff, and
+    to everyone when the poll shows live results (without names)."""
+    from channels.db import database_sync_to_async
+
+    texts = await database_sync_to_async(_poll_tally_texts)(poll_id)
+    for groups, text in texts:
+        await realtime.forward_now(groups, text)
+
+
+def _poll_tally_texts(poll_id: int) -> list[tuple[list[str], str]]:
+    from classroom.models import Poll, PollState
+    from classroom.selectors import poll_results_get
+
+    poll = Poll.objects.select_related("session").get(pk=poll_id)
+    session_id = poll.session_id
+    texts = [
+        (
+            [group_staff(session_id)],
+            encode({"type": "poll.tally", "data": poll_results_get(poll=poll, for_staff=True)}),
+        )
+    ]
+    if poll.show_live_results and poll.state == PollState.OPEN:
+        public = poll_results_get(poll=poll, for_staff=False)
+        public.pop("correct", None)
+        public["audience"] = "public"
+        texts.append(([group_all(session_id)], encode({"type": "poll.tally", "data": public})))
+    return texts

@@ -412,3 +412,135 @@ class ClientAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.client_id}"
+
+
+# --- Polls and quizzes ---------------------------------------------------------------
+
+
+class PollKind(models.TextChoices):
+    SINGLE = "single", _("Single choice")
+    MULTIPLE = "multiple", _("Multiple answers")
+    TRUE_FALSE = "true_false", _("True / false")
+    YES_NO_ABSTAIN = "yes_no_abstain", _("Yes / no / abstain")
+    RATING = "rating", _("Rating scale")
+    SHORT_TEXT = "short_text", _("Short typed answer")
+    NUMERIC = "numeric", _("Numeric answer")
+
+
+class PollScope(models.TextChoices):
+    CLASS = "class", _("Whole class")
+    PER_TABLE = "per_table", _("Each learner, broken down by table")
+    ONE_PER_TABLE = "one_per_table", _("One shared answer per table")
+
+
+class PollState(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class BankQuestion(TimestampedModel):
+    """A reusable question of the course's question bank. `definition` holds the
+    kind-specific fields (options, correct answers, scale, tolerance), validated
+    by classroom.services.polls.definition_clean."""
+
+    course = models.ForeignKey(
+        "courses.Course", on_delete=models.CASCADE, related_name="bank_questions"
+    )
+    kind = models.CharField(max_length=16, choices=PollKind.choices)
+    prompt = models.CharField(max_length=500)
+    definition = models.JSONField(default=dict)
+    points = models.PositiveSmallIntegerField(default=1)
+    created_by = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.prompt[:60]
+
+
+class SessionPlanItem(models.Model):
+    """The ordered questions an instructor prepared for a session."""
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="plan")
+    question = models.ForeignKey(BankQuestion, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+    settings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "question"], name="plan_question_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.question_id}"
+
+
+class Poll(models.Model):
+    """A poll launched in a live session: a frozen copy of its question."""
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="polls")
+    source_question = models.ForeignKey(
+        BankQuestion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=PollKind.choices)
+    prompt = models.CharField(max_length=500)
+    definition = models.JSONField(default=dict)
+    points = models.PositiveSmallIntegerField(default=1)
+    is_quiz = models.BooleanField(default=False)
+    is_anonymous = models.BooleanField(default=False)
+    scope = models.CharField(max_length=16, choices=PollScope.choices, default=PollScope.CLASS)
+    allow_change = models.BooleanField(default=True)
+    show_live_results = models.BooleanField(default=False)
+    state = models.CharField(max_length=8, choices=PollState.choices, default=PollState.OPEN)
+    opened_at = models.DateTimeField()
+    closes_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        ordering = ["opened_at", "id"]
+        indexes = [models.Index(fields=["session", "state"], name="poll_session_state_idx")]
+
+    def __str__(self) -> str:
+        return self.prompt[:60]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == PollState.OPEN
+
+
+class PollResponse(models.Model):
+    """One answer per voter per poll (a learner, or a table for shared answers).
+
+    `voter_key` is an HMAC of the poll and the learner (or "table:<id>"), so the
+    unique constraint holds for anonymous polls too while `user` stays empty
+    there: an anonymous response keeps no link to its learner."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="responses")
+    voter_key = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    table = models.ForeignKey(
+        Table, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    answer = models.JSONField()
+    first_answer = models.JSONField()
+    change_count = models.PositiveIntegerField(default=0)
+    first_answered_at = models.DateTimeField()
+    answered_at = models.DateTimeField()
+    time_to_first_ms = models.PositiveIntegerField(default=0)
+    is_correct = models.BooleanField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "voter_key"], name="one_response_per_voter")
+        ]
+        indexes = [models.Index(fields=["poll", "table"], name="response_poll_table_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.poll_id}:{self.voter_key[:8]}"

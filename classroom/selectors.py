@@ -228,6 +228,9 @@ def session_snapshot_get(*, access) -> dict:
         },
         "questions": [events.question_payload(q) for q in questions],
         "present": len(online),
+        "polls": poll_list_for_snapshot(
+            session_id=session.pk, user=user, is_staff=is_staff, table_id=table_id
+        ),
         "announcements": [
             events.announcement_payload(a)
             for a in session.announcements.select_related("author").order_by("-created_at")[:5]
@@ -277,3 +280,168 @@ def attendance_seconds(*, session: LiveSession, user_id: int) -> float:
     if current_end is not None:
         total += (current_end - current_start).total_seconds()
     return total
+
+
+# --- Polls ---------------------------------------------------------------------------
+
+
+def poll_public_payload(poll) -> dict:
+    """What anyone in the session may know of a poll: never the correct answer
+    before publication."""
+    definition = {
+        key: value
+        for key, value in poll.definition.items()
+        if key in ("options", "scale", "max_choices")
+    }
+    return {
+        "id": poll.pk,
+        "kind": poll.kind,
+        "prompt": poll.prompt,
+        "definition": definition,
+        "points": poll.points,
+        "quiz": poll.is_quiz,
+        "anonymous": poll.is_anonymous,
+        "scope": poll.scope,
+        "allow_change": poll.allow_change,
+        "show_live_results": poll.show_live_results,
+        "state": poll.state,
+        "opened_at": poll.opened_at,
+        "closes_at": poll.closes_at,
+        "closed_at": poll.closed_at,
+        "published": poll.published_at is not None,
+    }
+
+
+def poll_correct_payload(poll) -> dict:
+    definition = poll.definition
+    if "correct" in definition:
+        return {"options": definition["correct"]}
+    if "accepted" in definition:
+        return {"accepted": definition["accepted"]}
+    if definition.get("correct_value") is not None:
+        return {"value": definition["correct_value"], "tolerance": definition.get("tolerance", 0)}
+    return {}
+
+
+def poll_results_get(*, poll, for_staff: bool) -> dict:
+    """Distribution, per-table breakdown, counts and rate; for staff also who
+    has not answered (never for anonymous polls) and who was right (quiz)."""
+    from classroom.models import Attendance, PollKind, PollResponse, PollScope
+    from classroom.services.polls import normalise_text
+
+    responses = list(PollResponse.objects.filter(poll=poll).select_related("user"))
+    present = set(
+        Attendance.objects.filter(session_id=poll.session_id, left_at__isnull=True).values_list(
+            "user_id", flat=True
+        )
+    )
+    from courses.models import Enrollment, Role
+
+    learners_present = set(
+        Enrollment.objects.filter(
+            course_id=poll.session.course_id, role=Role.LEARNER, is_active=True, user_id__in=present
+        ).values_list("user_id", flat=True)
+    )
+
+    def distribution(items) -> dict:
+        counts: dict[str, int] = {}
+        if poll.kind in (PollKind.SHORT_TEXT,):
+            labels: dict[str, str] = {}
+            for response in items:
+                key = normalise_text(response.answer["text"])
+                counts[key] = counts.get(key, 0) + 1
+                labels.setdefault(key, response.answer["text"])
+            ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+            return {
+                "groups": [
+                    {"text": labels[key], "normalised": key, "count": n} for key, n in ranked[:50]
+                ]
+            }
+        if poll.kind in (PollKind.RATING,):
+            counts = {str(v): 0 for v in range(1, poll.definition["scale"] + 1)}
+            values = [response.answer["value"] for response in items]
+            for value in values:
+                counts[str(value)] += 1
+            return {
+                "counts": counts,
+                "mean": round(sum(values) / len(values), 2) if values else None,
+            }
+        if poll.kind == PollKind.NUMERIC:
+            values = sorted(response.answer["value"] for response in items)
+            median = values[len(values) // 2] if values else None
+            return {
+                "values": values[:500],
+                "median": median,
+                "mean": round(sum(values) / len(values), 3) if values else None,
+            }
+        counts = {option["id"]: 0 for option in poll.definition["options"]}
+        for response in items:
+            for option in response.answer.get("options") or [response.answer.get("option")]:
+                counts[option] = counts.get(option, 0) + 1
+        return {"counts": counts}
+
+    result = {
+        "poll_id": poll.pk,
+        "responses": len(responses),
+        "present": len(learners_present),
+        "rate": round(len(responses) / len(learners_present), 3)
+        if learners_present and poll.scope != PollScope.ONE_PER_TABLE
+        else None,
+        "distribution": distribution(responses),
+    }
+    if poll.is_quiz:
+        result["correct_count"] = sum(1 for response in responses if response.is_correct)
+    if poll.scope != PollScope.CLASS:
+        by_table: dict[int, list] = {}
+        for response in responses:
+            by_table.setdefault(response.table_id, []).append(response)
+        result["tables"] = {
+            str(table_id): {"responses": len(items), "distribution": distribution(items)}
+            for table_id, items in by_table.items()
+        }
+    if for_staff and not poll.is_anonymous:
+        answered = {response.user_id for response in responses if response.user_id}
+        if poll.scope == PollScope.ONE_PER_TABLE:
+            from classroom.models import Seat
+
+            answered_tables = {response.table_id for response in responses}
+            answered = set(
+                Seat.objects.filter(table_id__in=answered_tables).values_list("user_id", flat=True)
+            )
+        result["not_answered"] = sorted(learners_present - answered)
+        if poll.is_quiz:
+            result["right"] = sorted(r.user_id for r in responses if r.is_correct and r.user_id)
+    if poll.published_at is not None or for_staff:
+        result["correct"] = poll_correct_payload(poll) if poll.is_quiz else None
+    return result
+
+
+def poll_list_for_snapshot(
+    *, session_id: int, user, is_staff: bool, table_id: int | None
+) -> list[dict]:
+    """Polls of the session with my own answer (and, once published, the results)."""
+    from classroom.models import Poll, PollResponse, PollScope
+    from classroom.services.polls import voter_key
+
+    polls = list(
+        Poll.objects.filter(session_id=session_id)
+        .select_related("session__course")
+        .order_by("opened_at", "id")
+    )
+    payload = []
+    for poll in polls:
+        item = poll_public_payload(poll)
+        key = (
+            voter_key(poll_id=poll.pk, table_id=table_id)
+            if poll.scope == PollScope.ONE_PER_TABLE and table_id is not None
+            else voter_key(poll_id=poll.pk, user_id=user.pk)
+        )
+        mine = PollResponse.objects.filter(poll=poll, voter_key=key).first()
+        item["my_answer"] = mine.answer if mine else None
+        if poll.published_at is not None:
+            item["results"] = poll_results_get(poll=poll, for_staff=False)
+            item["my_correct"] = mine.is_correct if mine else None
+        if is_staff:
+            item["results"] = poll_results_get(poll=poll, for_staff=True)
+        payload.append(item)
+    return payload

@@ -10,6 +10,7 @@ turns on the hardened mode, which refuses to start without `SECRET_KEY` and
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -118,7 +119,8 @@ else:
             "OPTIONS": {"timeout": 20},
             # A file (not :memory:) so that a Celery worker or a Daphne
             # subprocess started by a test sees the same test database.
-            "TEST": {"NAME": BASE_DIR / ".test-db.sqlite3"},
+            # One per test process, so parallel runs do not share it.
+            "TEST": {"NAME": BASE_DIR / f".test-db-{os.getpid()}.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,0 +1,7 @@
+"""The small test override: the env-driven settings, with a fast password
+hasher (test users are created by the hundred). Subprocesses started by tests
+(Daphne, Celery) inherit DJANGO_SETTINGS_MODULE and so verify the same hashes."""
+
+from config.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
