@@ -284,6 +284,9 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         return frame, None
 
     async def _pong(self, client_id: str | None, data: dict) -> None:
+        await database_sync_to_async(sessions.attendance_touch)(
+            session_id=self.session_id, connection=self.channel_name
+        )
         applied = data.get("seq")
         if isinstance(applied, int) and self.last_forwarded_seq - applied > SLOW_CLIENT_LAG:
             self.lagging_pings += 1

@@ -188,6 +188,9 @@ class Attendance(models.Model):
     connection = models.CharField(max_length=200)
     joined_at = models.DateTimeField()
     left_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed by the client's pings; a crashed server leaves intervals open,
+    # and the sweeper closes them at their last sign of life.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["session", "user"], name="attendance_session_user_idx")]

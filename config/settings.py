@@ -156,6 +156,9 @@ CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 # Without a broker the embedded default runs tasks in-process, at once.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BEAT_SCHEDULE = {
+    "attendance-close-stale": {"task": "classroom.attendance_close_stale", "schedule": 60.0},
+}
 
 # --- Auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "courses.User"

@@ -225,7 +225,9 @@ def attendance_join(*, session_id: int, user: User, connection: str) -> int:
         session = session_lock(session_id)
         now = timezone.now()
         Attendance.objects.get_or_create(
-            session=session, connection=connection[:200], defaults={"user": user, "joined_at": now}
+            session=session,
+            connection=connection[:200],
+            defaults={"user": user, "joined_at": now, "last_seen_at": now},
         )
         Participant.objects.get_or_create(session=session, user=user)
         connections = Attendance.objects.filter(
@@ -274,3 +276,36 @@ def _record(
         live_session_id=session.pk,
         **fields,
     )
+
+
+ATTENDANCE_TOUCH_SECONDS = 20
+ATTENDANCE_STALE_SECONDS = 90
+
+
+def attendance_touch(*, session_id: int, connection: str) -> None:
+    """Note that this connection is alive (called on client pings, at most
+    every ATTENDANCE_TOUCH_SECONDS per connection)."""
+    now = timezone.now()
+    Attendance.objects.filter(
+        session_id=session_id,
+        connection=connection[:200],
+        left_at__isnull=True,
+        last_seen_at__lt=now - timedelta(seconds=ATTENDANCE_TOUCH_SECONDS),
+    ).update(last_seen_at=now)
+
+
+def attendance_close_stale(*, now: datetime | None = None) -> int:
+    """Close intervals whose connection stopped pinging (a process died without
+    running disconnect): they end at their last sign of life."""
+    now = now or timezone.now()
+    stale = Attendance.objects.filter(
+        left_at__isnull=True, last_seen_at__lt=now - timedelta(seconds=ATTENDANCE_STALE_SECONDS)
+    ).select_related("user")
+    closed = 0
+    for attendance in stale:
+        attendance_leave(
+            session_id=attendance.session_id, user=attendance.user, connection=attendance.connection
+        )
+        Attendance.objects.filter(pk=attendance.pk).update(left_at=attendance.last_seen_at)
+        closed += 1
+    return closed

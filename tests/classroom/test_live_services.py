@@ -524,3 +524,17 @@ def test_join_and_leave_record_events_once_per_person(live, seated):
 def test_outsider_has_no_access(live, outsider):
     with pytest.raises(NotFoundError):
         access_live_session(user=outsider, session_id=live.pk)
+
+
+def test_stale_attendance_is_closed_at_its_last_sign_of_life(live, seated):
+    learner = seated["learner"]
+    sessions.attendance_join(session_id=live.pk, user=learner, connection="crashed")
+    seen = timezone.now() - timedelta(minutes=5)
+    Attendance.objects.filter(connection="crashed").update(last_seen_at=seen)
+    sessions.attendance_join(session_id=live.pk, user=seated["mate"], connection="alive")
+    assert sessions.attendance_close_stale() == 1
+    closed = Attendance.objects.get(connection="crashed")
+    assert closed.left_at == seen
+    assert Attendance.objects.get(connection="alive").left_at is None
+    assert sessions.attendance_close_stale() == 0
+    assert LearningEvent.objects.filter(actor=learner, verb="left").count() == 1
