@@ -5,8 +5,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.throttling import AnonRateThrottle
 
+from classroom.api.polls import (
+    BankQuestionListApi,
+    PollResultsApi,
+    SessionPlanApi,
+    SessionPlanItemApi,
+    SessionPlanReorderApi,
+)
 from classroom.api.views import LiveSessionListApi, LiveSessionScheduleApi
 from classroom.views import courses as classroom_views
+from classroom.views import live as live_views
+from classroom.views import seating as seating_views
 from core.views import healthz
 from courses.api.views import CourseDetailApi, CourseListApi, MeApi
 
@@ -38,6 +47,23 @@ api_patterns = [
         LiveSessionScheduleApi.as_view(),
         name="api-session-schedule",
     ),
+    path("api/courses/<int:course_id>/questions/", BankQuestionListApi.as_view(), name="api-bank"),
+    path("api/sessions/<int:session_id>/plan/", SessionPlanApi.as_view(), name="api-plan"),
+    path(
+        "api/sessions/<int:session_id>/plan/reorder/",
+        SessionPlanReorderApi.as_view(),
+        name="api-plan-reorder",
+    ),
+    path(
+        "api/sessions/<int:session_id>/plan/<int:item_id>/",
+        SessionPlanItemApi.as_view(),
+        name="api-plan-item",
+    ),
+    path(
+        "api/sessions/<int:session_id>/polls/<int:poll_id>/results/",
+        PollResultsApi.as_view(),
+        name="api-poll-results",
+    ),
 ]
 
 account_patterns = [
@@ -60,6 +86,8 @@ account_patterns = [
 urlpatterns = [
     path("", classroom_views.home, name="home"),
     path("courses/<int:course_id>/", classroom_views.course_detail, name="course-detail"),
+    path("courses/<int:course_id>/seating/", seating_views.seating, name="course-seating"),
+    path("sessions/<int:session_id>/live/", live_views.session_live, name="session-live"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     *account_patterns,

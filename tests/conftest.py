@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +108,98 @@ def platform_admin(db):
 @pytest.fixture
 def live_session(course):
     return LiveSessionFactory(course=course)
+
+
+# --- An ASGI server in a subprocess ------------------------------------------------------
+# pytest-django's live_server speaks WSGI only; WebSockets need Daphne.
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def database_url() -> str:
+    """The URL of the test database this process is using right now."""
+    from django.db import connection
+
+    config = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{config['NAME']}"
+    user = config.get("USER") or ""
+    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
+    credentials = f"{user}{password}@" if user else ""
+    host = f"{config.get('HOST') or '127.0.0.1'}:{config.get('PORT') or 5432}"
+    return f"postgres://{credentials}{host}/{config['NAME']}"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def daphne_process(extra_env: dict | None = None):
+    """Daphne on the current test database; yields its base URL. Its output goes
+    to a file (a pipe nobody reads would block it) and is printed on exit."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_ENV": "test", **(extra_env or {})}
+    log = tempfile.TemporaryFile(mode="w+")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("daphne exited")
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("daphne did not answer /healthz within 30 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.seek(0)
+        print(log.read()[-6000:])  # shown by pytest when the test fails
+        log.close()
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """Daphne in a subprocess on the test database (tests must commit their data:
+    `django_db(transaction=True)`). Without REDIS_URL the channel layer is in
+    memory, which is fine inside that one process."""
+    with daphne_process() as url:
+        yield url

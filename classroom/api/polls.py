@@ -143,8 +143,20 @@ class SessionPlanItemApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class PollResultsOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    prompt = serializers.CharField()
+    definition = serializers.JSONField()
+    state = serializers.CharField()
+    published = serializers.BooleanField()
+    results = serializers.JSONField(help_text="docs/polls.md, 'Results payload'")
+
+
 class PollResultsApi(APIView):
-    @extend_schema(summary="A poll with its results: staff always, learners once published")
+    @extend_schema(
+        responses=PollResultsOutput, summary="A poll with its results: staff always, learners once published"
+    )
     def get(self, request: Request, session_id: int, poll_id: int) -> Response:
         access = access_live_session(user=request.user, session_id=session_id)
         poll = (

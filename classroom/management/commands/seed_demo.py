@@ -1,5 +1,6 @@
 """Idempotent demo data for local use: one course, an instructor, a TA and 24
-learners, a scheduled session and a past session. Refuses production mode."""
+learners seated at 4 tables, a scheduled session and a past session. Refuses
+production mode."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from classroom.models import LiveSession, SessionState
+from classroom.models import LiveSession, Seat, SeatingChange, SessionState
+from classroom.selectors import seat_map_get
+from classroom.services.seating import seating_auto
 from courses.models import Course, Role, User
 from courses.services import enrollment_set
 
@@ -66,15 +69,18 @@ class Command(BaseCommand):
                 (f"learner{number:02d}", name, Role.LEARNER)
                 for number, name in enumerate(LEARNER_NAMES, start=1)
             ]
+            users = {}
             for username, name, role in people:
-                user = self._user(username, name)
-                enrollment_set(user=user, course=course, role=role)
+                users[username] = self._user(username, name)
+                enrollment_set(user=users[username], course=course, role=role)
             admin = self._user("admin", "Platform Admin")
             if not admin.is_superuser:
                 admin.is_staff = admin.is_superuser = True
                 admin.save(update_fields=["is_staff", "is_superuser"])
             self._sessions(course)
+            self._seating(course, actor=users["instructor"])
         self._print_logins(course)
+        self._print_tables(course)
 
     def _user(self, username: str, name: str) -> User:
         user, created = User.objects.get_or_create(
@@ -107,6 +113,25 @@ class Command(BaseCommand):
                 session.started_at = start
                 session.ended_at = start + timedelta(minutes=72)
                 session.save(update_fields=["started_at", "ended_at"])
+
+    def _seating(self, course: Course, actor: User) -> None:
+        # Seat only a course nobody sits in yet, so a second run (or the
+        # instructor's own seating) is left alone.
+        if not Seat.objects.filter(course=course).exists():
+            seating_auto(
+                course=course,
+                method=SeatingChange.Method.AUTO_BALANCED,
+                actor=actor,
+                table_size=6,
+            )
+
+    def _print_tables(self, course: Course) -> None:
+        self.stdout.write("  Tables:")
+        for table in seat_map_get(course_id=course.pk):
+            members = ", ".join(member["name"] for member in table["members"])
+            self.stdout.write(
+                f"    {table['name']} ({len(table['members'])}/{table['capacity']}): {members}"
+            )
 
     def _print_logins(self, course: Course) -> None:
         write = self.stdout.write
