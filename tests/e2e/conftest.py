@@ -42,3 +42,6 @@ def output_dir(request) -> Path:
     path = ARTIFACTS / request.node.name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# The `asgi_server` fixture (Daphne in a subprocess) comes from tests/conftest.py.
