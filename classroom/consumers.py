@@ -125,10 +125,11 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             return
         await self._join_groups()
         await self.accept()
-        await self._send_initial(self._query_seq())
+        # Join first, so that the snapshot already counts this connection.
         await database_sync_to_async(sessions.attendance_join)(
             session_id=self.session_id, user=self.access.user, connection=self.channel_name
         )
+        await self._send_initial(self._query_seq())
         await self._schedule("presence")
 
     async def disconnect(self, code: int) -> None:
@@ -254,7 +255,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         ack: dict[str, Any] = {"type": "ack", "id": client_id}
         if not applied:
             ack["duplicate"] = True
-        elif result is not None:
+        if result is not None:
             ack["data"] = result
         await self._send_json(ack)
         if applied and action.coalesce:

@@ -149,6 +149,7 @@ def mode_payload(session: LiveSession) -> dict[str, Any]:
     return {
         "mode": session.mode,
         "table_id": session.mode_table_id,
+        "table_name": session.mode_table.name if session.mode_table_id else None,
         "podium_addresses_all": session.podium_addresses_all,
         "changed_at": session.mode_changed_at,
     }

@@ -147,7 +147,7 @@ def session_snapshot_get(*, access) -> dict:
     )
     from classroom.services.room import hand_queue_get, help_queue_get, podium_get, timers_active
 
-    session = LiveSession.objects.select_related("course").get(pk=access.session.pk)
+    session = LiveSession.objects.select_related("course", "mode_table").get(pk=access.session.pk)
     user = access.user
     is_staff = access.is_staff
     table_id = access.table_id
@@ -172,6 +172,22 @@ def session_snapshot_get(*, access) -> dict:
     questions = Question.objects.filter(session=session, deleted_at__isnull=True).select_related(
         "author"
     )
+    from classroom.models import QuestionUpvote
+    from courses.models import STAFF_ROLES, Enrollment
+
+    my_upvotes = set(
+        QuestionUpvote.objects.filter(question__session=session, user=user).values_list(
+            "question_id", flat=True
+        )
+    )
+    staff_members = [
+        {"id": e.user_id, "name": e.user.name, "role": e.role}
+        for e in Enrollment.objects.filter(
+            course_id=session.course_id, role__in=STAFF_ROLES, is_active=True
+        )
+        .select_related("user")
+        .order_by("role", "user__display_name")
+    ]
     online = set(
         Attendance.objects.filter(session=session, left_at__isnull=True).values_list(
             "user_id", flat=True
@@ -226,7 +242,10 @@ def session_snapshot_get(*, access) -> dict:
             "channels": visible_channels,
             "messages": [events.message_payload(m) for m in history],
         },
-        "questions": [events.question_payload(q) for q in questions],
+        "questions": [
+            {**events.question_payload(q), "upvoted_by_me": q.pk in my_upvotes} for q in questions
+        ],
+        "staff_members": staff_members,
         "present": len(online),
         "polls": poll_list_for_snapshot(
             session_id=session.pk, user=user, is_staff=is_staff, table_id=table_id

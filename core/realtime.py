@@ -121,10 +121,10 @@ class RedisFrameBuffer(FrameBuffer):
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._max = max_frames
+        self._namespace = _namespace()
 
-    @staticmethod
-    def _key(scope: str) -> str:
-        return f"roundtable:frames:{scope}"
+    def _key(self, scope: str) -> str:
+        return f"roundtable:frames:{self._namespace}:{scope}"
 
     def append(self, scope: str, seq: int, stream: str, text: str) -> None:
         key = self._key(scope)
@@ -146,6 +146,17 @@ class RedisFrameBuffer(FrameBuffer):
     def oldest(self, scope: str) -> int | None:
         first = self._redis.zrange(self._key(scope), 0, 0, withscores=True)
         return int(first[0][1]) if first else None
+
+
+def _namespace() -> str:
+    """Keys of one deployment (one database): two deployments, or a test
+    database recreated with the same ids, never read each other's frames."""
+    import hashlib
+
+    from django.db import connection
+
+    name = f"{connection.vendor}:{connection.settings_dict.get('HOST')}:{connection.settings_dict.get('NAME')}"
+    return hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:10]
 
 
 _frame_buffer: FrameBuffer | None = None
@@ -271,7 +282,9 @@ def reset_for_tests() -> None:
     global _frame_buffer
     buffer = frame_buffer()
     if isinstance(buffer, RedisFrameBuffer):
-        keys = list(buffer._redis.scan_iter("roundtable:frames:*")) + list(buffer._redis.scan_iter("roundtable:coalesce:*"))
+        keys = list(buffer._redis.scan_iter("roundtable:frames:*")) + list(
+            buffer._redis.scan_iter("roundtable:coalesce:*")
+        )
         if keys:
             buffer._redis.delete(*keys)
     _frame_buffer = None

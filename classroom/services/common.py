@@ -23,25 +23,35 @@ def require_live(session: LiveSession) -> None:
         raise ConflictError(_("The session is not live."), code="session_not_live")
 
 
-def client_action_claim(*, session_id: int, user, client_id: str | None) -> bool:
-    """Record that this client frame id is being applied. False if it already was.
+def client_action_claim(*, session_id: int, user, client_id: str | None) -> ClientAction | None:
+    """Record that this client frame id is being applied; returns the stored
+    claim if it already was (then the action must not run again).
 
     Runs inside the caller's transaction: if the action fails and rolls back,
     the claim goes with it and a retry may apply."""
     if not client_id:
-        return True
+        return None
     try:
         with transaction.atomic():
             ClientAction.objects.create(session_id=session_id, user=user, client_id=client_id[:64])
     except IntegrityError:
-        return False
-    return True
+        return ClientAction.objects.filter(
+            session_id=session_id, user=user, client_id=client_id[:64]
+        ).first()
+    return None
 
 
 def action_apply(*, session_id: int, user, client_id: str | None, service, **kwargs):
     """Apply a client's action once: the claim on its frame id and the action
-    commit together. Returns (applied, result)."""
+    commit together. Returns (applied, result); a repeated id returns
+    (False, the first result)."""
     with transaction.atomic():
-        if not client_action_claim(session_id=session_id, user=user, client_id=client_id):
-            return False, None
-        return True, service(**kwargs)
+        earlier = client_action_claim(session_id=session_id, user=user, client_id=client_id)
+        if earlier is not None:
+            return False, earlier.result
+        result = service(**kwargs)
+        if client_id and result is not None:
+            ClientAction.objects.filter(
+                session_id=session_id, user=user, client_id=client_id[:64]
+            ).update(result=result)
+        return True, result

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from analytics.services import event_record
 from classroom import events
+from classroom.media.services import media_mode_applied
 from classroom.models import (
     MODES_WITH_TABLE,
     Attendance,
@@ -130,6 +131,9 @@ def live_session_end(*, session_id: int, actor: User) -> LiveSession:
             attendance.left_at = now
             attendance.save(update_fields=["left_at"])
         events.session_changed(session)
+        events.hands_changed(session, [])
+        events.podium_changed(session, [])
+        events.timers_changed(session, [])
         _record(session, actor, "ended", "live_session", session.pk)
     return session
 
@@ -189,6 +193,7 @@ def live_session_mode_set(
             ]
         )
         events.mode_changed(session)
+        media_mode_applied(session.pk)  # media subscriptions follow the mode (after commit)
         _record(
             session,
             actor,

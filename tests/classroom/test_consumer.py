@@ -105,7 +105,7 @@ async def test_repeated_client_id_is_applied_once(room):
         "chat.send", {"channel": "class", "body": "once"}, frame_id="same-id"
     )
     assert first["type"] == "ack" and "duplicate" not in first
-    assert second == {"type": "ack", "id": "same-id", "duplicate": True}
+    assert second == {"type": "ack", "id": "same-id", "duplicate": True, "data": first["data"]}
     assert await database_sync_to_async(ChatMessage.objects.count)() == 1
     await ann.close()
 
