@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -464,3 +465,55 @@ def poll_list_for_snapshot(
             item["results"] = poll_results_get(poll=poll, for_staff=True)
         payload.append(item)
     return payload
+
+
+# --- Seating page ---------------------------------------------------------------------
+
+
+def course_learner_list(*, course: Course) -> list[User]:
+    """The course's active learners (the only people ever seated), by name."""
+    users = User.objects.filter(
+        enrollments__course=course,
+        enrollments__role=Role.LEARNER,
+        enrollments__is_active=True,
+    )
+    return sorted(users, key=lambda user: (user.name.casefold(), user.pk))
+
+
+@dataclass
+class SeatingPage:
+    """Tables with their members, the active learners, who is unseated."""
+
+    course: Course
+    tables: list[dict[str, Any]]
+    learners: list[User]
+    unseated: list[User]
+    live_session: LiveSession | None
+    table_of: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def seated_count(self) -> int:
+        return len(self.learners) - len(self.unseated)
+
+
+def seating_page_get(*, course: Course) -> SeatingPage:
+    tables = seat_map_get(course_id=course.pk)
+    learners = course_learner_list(course=course)
+    learner_ids = {learner.pk for learner in learners}
+    table_of: dict[int, dict[str, Any]] = {}
+    for table in tables:
+        table["count"] = len(table["members"])
+        table["is_full"] = table["count"] >= table["capacity"]
+        for member in table["members"]:
+            # A seat kept by someone who is no longer an active learner.
+            member["is_learner"] = member["id"] in learner_ids
+            table_of[member["id"]] = table
+    live = next((session for session in live_session_list(course=course) if session.is_live), None)
+    return SeatingPage(
+        course=course,
+        tables=tables,
+        learners=learners,
+        unseated=[learner for learner in learners if learner.pk not in table_of],
+        live_session=live,
+        table_of=table_of,
+    )

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from analytics.services import event_record
 from classroom import events
 from classroom.models import LiveSession, Seat, SeatingChange, SessionState, Table
-from classroom.selectors import seat_map_get
+from classroom.selectors import course_learner_list, seat_map_get
 from classroom.services.common import session_lock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from courses.models import Course, Enrollment, Role, User
@@ -54,19 +54,6 @@ class SeatingResult:
     @property
     def moved(self) -> int:
         return len(self.moved_user_ids)
-
-
-# --- Reads the services share ------------------------------------------------------
-
-
-def course_learner_list(*, course: Course) -> list[User]:
-    """The course's active learners (the only people ever seated), by name."""
-    users = User.objects.filter(
-        enrollments__course=course,
-        enrollments__role=Role.LEARNER,
-        enrollments__is_active=True,
-    )
-    return sorted(users, key=lambda user: (user.name.casefold(), user.pk))
 
 
 def _is_active_learner(*, course: Course, user: User) -> bool:

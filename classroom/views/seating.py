@@ -4,7 +4,6 @@ seat learners (automatic, CSV plan, by hand) and manage tables."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -13,19 +12,22 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from classroom.models import LiveSession, SeatingChange, Table
-from classroom.selectors import live_session_list, seat_map_get
+from classroom.forms import (
+    SeatingAutoForm,
+    SeatingCsvForm,
+    SeatMoveForm,
+    TableCreateForm,
+    TableDeleteForm,
+    TableUpdateForm,
+)
+from classroom.models import Table
+from classroom.selectors import SeatingPage, seating_page_get
 from classroom.services.seating import (
-    AUTO_METHODS,
-    CSV_MAX_CHARACTERS,
-    TABLE_CAPACITY_DEFAULT,
     TABLE_CAPACITY_MAX,
     TABLE_CAPACITY_MIN,
     TABLE_NAME_MAX_LENGTH,
-    course_learner_list,
     seat_move,
     seating_auto,
     seating_csv_import,
@@ -35,155 +37,7 @@ from classroom.services.seating import (
 )
 from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 from courses.access import CourseAction, access_course
-from courses.models import Course, User
-
-# --- What the page shows ---------------------------------------------------------------
-
-
-@dataclass
-class SeatingPage:
-    """Tables with their members, the active learners, who is unseated."""
-
-    course: Course
-    tables: list[dict[str, Any]]
-    learners: list[User]
-    unseated: list[User]
-    live_session: LiveSession | None
-    table_of: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def seated_count(self) -> int:
-        return len(self.learners) - len(self.unseated)
-
-
-def seating_page_get(*, course: Course) -> SeatingPage:
-    tables = seat_map_get(course_id=course.pk)
-    learners = course_learner_list(course=course)
-    learner_ids = {learner.pk for learner in learners}
-    table_of: dict[int, dict[str, Any]] = {}
-    for table in tables:
-        table["count"] = len(table["members"])
-        table["is_full"] = table["count"] >= table["capacity"]
-        for member in table["members"]:
-            # A seat kept by someone who is no longer an active learner.
-            member["is_learner"] = member["id"] in learner_ids
-            table_of[member["id"]] = table
-    live = next((session for session in live_session_list(course=course) if session.is_live), None)
-    return SeatingPage(
-        course=course,
-        tables=tables,
-        learners=learners,
-        unseated=[learner for learner in learners if learner.pk not in table_of],
-        live_session=live,
-        table_of=table_of,
-    )
-
-
-# --- Forms -------------------------------------------------------------------------------
-
-
-def _capacity_field(label, initial: int | None = TABLE_CAPACITY_DEFAULT) -> forms.IntegerField:
-    return forms.IntegerField(
-        label=label, min_value=TABLE_CAPACITY_MIN, max_value=TABLE_CAPACITY_MAX, initial=initial
-    )
-
-
-class SeatingAutoForm(forms.Form):
-    method = forms.ChoiceField(
-        label=gettext_lazy("Method"),
-        choices=[(method.value, method.label) for method in AUTO_METHODS],
-        initial=SeatingChange.Method.AUTO_BALANCED,
-        help_text=gettext_lazy(
-            "Balanced and random reseat everyone; fill keeps every seat and seats newcomers."
-        ),
-    )
-    table_size = _capacity_field(gettext_lazy("Learners per table"))
-
-
-class SeatingCsvForm(forms.Form):
-    csv_file = forms.FileField(label=gettext_lazy("CSV file"), required=False)
-    csv_text = forms.CharField(
-        label=gettext_lazy("…or paste the plan"),
-        required=False,
-        widget=forms.Textarea(
-            attrs={"rows": 5, "placeholder": "learner,table\nada@example.org,Red"}
-        ),
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        upload = data.get("csv_file")
-        if upload:
-            if upload.size > CSV_MAX_CHARACTERS:
-                raise forms.ValidationError(_("The file is too large."))
-            try:
-                data["plan"] = upload.read().decode("utf-8-sig")
-            except UnicodeDecodeError as error:
-                raise forms.ValidationError(_("Save the CSV file as UTF-8.")) from error
-        elif (data.get("csv_text") or "").strip():
-            data["plan"] = data["csv_text"]
-        else:
-            raise forms.ValidationError(_("Choose a CSV file or paste a plan."))
-        return data
-
-
-class TableChoiceField(forms.TypedChoiceField):
-    def __init__(self, *, tables: list[dict[str, Any]], label=None, hidden=False) -> None:
-        super().__init__(
-            label=label or gettext_lazy("Table"),
-            coerce=int,
-            choices=[(table["id"], _table_label(table)) for table in tables],
-            widget=forms.HiddenInput if hidden else forms.Select,
-        )
-
-
-def _table_label(table: dict[str, Any]) -> str:
-    label = f"{table['name']} ({table['count']}/{table['capacity']})"
-    return f"{label} · {_('full')}" if table["is_full"] else label
-
-
-class SeatMoveForm(forms.Form):
-    def __init__(self, *args, page: SeatingPage, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        choices = []
-        for learner in page.learners:
-            table = page.table_of.get(learner.pk)
-            where = table["name"] if table else _("unseated")
-            choices.append((learner.pk, f"{learner.name} · {where}"))
-        self.fields["learner"] = forms.TypedChoiceField(
-            label=gettext_lazy("Learner"),
-            coerce=int,
-            choices=choices,
-            initial=page.unseated[0].pk if page.unseated else None,
-        )
-        self.fields["table"] = TableChoiceField(
-            tables=page.tables, label=gettext_lazy("Move to table")
-        )
-        self.fields["table"].initial = next(
-            (table["id"] for table in page.tables if not table["is_full"]), None
-        )
-
-
-class TableCreateForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=TABLE_NAME_MAX_LENGTH)
-    capacity = _capacity_field(gettext_lazy("Seats"))
-
-
-class TableUpdateForm(forms.Form):
-    def __init__(self, *args, page: SeatingPage, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["table"] = TableChoiceField(tables=page.tables, hidden=True)
-        self.fields["name"] = forms.CharField(
-            label=gettext_lazy("Name"), max_length=TABLE_NAME_MAX_LENGTH
-        )
-        self.fields["capacity"] = _capacity_field(gettext_lazy("Seats"), initial=None)
-
-
-class TableDeleteForm(forms.Form):
-    def __init__(self, *args, page: SeatingPage, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["table"] = TableChoiceField(tables=page.tables, hidden=True)
-
+from courses.models import Course
 
 # --- Actions: bound form → one service → success message --------------------------------
 
