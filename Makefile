@@ -33,7 +33,9 @@ run: venv
 	@echo ""
 	@echo "  Roundtable is starting on http://$(HOST):$(PORT)/  (log in at http://$(HOST):$(PORT)/accounts/login/)"
 	@echo ""
-	$(BIN)/daphne --bind $(HOST) --port $(PORT) config.asgi:application
+	@# Janus (audio/video) runs beside Daphne when installed (installed first on Debian as root).
+	deploy/janus/with-janus.sh $(BIN)/python http://$(HOST):$(PORT)/media/janus-events/ -- \
+		$(BIN)/daphne --bind $(HOST) --port $(PORT) config.asgi:application
 
 test: dev-venv lint
 	$(BIN)/python -m pytest

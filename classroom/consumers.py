@@ -523,6 +523,13 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             )
             if result.get("closes_at"):
                 await self._schedule_poll_close(poll_id, result["closes_at"])
+            if not self.access.is_staff:
+                # A vote lights the learner's "answered" marker on the console.
+                await realtime.coalesce(
+                    f"engagement:{session_id}",
+                    ENGAGEMENT_DELAY,
+                    lambda: events.engagement_flush(session_id),
+                )
             return
         if kind == "presence":
             await realtime.coalesce(

@@ -409,7 +409,9 @@ def poll_results_get(*, poll, for_staff: bool) -> dict:
         else None,
         "distribution": distribution(responses),
     }
-    if poll.is_quiz:
+    if poll.is_quiz and (for_staff or poll.published_at is not None):
+        # Not in public live tallies: with changeable answers a learner could
+        # find the correct answer by watching this count move.
         result["correct_count"] = sum(1 for response in responses if response.is_correct)
     if poll.scope != PollScope.CLASS:
         by_table: dict[int, list] = {}

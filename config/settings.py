@@ -266,3 +266,32 @@ LOGGING = {
 
 # --- Roundtable -----------------------------------------------------------------
 HEALTHCHECK_TIMEOUT_SECONDS = 2.0
+
+# --- Media: Janus (SFU) and TURN (classroom/media, docs/media.md) -----------------
+# Django is the only Janus client: it talks to Janus's WebSocket API with the API
+# secret; browsers signal through /ws/media/<session>/ and never reach Janus's API.
+# Secrets default to values derived from SECRET_KEY so that `make run` works
+# unconfigured; the Janus configuration is generated from these same settings
+# (python -m classroom.media.janus_config).
+JANUS_ENABLED = env_bool("JANUS_ENABLED", True)
+JANUS_URL = env_str("JANUS_URL", "ws://127.0.0.1:8188/")
+JANUS_ADMIN_URL = env_str("JANUS_ADMIN_URL", "http://127.0.0.1:7088/admin")
+JANUS_API_SECRET = env_str("JANUS_API_SECRET")
+JANUS_ADMIN_SECRET = env_str("JANUS_ADMIN_SECRET")
+JANUS_ROOM_ADMIN_KEY = env_str("JANUS_ROOM_ADMIN_KEY")
+JANUS_EVENTS_SECRET = env_str("JANUS_EVENTS_SECRET")
+# Where Janus's HTTP event handler posts talking/stopped-talking events (Daphne).
+JANUS_EVENTS_URL = env_str("JANUS_EVENTS_URL", "http://127.0.0.1:8000/media/janus-events/")
+JANUS_RECORDINGS_DIR = env_str("JANUS_RECORDINGS_DIR") or str(MEDIA_ROOT / "janus-recordings")
+JANUS_RTP_PORT_RANGE = env_str("JANUS_RTP_PORT_RANGE", "20000-20999")
+JANUS_ICE_ENFORCE_LIST = env_str("JANUS_ICE_ENFORCE_LIST")
+JANUS_NAT_1_1_MAPPING = env_str("JANUS_NAT_1_1_MAPPING")
+JANUS_STUN_SERVER = env_str("JANUS_STUN_SERVER")
+JANUS_PUBLISHER_BITRATE = env_int("JANUS_PUBLISHER_BITRATE", 600_000)
+# Talk detection: packets in the window (50/s) and the average level threshold (dBov, 127 = silence).
+JANUS_AUDIO_ACTIVE_PACKETS = env_int("JANUS_AUDIO_ACTIVE_PACKETS", 50)
+JANUS_AUDIO_LEVEL_AVERAGE = env_int("JANUS_AUDIO_LEVEL_AVERAGE", 40)
+STUN_URLS = env_list("STUN_URLS")
+TURN_URLS = env_list("TURN_URLS")
+TURN_SECRET = env_str("TURN_SECRET")
+TURN_TTL_SECONDS = env_int("TURN_TTL_SECONDS", 6 * 3600)

@@ -13,11 +13,14 @@ from classroom.api.polls import (
     SessionPlanReorderApi,
 )
 from classroom.api.views import LiveSessionListApi, LiveSessionScheduleApi
+from classroom.media import views as media_views
 from classroom.views import courses as classroom_views
 from classroom.views import live as live_views
+from classroom.views import plan as plan_views
 from classroom.views import seating as seating_views
 from core.views import healthz
 from courses.api.views import CourseDetailApi, CourseListApi, MeApi
+from playback.urls import urlpatterns as playback_patterns
 
 
 class TokenObtainThrottle(AnonRateThrottle):
@@ -88,10 +91,15 @@ urlpatterns = [
     path("courses/<int:course_id>/", classroom_views.course_detail, name="course-detail"),
     path("courses/<int:course_id>/seating/", seating_views.seating, name="course-seating"),
     path("sessions/<int:session_id>/live/", live_views.session_live, name="session-live"),
+    path("sessions/<int:session_id>/plan/", plan_views.session_plan, name="session-plan"),
+    path("sessions/<int:session_id>/media/", media_views.media_room, name="session-media"),
+    path("media/janus-events/", media_views.janus_events, name="media-janus-events"),
+    path("media/status/", media_views.media_health, name="media-status"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     *account_patterns,
     *api_patterns,
+    *playback_patterns,
 ]
 
 handler403 = "core.views.permission_denied"

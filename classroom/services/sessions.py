@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from analytics.services import event_record
 from classroom import events
+from classroom.media.recording import media_session_ended
 from classroom.media.services import media_mode_applied
 from classroom.models import (
     MODES_WITH_TABLE,
@@ -131,6 +132,7 @@ def live_session_end(*, session_id: int, actor: User) -> LiveSession:
             attendance.left_at = now
             attendance.save(update_fields=["left_at"])
         events.session_changed(session)
+        media_session_ended(session_id=session.pk, actor=actor)
         events.hands_changed(session, [])
         events.podium_changed(session, [])
         events.timers_changed(session, [])

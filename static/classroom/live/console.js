@@ -1,7 +1,8 @@
 // The instructor console: seat map with presence and engagement, hand queue,
-// podium, mode switcher, timers, announcements, Q&A, chat and help flags.
+// podium, mode switcher, timers, announcements, Q&A, chat, help flags and polls.
 
 import { clockTime, format, h, setText, show, syncList } from "./dom.js";
+import { PollPanel } from "./polls.js";
 import {
   Chat,
   Questions,
@@ -26,6 +27,7 @@ export class ConsoleView {
     const r = app.refs;
     this.chat = new Chat(app);
     this.questions = new Questions(app);
+    this.polls = new PollPanel(app);
 
     r["start-button"].addEventListener("click", () => app.act("session.start", {}));
     r["end-button"].addEventListener("click", () => {
@@ -90,10 +92,12 @@ export class ConsoleView {
       if (effect.kind === "chat") this.chat.onMessage(effect.message);
       if (effect.kind === "burst") burst(this.app, effect.counts);
     }
+    this.polls.effects(effects);
   }
 
   tick() {
     renderTimers(this.app, this.app.refs.timers, { staff: true });
+    this.polls.tick();
   }
 
   render() {
@@ -152,6 +156,7 @@ export class ConsoleView {
     renderAnnouncements(this.app, r.announcements);
     this.questions.render();
     this.chat.render();
+    this.polls.render();
   }
 
   helpTables() {

@@ -1,7 +1,8 @@
 // The learner view: my table, the podium, the mode, timers, chat, Q&A,
-// hand, reactions, away and help.
+// hand, reactions, away, help and polls.
 
 import { dateTime, format, h, setText, show, syncList } from "./dom.js";
+import { LearnerPolls } from "./poll_learner.js";
 import {
   Chat,
   Questions,
@@ -19,6 +20,7 @@ export class LearnerView {
     const r = app.refs;
     this.chat = new Chat(app);
     this.questions = new Questions(app);
+    this.polls = new LearnerPolls(app);
     this.dismissedAnnouncement = null;
 
     r["hand-button"].addEventListener("click", () => {
@@ -69,10 +71,12 @@ export class LearnerView {
       if (effect.kind === "burst") burst(this.app, effect.counts);
       if (effect.kind === "announcement") this.dismissedAnnouncement = null;
     }
+    this.polls.effects(effects);
   }
 
   tick() {
     renderTimers(this.app, this.app.refs.timers);
+    this.polls.tick();
   }
 
   render() {
@@ -109,6 +113,7 @@ export class LearnerView {
     renderAnnouncements(this.app, r.announcements);
     this.chat.render();
     this.questions.render();
+    this.polls.render();
   }
 
   renderPodium() {

@@ -3,6 +3,8 @@
 // server sends it, ids otherwise. `applyFrame` returns the one-off effects a
 // view may want to show (a new chat line, an announcement, a reaction burst).
 
+import { gradeAnswer } from "./poll_common.js";
+
 export function stateFromSnapshot(data, previous) {
   const staff = data.staff
     ? {
@@ -14,14 +16,30 @@ export function stateFromSnapshot(data, previous) {
       }
     : null;
   if (staff) {
+    // Names of people the console may need to list (who has not answered a poll).
+    staff.names = new Map(previous?.staff?.names || []);
+    for (const person of data.staff_members || []) staff.names.set(person.id, person.name);
     for (const table of staff.seatMap) {
-      for (const member of table.members) if (member.away) staff.away.add(member.id);
+      for (const member of table.members) {
+        if (member.away) staff.away.add(member.id);
+        staff.names.set(member.id, member.name);
+      }
     }
   }
   const messages = new Map();
   for (const message of data.chat?.messages || []) messages.set(message.id, message);
   const questions = new Map();
   for (const question of data.questions || []) questions.set(question.id, question);
+  const polls = new Map();
+  for (const poll of data.polls || []) {
+    const before = previous?.polls?.get(poll.id);
+    // Who set a table's shared answer only comes with poll.table_answer frames.
+    const answeredBy =
+      before && JSON.stringify(before.my_answer) === JSON.stringify(poll.my_answer)
+        ? before.answered_by
+        : null;
+    polls.set(poll.id, { ...poll, answered_by: answeredBy, live: before?.live || null });
+  }
   return {
     loaded: true,
     me: data.me,
@@ -37,6 +55,7 @@ export function stateFromSnapshot(data, previous) {
     questions,
     present: data.present ?? 0,
     announcements: data.announcements || [],
+    polls,
     staff,
     // Kept across snapshots: what this browser asked for and knows already.
     upvoted: previous?.upvoted || new Set(),
@@ -113,6 +132,7 @@ export function applyFrame(state, frame) {
     case "presence.changed":
       if (state.staff) {
         const id = data.user?.id;
+        if (data.user?.name) state.staff.names.set(id, data.user.name);
         if (data.present) state.staff.online.add(id);
         else state.staff.online.delete(id);
         for (const table of state.staff.seatMap) {
@@ -122,6 +142,9 @@ export function applyFrame(state, frame) {
       break;
     case "seating.changed":
       if (state.staff) {
+        for (const table of data.tables || []) {
+          for (const member of table.members) state.staff.names.set(member.id, member.name);
+        }
         state.staff.seatMap = (data.tables || []).map((table) => ({
           ...table,
           members: table.members.map((member) => ({
@@ -157,6 +180,63 @@ export function applyFrame(state, frame) {
     case "reactions.burst":
       effects.push({ kind: "burst", counts: data.counts || {} });
       break;
+    case "poll.opened": {
+      const existing = state.polls.get(data.id);
+      if (existing) {
+        Object.assign(existing, data);
+        existing.live = null;
+      } else {
+        state.polls.set(data.id, { ...data, my_answer: null, answered_by: null, live: null });
+      }
+      effects.push({ kind: "poll_opened", poll: state.polls.get(data.id), reopened: Boolean(existing) });
+      break;
+    }
+    case "poll.closed": {
+      const poll = state.polls.get(data.id);
+      if (poll) {
+        poll.state = "closed";
+        poll.closed_at = data.closed_at;
+        poll.responses = data.responses;
+        effects.push({ kind: "poll_closed", poll });
+      }
+      break;
+    }
+    case "poll.published": {
+      const poll = state.polls.get(data.id);
+      if (poll) {
+        const first = !poll.published;
+        poll.published = true;
+        poll.state = "closed";
+        poll.live = null;
+        if (!state.staff || !poll.results) poll.results = data.results;
+        if (!state.staff) {
+          const graded = gradeAnswer(poll, poll.my_answer, data.results?.correct);
+          poll.my_correct = graded ?? poll.my_correct ?? null;
+        }
+        if (first) effects.push({ kind: "poll_published", poll });
+      }
+      break;
+    }
+    case "poll.table_answer": {
+      const poll = state.polls.get(data.poll_id);
+      if (poll && (!state.table || state.table.id === data.table_id)) {
+        poll.my_answer = data.answer;
+        poll.answered_by = data.answered_by || null;
+        effects.push({ kind: "poll_table_answer", poll, by: data.answered_by });
+      }
+      break;
+    }
+    case "poll.tally": {
+      const poll = state.polls.get(data.poll_id);
+      if (!poll) break;
+      if (data.audience === "public") {
+        // Live results for learners; the console has its own, richer tally.
+        if (!state.staff && poll.state === "open" && !poll.published) poll.live = data;
+      } else if (state.staff) {
+        poll.results = data;
+      }
+      break;
+    }
     default:
       // seat.moved: the server follows it with a fresh snapshot.
       break;
@@ -190,6 +270,13 @@ export function tableName(state, tableId) {
   if (state.table && state.table.id === tableId) return state.table.name;
   const table = state.staff?.seatMap.find((t) => t.id === tableId);
   return table ? table.name : null;
+}
+
+/** The session's polls, oldest first. */
+export function pollList(state) {
+  return [...state.polls.values()].sort(
+    (a, b) => Date.parse(a.opened_at) - Date.parse(b.opened_at) || a.id - b.id,
+  );
 }
 
 export function isLive(state) {

@@ -1,0 +1,113 @@
+"""The live session's polls, answered while watching the recording.
+
+Each member answers on their own; the answer is validated and graded on the
+server with the live polls' own rules (classroom.services.polls). The correct
+answer reaches a learner only in the reply to their own answer. Someone who
+answered live keeps that answer (`already_answered_live`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from classroom.services.polls import answer_clean, answer_grade
+from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from playback import events
+from playback.models import PlaybackAnswer, RoomState, WaitReason
+
+
+def playback_poll_answer(
+    *, room_id: int, user, may_participate: bool, table_id: int | None, poll_id: Any, answer: Any
+) -> dict[str, Any]:
+    from classroom.services.polls import _response_text
+    from playback.selectors import (
+        answered_user_ids,
+        live_answer_get,
+        my_answer_payload,
+        recording_polls_get,
+    )
+    from playback.services.rooms import (
+        _record,
+        _wait_maybe_finish,
+        participant_ids,
+        present_user_ids,
+        room_lock,
+    )
+
+    if not may_participate:
+        raise PermissionDeniedError(_("Observers can watch but not take part."), code="forbidden")
+    if isinstance(poll_id, bool) or not isinstance(poll_id, int):
+        raise ValidationError(_("'poll_id' must be an integer."), code="invalid")
+    with transaction.atomic():
+        room = room_lock(room_id)
+        recording = room.recording
+        item = next(
+            (
+                i
+                for i in recording_polls_get(recording=recording)
+                if i.poll.pk == poll_id and i.replays
+            ),
+            None,
+        )
+        if item is None:
+            raise NotFoundError(_("No such poll in this recording."), code="poll_not_found")
+        poll = item.poll
+        if live_answer_get(poll=poll, user=user, table_id=table_id) is not None:
+            raise ConflictError(_("You answered this poll live."), code="already_answered_live")
+        clean = answer_clean(poll=poll, answer=answer)
+        is_correct, score = answer_grade(poll=poll, answer=clean)
+        try:
+            with transaction.atomic():
+                stored = PlaybackAnswer.objects.create(
+                    poll=poll,
+                    user=user,
+                    recording=recording,
+                    room=room,
+                    answer=clean,
+                    is_correct=is_correct,
+                    score=score,
+                    media_ms=item.offset_ms,
+                    answered_at=timezone.now(),
+                )
+        except IntegrityError:
+            raise ConflictError(
+                _("You already answered this poll."), code="already_answered"
+            ) from None
+        payload = my_answer_payload(
+            recording=recording, item=item, source="playback", answer=stored
+        )
+        events.poll_answered(room, user.pk, payload)
+        _record(
+            room,
+            user,
+            "answered",
+            media_ms=item.offset_ms,
+            object_type="poll",
+            object_id=poll.pk,
+            success=is_correct,
+            score=score,
+            response=_response_text(clean),
+            extensions={"kind": poll.kind, "quiz": poll.is_quiz},
+        )
+        if (
+            room.state == RoomState.WAITING
+            and room.waiting_reason == WaitReason.POLL
+            and room.waiting_poll_id == poll.pk
+            and not _wait_maybe_finish(room)
+        ):
+            participants = participant_ids(recording, present_user_ids(room.pk))
+            answered = answered_user_ids(poll=poll, user_ids=participants)
+            room.waiting_ready = sorted(answered)
+            room.save(update_fields=["waiting_ready", "updated_at"])
+            events.poll_progress(
+                room,
+                {
+                    "poll_id": poll.pk,
+                    "answered": sorted(answered),
+                    "pending": sorted(participants - answered),
+                },
+            )
+    return payload
