@@ -12,6 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MEDIA_ROOT=/var/lib/roundtable/media \
     PYTHONPATH=/app
 
+# janus-tools (janus-pp-rec) and ffmpeg turn Janus recordings into WebM in the worker.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends janus-tools ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 roundtable \
     && useradd --system --uid 10001 --gid roundtable --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin roundtable
