@@ -44,4 +44,4 @@ RUN mkdir -p /var/lib/roundtable/media \
 USER roundtable
 
 EXPOSE 8000
-CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "config.asgi:application"]
+CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "--websocket_connect_timeout", "30", "config.asgi:application"]

@@ -35,7 +35,7 @@ run: venv
 	@echo ""
 	@# Janus (audio/video) runs beside Daphne when installed (installed first on Debian as root).
 	deploy/janus/with-janus.sh $(BIN)/python http://$(HOST):$(PORT)/media/janus-events/ -- \
-		$(BIN)/daphne --bind $(HOST) --port $(PORT) config.asgi:application
+		$(BIN)/daphne --bind $(HOST) --port $(PORT) --websocket_connect_timeout 30 config.asgi:application
 
 test: dev-venv lint
 	$(BIN)/python -m pytest

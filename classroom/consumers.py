@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 
@@ -23,6 +22,7 @@ from classroom.selectors import session_snapshot_get
 from classroom.services import chat, polls, room, sessions
 from classroom.services.common import action_apply
 from core import realtime
+from core.asyncdb import db_call
 from core.errors import ApplicationError, PermissionDeniedError, ValidationError
 from courses.access import CourseAction
 
@@ -112,7 +112,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         self.last_forwarded_seq = 0
         self.lagging_pings = 0
         try:
-            self.access = await database_sync_to_async(access_live_session)(
+            self.access = await db_call(access_live_session)(
                 user=self.scope["user"], session_id=self.session_id
             )
         except ApplicationError as error:
@@ -126,7 +126,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         await self._join_groups()
         await self.accept()
         # Join first, so that the snapshot already counts this connection.
-        await database_sync_to_async(sessions.attendance_join)(
+        await db_call(sessions.attendance_join)(
             session_id=self.session_id, user=self.access.user, connection=self.channel_name
         )
         await self._send_initial(self._query_seq())
@@ -136,7 +136,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         if self.access is None:
             return
         await realtime.group_leave(self.channel_layer, self.member_groups, self.channel_name)
-        await database_sync_to_async(sessions.attendance_leave)(
+        await db_call(sessions.attendance_leave)(
             session_id=self.session_id, user=self.access.user, connection=self.channel_name
         )
         await self._schedule("presence")
@@ -169,7 +169,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
 
     async def _send_initial(self, last_seq: int | None) -> None:
         if last_seq is not None:
-            missed = await database_sync_to_async(self._missed_frames)(last_seq)
+            missed = await db_call(self._missed_frames)(last_seq)
             if missed is not None:
                 for seq, text in missed:
                     self.last_forwarded_seq = max(self.last_forwarded_seq, seq)
@@ -208,7 +208,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         ]
 
     async def _send_snapshot(self) -> None:
-        data = await database_sync_to_async(session_snapshot_get)(access=self.access)
+        data = await db_call(session_snapshot_get)(access=self.access)
         self.last_forwarded_seq = data["seq"]
         await self._send_json({"type": "snapshot", "seq": data["seq"], "data": data})
 
@@ -242,7 +242,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             if not self.access.course_access.may(action.permission):
                 self.access.require(action.permission)
             handler = getattr(self, f"do_{action.handler}")
-            applied, result = await database_sync_to_async(action_apply)(
+            applied, result = await db_call(action_apply)(
                 session_id=self.session_id,
                 user=self.access.user,
                 client_id=client_id,
@@ -285,7 +285,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         return frame, None
 
     async def _pong(self, client_id: str | None, data: dict) -> None:
-        await database_sync_to_async(sessions.attendance_touch)(
+        await db_call(sessions.attendance_touch)(
             session_id=self.session_id, connection=self.channel_name
         )
         applied = data.get("seq")
@@ -570,9 +570,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         )
 
         async def close() -> None:
-            closed = await database_sync_to_async(polls.poll_close_if_due)(
-                session_id=session_id, poll_id=poll_id
-            )
+            closed = await db_call(polls.poll_close_if_due)(session_id=session_id, poll_id=poll_id)
             if closed:
                 await events.poll_tally_flush(session_id, poll_id)
 
@@ -588,7 +586,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=event["text"])
         if event.get("control") == "refresh":
             # This user changed tables: follow the new table and start over from a snapshot.
-            self.access = await database_sync_to_async(access_live_session)(
+            self.access = await db_call(access_live_session)(
                 user=self.access.user, session_id=self.session_id
             )
             await self._join_groups()
@@ -605,7 +603,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
 
 
 async def _reactions_flush(session_id: int) -> None:
-    counts = await database_sync_to_async(room.reaction_burst_take)(session_id)
+    counts = await db_call(room.reaction_burst_take)(session_id)
     if counts:
         text = events.encode(
             {"type": "reactions.burst", "data": {"counts": counts, "at": timezone.now()}}

@@ -315,9 +315,9 @@ def seating_changed(
 async def presence_summary_flush(session_id: int) -> None:
     """One summary per table to that table (its members online) and one
     headcount to everyone: O(tables + learners) frames per flush."""
-    from channels.db import database_sync_to_async
+    from core.asyncdb import db_call
 
-    texts = await database_sync_to_async(_presence_summary_texts)(session_id)
+    texts = await db_call(_presence_summary_texts)(session_id)
     for groups, text in texts:
         await realtime.forward_now(groups, text)
 
@@ -358,11 +358,10 @@ def _presence_summary_texts(session_id: int) -> list[tuple[list[str], str]]:
 
 
 async def engagement_flush(session_id: int) -> None:
-    from channels.db import database_sync_to_async
-
     from classroom.selectors import engagement_list
+    from core.asyncdb import db_call
 
-    data = await database_sync_to_async(engagement_list)(session_id=session_id)
+    data = await db_call(engagement_list)(session_id=session_id)
     await realtime.forward_now(
         [group_staff(session_id)], encode({"type": "engagement.changed", "data": data})
     )
@@ -408,9 +407,9 @@ def poll_table_answer_changed(
 async def poll_tally_flush(session_id: int, poll_id: int) -> None:
     """The coalesced live tally: at most one per poll per window, to staff, and
     to everyone when the poll shows live results (without names)."""
-    from channels.db import database_sync_to_async
+    from core.asyncdb import db_call
 
-    texts = await database_sync_to_async(_poll_tally_texts)(poll_id)
+    texts = await db_call(_poll_tally_texts)(poll_id)
     for groups, text in texts:
         await realtime.forward_now(groups, text)
 

@@ -110,7 +110,10 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # Persistent connections (one per worker thread), checked before reuse.
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
 else:
     DATABASES = {
         "default": {
@@ -134,7 +137,10 @@ if REDIS_URL:
             "CONFIG": {
                 # redis-py caps an asyncio pool at 100 connections; a class of
                 # 150 connecting at once needs more (FIELD-NOTES.md).
-                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
+                # socket_timeout above channels-redis's 5 s blocking read: with
+                # redis-py's default the idle reader timed out and dropped a
+                # socket every 5 s (close 1011, docs/performance.md).
+                "hosts": [{"address": REDIS_URL, "max_connections": 1000, "socket_timeout": 15}],
                 "capacity": 1500,
                 "expiry": 60,
             },

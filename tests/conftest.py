@@ -160,6 +160,8 @@ def daphne_process(extra_env: dict | None = None):
             "127.0.0.1",
             "-p",
             str(port),
+            "--websocket_connect_timeout",
+            "30",
             "config.asgi:application",
         ],
         cwd=ROOT,

@@ -24,7 +24,6 @@ import json
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.cache import cache
 
@@ -33,6 +32,7 @@ from classroom.media import policy, services
 from classroom.media.conf import FIX_COMMAND, media_conf
 from classroom.media.janus import JanusError, gateway
 from core import realtime
+from core.asyncdb import db_call
 from core.errors import ApplicationError, ConflictError, PermissionDeniedError, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         self.state: policy.RoomState | None = None
         self.capture: tuple[int, int] | None = None
         try:
-            self.access = await database_sync_to_async(access_live_session)(
+            self.access = await db_call(access_live_session)(
                 user=self.scope["user"], session_id=self.session_id
             )
         except ApplicationError as error:
@@ -91,9 +91,9 @@ class MediaConsumer(AsyncWebsocketConsumer):
         self.group = services.media_group(self.session_id)
         await realtime.group_join(self.channel_layer, [self.group], self.channel_name)
         await self.accept()
-        state = await database_sync_to_async(policy.room_state_get)(self.session_id)
+        state = await db_call(policy.room_state_get)(self.session_id)
         self.state = state
-        self.capture = await database_sync_to_async(_recording_capture)(self.session_id)
+        self.capture = await db_call(_recording_capture)(self.session_id)
         conf = media_conf()
         config = {
             "user_id": self.user_id,
@@ -102,7 +102,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
             "ice_servers": services.ice_servers_for(self.user_id),
             "mute_locked": bool(cache.get(mute_lock_key(self.session_id, self.user_id))),
             "receives": sorted(policy.audible_sources(state, self.user_id)),
-            "recording": await database_sync_to_async(_recording_state)(self.session_id),
+            "recording": await db_call(_recording_state)(self.session_id),
         }
         if not conf.enabled:
             await self._unavailable("Audio and video are turned off (JANUS_ENABLED=false).")
@@ -586,9 +586,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         }.get(action)
         if service is None:
             raise ValidationError("action: start, pause, resume or stop.", code="invalid")
-        return await database_sync_to_async(service)(
-            session_id=self.session_id, actor=self.access.user
-        )
+        return await db_call(service)(session_id=self.session_id, actor=self.access.user)
 
     async def do_leave(self, data: dict) -> None:
         await self.close()
@@ -654,11 +652,11 @@ async def _room_state_for(session_id: int, nonce: str | None):
     for key in [k for k, (expires, _f) in _STATE_CACHE.items() if expires < now]:
         _STATE_CACHE.pop(key, None)
     if nonce is None:
-        return await database_sync_to_async(_room_read)(session_id)
+        return await db_call(_room_read)(session_id)
     key = (session_id, nonce)
     entry = _STATE_CACHE.get(key)
     if entry is None or entry[1].get_loop() is not asyncio.get_running_loop():
-        future = asyncio.ensure_future(database_sync_to_async(_room_read)(session_id))
+        future = asyncio.ensure_future(db_call(_room_read)(session_id))
         entry = (now + STATE_CACHE_SECONDS, future)
         _STATE_CACHE[key] = entry
     return await asyncio.shield(entry[1])

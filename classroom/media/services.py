@@ -222,13 +222,12 @@ def talk_meters_get(session_id: int) -> dict:
 
 async def talk_changed_flush(session_id: int) -> None:
     """The coalesced staff talk meter (`talk.changed`, docs/realtime.md)."""
-    from channels.db import database_sync_to_async
-
     from classroom import events
+    from core.asyncdb import db_call
 
     # Runs from a timer after the request that scheduled it has finished: not
     # on that request's thread-sensitive executor.
-    data = await database_sync_to_async(talk_meters_get, thread_sensitive=False)(session_id)
+    data = await db_call(talk_meters_get, thread_sensitive=False)(session_id)
     await realtime.forward_now(
         [events.group_staff(session_id)], events.encode({"type": "talk.changed", "data": data})
     )
