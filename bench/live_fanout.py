@@ -1317,7 +1317,7 @@ def report(cfg: Config, results: dict[str, dict], database: str) -> str:
             "`make bench` or `.venv/bin/python bench/live_fanout.py`; sizes: BENCH_SESSIONS, "
             "BENCH_LEARNERS, BENCH_CHANGES, BENCH_INTERVAL_MS, BENCH_CHAT_RATE, BENCH_REACTION_RATE, "
             "BENCH_RATES, BENCH_STEP_SECONDS, BENCH_CLIENT_PROCS, BENCH_CONNECT_CONCURRENCY, "
-            "BENCH_TARGETS (roundtable,fixed,naive,bare), BENCH_QUIET_WAIT"
+            "BENCH_TARGETS (default roundtable,fixed,naive,bare; also pooled), BENCH_QUIET_WAIT"
         ),
     }
     return _report.render(

@@ -438,20 +438,18 @@ async def run_phase(
                 for spec, m in everyone[start : start + 30]
             )
         )
-    # Clock samples: 8 quick pings, then one every 2 s (as the page does, faster).
-    for _ in range(CLOCK_SAMPLES):
-        for _spec, member in everyone:
+
+    # Clock samples as the page takes them (8 quick ones, then every few
+    # seconds), faster here, each member on its own schedule: browsers do not
+    # all ping at the same instant.
+    async def keep_pinging(member: Member) -> None:
+        await asyncio.sleep(rng.uniform(0, 0.25))
+        for count in range(10**9):
             member.send("ping", {"t": member.local_now() * 1000})
-        await asyncio.sleep(0.15)
-    await asyncio.sleep(0.6)
+            await asyncio.sleep(0.25 if count < CLOCK_SAMPLES else rng.uniform(1.5, 2.5))
 
-    async def keep_pinging() -> None:
-        while True:
-            await asyncio.sleep(2.0)
-            for _spec, member in everyone:
-                member.send("ping", {"t": member.local_now() * 1000})
-
-    pinger = asyncio.create_task(keep_pinging())
+    pingers = [asyncio.create_task(keep_pinging(member)) for _spec, member in everyone]
+    await asyncio.sleep(0.25 * CLOCK_SAMPLES + 0.8)
     spreads: dict[str, list[float]] = {"play": [], "pause": [], "seek": []}
     lateness: list[float] = []
     waits: list[float] = []
@@ -527,7 +525,8 @@ async def run_phase(
         await command_everywhere("seek", lambda i, base=base: {"position_ms": base + 1000 * i})
         await asyncio.sleep(rng.uniform(0.3, 1.0))
         await command_everywhere("pause", None)
-    pinger.cancel()
+    for pinger in pingers:
+        pinger.cancel()
     await asyncio.gather(*(m.close() for _spec, m in everyone), return_exceptions=True)
     spreads["errors"] = [errors]
     spreads["lateness_ms"] = lateness
@@ -634,7 +633,7 @@ def publish(cfg: Config, results: dict, database: str, redis_url: str | None) ->
             else "in-memory (Redis not reachable)",
             "Rooms × members": f"{cfg.rooms} × {cfg.members} WebSocket clients against one Daphne process",
             "Network": f"one-way delay per member uniform 0–{cfg.max_delay_ms} ms, + up to {cfg.jitter_ms} ms jitter per message, both directions, FIFO",
-            "Clocks": f"each member's clock off by up to ±{cfg.skew_ms} ms; synced members estimate the server clock from pings (lowest delay of the last 8)",
+            "Clocks": f"each member's clock off by up to ±{cfg.skew_ms} ms; synced members estimate the server clock from pings (8 at 250 ms, then every 1.5–2.5 s; lowest delay of the last 8)",
             "Rounds": f"{cfg.rounds} (play, pause, play, seek while playing, pause) in every room at once",
             "Command": "`.venv/bin/python bench/playback_sync.py`",
         },

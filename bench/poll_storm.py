@@ -183,12 +183,14 @@ def _db_call(function, *args):
 
 
 def attendance_wait(session_ids: list[int], expected: int, limit: float, open_: bool) -> dict:
-    """Until `expected` users have an open attendance interval in the sessions
-    (open_) or none has (not open_)."""
+    """open_: until `expected` users have an open attendance interval in the
+    sessions. Not open_: until no interval is open, or the count has not moved
+    for 5 s (an interval whose consumer died without running `disconnect` stays
+    open until the sweeper closes it)."""
     from classroom.models import Attendance
 
     started = time.monotonic()
-    count = -1
+    count, last_change, previous = -1, started, None
     while time.monotonic() - started < limit:
         count = (
             Attendance.objects.filter(session_id__in=session_ids, left_at__isnull=True)
@@ -196,8 +198,15 @@ def attendance_wait(session_ids: list[int], expected: int, limit: float, open_: 
             .distinct()
             .count()
         )
-        if (open_ and count >= expected) or (not open_ and count == 0):
+        if open_ and count >= expected:
             break
+        if not open_:
+            if count == 0:
+                break
+            if count != previous:
+                previous, last_change = count, time.monotonic()
+            elif time.monotonic() - last_change >= 5.0:
+                break
         time.sleep(0.2)
     return {"present": count, "seconds": time.monotonic() - started}
 
@@ -303,6 +312,11 @@ def run_point(cfg: Config, point: Point, target: str, servers: list[Server]) -> 
         finally:
             await load.close()
         result["leave"] = await asyncio.to_thread(_db_call, attendance_wait, sids, 0, 120.0, False)
+        if result["leave"]["present"]:
+            log(
+                f"{point.label} {target}: {result['leave']['present']} attendance intervals still "
+                "open after every socket closed"
+            )
 
     asyncio.run(scenario())
     return result
@@ -555,6 +569,16 @@ def notes(cfg: Config, results: list[dict]) -> list[str]:
             "Sockets dropped by the server while a point ran (close code: count; the "
             "client reconnects and re-sends an unanswered vote with the same frame id, "
             "as the real client does): " + "; ".join(dropped) + "."
+        )
+    ghosts = [
+        f"{r['label']} {r['target']}: {r['leave']['present']}"
+        for r in results
+        if r.get("leave", {}).get("present")
+    ]
+    if ghosts:
+        out.append(
+            "Attendance intervals still open after every client socket was closed (their "
+            "consumers died without running `disconnect`): " + "; ".join(ghosts) + "."
         )
     busy = [
         f"{r['label']} {r['target']} ({r['load_before']:.2f})"

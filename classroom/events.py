@@ -290,16 +290,6 @@ def away_changed(session: LiveSession, user_id: int, table_id: int | None, is_aw
         emit(session, "away.changed", data, stream_table(table_id))
 
 
-def presence_changed(session: LiveSession, user, joined: bool, connections: int) -> None:
-    """Staff see every join and leave at once; others get coalesced summaries."""
-    emit(
-        session,
-        "presence.changed",
-        {"user": user_payload(user), "present": connections > 0, "connections": connections},
-        STREAM_STAFF,
-    )
-
-
 def seating_changed(
     session: LiveSession, seat_map: list[dict[str, Any]], moved_user_ids: list[int]
 ) -> None:
@@ -313,8 +303,9 @@ def seating_changed(
 
 
 async def presence_summary_flush(session_id: int) -> None:
-    """One summary per table to that table (its members online) and one
-    headcount to everyone: O(tables + learners) frames per flush."""
+    """One summary per table to that table (its members online), one headcount
+    to everyone and the full online list to staff: O(tables + people) frames
+    per flush, however many joined or left in the window."""
     from core.asyncdb import db_call
 
     texts = await db_call(_presence_summary_texts)(session_id)
@@ -354,6 +345,8 @@ def _presence_summary_texts(session_id: int) -> list[tuple[list[str], str]]:
             encode({"type": "presence.summary", "data": {"present": len(online)}}),
         )
     )
+    staff = {"online": sorted(online), "away": sorted(away)}
+    texts.append(([group_staff(session_id)], encode({"type": "staff.presence", "data": staff})))
     return texts
 
 
@@ -423,7 +416,12 @@ def _poll_tally_texts(poll_id: int) -> list[tuple[list[str], str]]:
     texts = [
         (
             [group_staff(session_id)],
-            encode({"type": "poll.tally", "data": poll_results_get(poll=poll, for_staff=True)}),
+            encode(
+                {
+                    "type": "poll.tally",
+                    "data": {**poll_results_get(poll=poll, for_staff=True), "audience": "staff"},
+                }
+            ),
         )
     ]
     if poll.show_live_results and poll.state == PollState.OPEN:

@@ -315,6 +315,7 @@ def poll_public_payload(poll) -> dict:
     }
     return {
         "id": poll.pk,
+        "source_question_id": poll.source_question_id,
         "kind": poll.kind,
         "prompt": poll.prompt,
         "definition": definition,

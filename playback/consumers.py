@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from core.asyncdb import db_call
 from core.errors import ApplicationError, ValidationError
 from playback import events
 from playback.access import RoomAccess, access_playback_room
@@ -86,7 +86,7 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
         self.actions: asyncio.Queue = asyncio.Queue()
         self.worker: asyncio.Task | None = None
         try:
-            self.access = await database_sync_to_async(access_playback_room)(
+            self.access = await db_call(access_playback_room)(
                 user=self.scope["user"], room_id=self.room_id
             )
         except ApplicationError as error:
@@ -103,7 +103,7 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
         await events.join(self.channel_layer, self.member_groups, self.channel_name)
         await self.accept()
         await self._send_initial(self._query_seq())
-        await database_sync_to_async(rooms.room_join)(
+        await db_call(rooms.room_join)(
             room_id=self.room_id, user=access.user, channel=self.channel_name
         )
         self.worker = asyncio.create_task(self._work())
@@ -116,7 +116,7 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
         if self.access is None:
             return
         await events.leave(self.channel_layer, self.member_groups, self.channel_name)
-        await database_sync_to_async(rooms.room_leave)(
+        await db_call(rooms.room_leave)(
             room_id=self.room_id, user=self.access.user, channel=self.channel_name
         )
 
@@ -131,7 +131,7 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
 
     async def _send_initial(self, last_seq: int | None) -> None:
         if last_seq is not None:
-            missed = await database_sync_to_async(self._missed_frames)(last_seq)
+            missed = await db_call(self._missed_frames)(last_seq)
             if missed is not None:
                 for text in missed:
                     await self.send(text_data=text)
@@ -139,7 +139,7 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
                     {"type": "resync.done", "data": {"from": last_seq, "count": len(missed)}}
                 )
                 return
-        data = await database_sync_to_async(room_snapshot_get)(access=self.access)
+        data = await db_call(room_snapshot_get)(access=self.access)
         self._schedule_tick(data["state"])
         await self._send_json({"type": "snapshot", "seq": data["seq"], "data": data})
 
@@ -204,14 +204,12 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
 
     async def _apply(self, action: Action, client_id: str | None, data: dict) -> None:
         if action.handler == "seen":
-            await database_sync_to_async(rooms.room_seen)(
-                room_id=self.room_id, channel=self.channel_name
-            )
+            await db_call(rooms.room_seen)(room_id=self.room_id, channel=self.channel_name)
             return
         handler = getattr(self, f"do_{action.handler}")
         try:
             if action.once:
-                applied, result = await database_sync_to_async(rooms.client_action_apply)(
+                applied, result = await db_call(rooms.client_action_apply)(
                     room_id=self.room_id,
                     user=self.access.user,
                     client_id=client_id,
@@ -219,7 +217,7 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
                     data=data,
                 )
             else:
-                applied, result = True, await database_sync_to_async(handler)(data)
+                applied, result = True, await db_call(handler)(data)
         except ApplicationError as error:
             await self._send_error(client_id, error)
             return
@@ -410,7 +408,7 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
 
     async def _tick(self) -> None:
         try:
-            await database_sync_to_async(rooms.room_tick)(room_id=self.room_id)
+            await db_call(rooms.room_tick)(room_id=self.room_id)
         except Exception:  # a failed wake-up must not kill the socket; the next ping retries
             logger.exception("room tick failed for room %s", self.room_id)
 
@@ -434,7 +432,7 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
 async def _reactions_flush(room_id: int) -> None:
     from django.utils import timezone
 
-    counts = await database_sync_to_async(rooms.reaction_burst_take)(room_id)
+    counts = await db_call(rooms.reaction_burst_take)(room_id)
     if counts:
         await events.forward_now(
             [events.group_all(room_id)],

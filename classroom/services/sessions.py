@@ -19,6 +19,8 @@ from classroom.models import (
     LiveSession,
     Participant,
     PodiumSpeaker,
+    Poll,
+    PollState,
     RoomMode,
     SessionState,
     Table,
@@ -133,6 +135,11 @@ def live_session_end(*, session_id: int, actor: User) -> LiveSession:
             attendance.save(update_fields=["left_at"])
         events.session_changed(session)
         media_session_ended(session_id=session.pk, actor=actor)
+        for poll in Poll.objects.filter(session=session, state=PollState.OPEN):
+            poll.state = PollState.CLOSED
+            poll.closed_at = now
+            poll.save(update_fields=["state", "closed_at"])
+            events.poll_closed(session, poll, poll.responses.count())
         events.hands_changed(session, [])
         events.podium_changed(session, [])
         events.timers_changed(session, [])
@@ -227,30 +234,33 @@ def live_session_settings_update(
 
 
 def attendance_join(*, session_id: int, user: User, connection: str) -> int:
-    """Open an attendance interval for this connection; returns the user's open connections."""
+    """Open an attendance interval for this connection; returns the user's open
+    connections. Takes the user's participant row lock, not the session lock:
+    a class of 150 arriving at once must not queue behind one row. Staff learn
+    of joins and leaves from the coalesced presence flush (docs/realtime.md)."""
     with transaction.atomic():
-        session = session_lock(session_id)
+        session = LiveSession.objects.only("pk", "state", "course_id").get(pk=session_id)
         now = timezone.now()
+        Participant.objects.get_or_create(session=session, user=user)
+        Participant.objects.select_for_update().filter(session=session, user=user).first()
         Attendance.objects.get_or_create(
             session=session,
             connection=connection[:200],
             defaults={"user": user, "joined_at": now, "last_seen_at": now},
         )
-        Participant.objects.get_or_create(session=session, user=user)
         connections = Attendance.objects.filter(
             session=session, user=user, left_at__isnull=True
         ).count()
-        if connections == 1:
-            events.presence_changed(session, user, joined=True, connections=connections)
-            if session.state == SessionState.LIVE:
-                _record(session, user, "joined", "live_session", session.pk)
+        if connections == 1 and session.state == SessionState.LIVE:
+            _record(session, user, "joined", "live_session", session.pk)
     return connections
 
 
 def attendance_leave(*, session_id: int, user: User, connection: str) -> int:
     with transaction.atomic():
-        session = session_lock(session_id)
+        session = LiveSession.objects.only("pk", "state", "course_id").get(pk=session_id)
         now = timezone.now()
+        Participant.objects.select_for_update().filter(session=session, user=user).first()
         attendance = Attendance.objects.filter(
             session=session, connection=connection[:200], left_at__isnull=True
         ).first()
@@ -263,11 +273,9 @@ def attendance_leave(*, session_id: int, user: User, connection: str) -> int:
         connections = Attendance.objects.filter(
             session=session, user=user, left_at__isnull=True
         ).count()
-        if connections == 0:
-            events.presence_changed(session, user, joined=False, connections=0)
-            if session.state == SessionState.LIVE:
-                duration = int((now - attendance.joined_at).total_seconds() * 1000)
-                _record(session, user, "left", "live_session", session.pk, duration_ms=duration)
+        if connections == 0 and session.state == SessionState.LIVE:
+            duration = int((now - attendance.joined_at).total_seconds() * 1000)
+            _record(session, user, "left", "live_session", session.pk, duration_ms=duration)
     return connections
 
 

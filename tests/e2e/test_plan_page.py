@@ -33,6 +33,7 @@ def test_staff_prepare_a_plan_and_launch_it_from_the_console(
         DESKTOP,
         errors=errors,
     )
+    page.screenshot(path=output_dir / "course-page.png", full_page=True)
     page.get_by_role("link", name=f"Prepare polls: {session.title}").click()
     page.wait_for_url(f"{asgi_server}/sessions/{session.pk}/plan/")
     expect(page.get_by_role("heading", name="Prepare polls")).to_be_visible()

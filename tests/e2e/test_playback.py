@@ -263,3 +263,43 @@ def test_two_learners_watch_together_answer_the_poll_and_share_a_note(
     wait_ready(phone)
     phone.screenshot(path=output_dir / "07-phone.png", full_page=True)
     assert errors == []
+
+
+def test_the_drift_rules_run_in_the_browser_as_specified(browser, asgi_server):
+    """static/playback/sync.js: under 100 ms nothing; 100 ms–2 s a rate change
+    within ±5 %; beyond 2 s a seek; only when the drift persists. The clock
+    keeps the lowest-delay sample of the last 8."""
+    page = browser.new_page()
+    page.goto(f"{asgi_server}/healthz")
+    result = page.evaluate(
+        """async () => {
+        const m = await import('/static/playback/sync.js');
+        const decide = (drifts) => { const c = new m.DriftCorrector(); return drifts.map((d) => c.decide(d)); };
+        const clock = new m.ServerClock();
+        clock.add(0, 1000, 100);     // delay 100, offset 950
+        clock.add(200, 1190, 220);   // delay 20, offset 980: the best
+        for (let i = 0; i < 7; i += 1) clock.add(300 + i, 5000, 600 + i);  // 9 samples: the best is still among the last 8
+        const withBest = clock.offset;
+        clock.add(1000, 9000, 1400);  // a tenth sample: the best one leaves the last 8
+        return {
+          small: decide([60, 80, 90]),
+          transient: decide([500, 20, 500]),
+          ahead: decide([400, 400, 400]),
+          behind: decide([-1500, -1500, -1500]),
+          far: decide([3000, 3000, 3000]),
+          expected: m.expectedPosition({state: 'playing', position_ms: 1000, at_ms: 5000, rate: 1.5, until_ms: 2000}, 5400),
+          capped: m.expectedPosition({state: 'playing', position_ms: 1000, at_ms: 5000, rate: 1, until_ms: 2000}, 9000),
+          beforeStart: m.expectedPosition({state: 'playing', position_ms: 1000, at_ms: 5000, rate: 1}, 4000),
+          withBest, bestGone: clock.offset,
+        };
+    }"""
+    )
+    assert [d["action"] for d in result["small"]] == ["none", "none", "none"]
+    assert [d["action"] for d in result["transient"]] == ["hold", "none", "hold"]
+    ahead, behind = result["ahead"][-1], result["behind"][-1]
+    assert ahead["action"] == "rate" and 0.95 <= ahead["rate"] < 1
+    assert behind["action"] == "rate" and 1 < behind["rate"] <= 1.05
+    assert result["far"][-1]["action"] == "seek"
+    assert result["expected"] == 1600 and result["capped"] == 2000 and result["beforeStart"] == 1000
+    assert result["withBest"] == 980 and result["bestGone"] != 980
+    page.close()

@@ -108,6 +108,9 @@ async def test_under_asgi_the_range_streams_asynchronously(recording, learner):
     # The ASGI handler iterates the response with `async for` (our __aiter__).
     chunks = [chunk async for chunk in response]
     assert b"".join(chunks) == data[10:20]
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()  # the worker thread's connection
 
 
 async def test_ranges_stream_in_chunks_never_whole():

@@ -129,6 +129,18 @@ export function applyFrame(state, frame) {
         }
       }
       break;
+    case "staff.presence":
+      if (state.staff) {
+        state.staff.online = new Set(data.online || []);
+        state.staff.away = new Set(data.away || []);
+        for (const table of state.staff.seatMap) {
+          for (const member of table.members) {
+            member.online = state.staff.online.has(member.id);
+            member.away = state.staff.away.has(member.id);
+          }
+        }
+      }
+      break;
     case "presence.changed":
       if (state.staff) {
         const id = data.user?.id;
