@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from classroom.access import access_live_session
+from classroom.media.views import media_page_config
 from core.errors import NotFoundError
 from courses.access import CourseAction
 
@@ -332,5 +333,6 @@ def session_live(request: HttpRequest, session_id: int) -> HttpResponse:
             "is_staff": access.is_staff,
             "live_config": config,
             "live_strings": LIVE_STRINGS,
+            "media_config": media_page_config(access),
         },
     )
