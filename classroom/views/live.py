@@ -291,6 +291,7 @@ LIVE_STRINGS = {
     "unseated_table": _("You have no table yet."),
     "unseated_help": _("Your instructor seats everyone at tables; yours will show here."),
     "engagement_none": _("No learner has joined yet."),
+    "talk_by_table": _("Talk time by table"),
     "marker_chatted": _("chatted"),
     "marker_reacted": _("reacted"),
     "marker_answered": _("answered"),

@@ -330,6 +330,7 @@ export class ConsoleView {
           h("th", { scope: "row" }, h("span", { "data-part": "name" }), h("span", { class: "muted small", "data-part": "table" })),
           h("td", { class: "engagement__markers", "data-part": "markers" }),
           h("td", { class: "engagement__reactions", "data-part": "reactions" }),
+          h("td", { class: "engagement__talk", "data-part": "talk" }),
         ),
       (row, person) => {
         row.classList.toggle("is-offline", !person.online);
@@ -357,8 +358,22 @@ export class ConsoleView {
           ),
         );
         row.querySelector('[data-part="reactions"]').replaceChildren(...(parts.length ? parts : ["—"]));
+        // Talk time from the media server's audio levels (talk.changed).
+        const talk = state.staff.talk?.learners?.[String(person.id)];
+        const talkCell = row.querySelector('[data-part="talk"]');
+        talkCell.classList.toggle("is-talking", Boolean(talk?.talking));
+        setText(talkCell, talk ? `${talk.talking ? "🔊 " : ""}${formatTalk(talk.total_ms)}` : "—");
       },
     );
+    const tableTalk = state.staff.talk?.tables || {};
+    const tableParts = state.staff.seatMap
+      .filter((table) => tableTalk[String(table.id)])
+      .map((table) => {
+        const entry = tableTalk[String(table.id)];
+        return `${table.name} ${formatTalk(entry.total_ms)}${entry.talking ? " 🔊" : ""}`;
+      });
+    show(r["talk-tables"], tableParts.length > 0);
+    setText(r["talk-tables"], tableParts.length ? `${t.talk_by_table}: ${tableParts.join(" · ")}` : "");
     show(r["engagement-empty"], rows.length === 0);
     setText(r["engagement-empty"], t.engagement_none);
   }
@@ -436,4 +451,9 @@ export class ConsoleView {
     show(r["podium-empty"], state.podium.length === 0);
     setText(r["podium-empty"], t.podium_empty);
   }
+}
+
+function formatTalk(milliseconds) {
+  const seconds = Math.round((milliseconds || 0) / 1000);
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
 }

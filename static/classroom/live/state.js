@@ -180,6 +180,9 @@ export function applyFrame(state, frame) {
         }
       }
       break;
+    case "talk.changed":
+      if (state.staff) state.staff.talk = data;
+      break;
     case "engagement.changed":
       if (state.staff) {
         state.staff.engagement = data;
