@@ -155,7 +155,8 @@ class PollResultsOutput(serializers.Serializer):
 
 class PollResultsApi(APIView):
     @extend_schema(
-        responses=PollResultsOutput, summary="A poll with its results: staff always, learners once published"
+        responses=PollResultsOutput,
+        summary="A poll with its results: staff always, learners once published",
     )
     def get(self, request: Request, session_id: int, poll_id: int) -> Response:
         access = access_live_session(user=request.user, session_id=session_id)

@@ -266,12 +266,14 @@ def test_correct_answer_never_reaches_learners_before_publication(
     learner_access = access_live_session(user=present["people"][0], session_id=live.pk)
     vote(live, present["people"][0], poll, {"option": "b"})
     snapshot = session_snapshot_get(access=learner_access)
-    assert "correct" not in json.dumps(snapshot["polls"], default=str) and snapshot["polls"][0]["my_answer"] == {
-        "option": "b"
-    }
+    assert "correct" not in json.dumps(snapshot["polls"], default=str) and snapshot["polls"][0][
+        "my_answer"
+    ] == {"option": "b"}
     with django_capture_on_commit_callbacks(execute=True):
         polls.poll_close(session_id=live.pk, actor=instructor, poll_id=poll.pk)
-    assert "correct" not in json.dumps(session_snapshot_get(access=learner_access)["polls"], default=str)
+    assert "correct" not in json.dumps(
+        session_snapshot_get(access=learner_access)["polls"], default=str
+    )
     with django_capture_on_commit_callbacks(execute=True):
         polls.poll_publish(session_id=live.pk, actor=instructor, poll_id=poll.pk)
     published = [f for f in buffered(live) if f["type"] == "poll.published"][0]
@@ -313,7 +315,11 @@ def test_anonymous_responses_keep_no_link_to_the_learner(live, instructor, prese
     vote(live, user, poll, {"option": "a"})
     vote(live, user, poll, {"option": "b"})
     response = PollResponse.objects.get()
-    assert response.user_id is None and len(response.voter_key) == 64 and "user" not in response.voter_key
+    assert (
+        response.user_id is None
+        and len(response.voter_key) == 64
+        and "user" not in response.voter_key
+    )
     assert all(
         event.actor_id is None and event.response == ""
         for event in LearningEvent.objects.filter(verb="answered")
