@@ -641,7 +641,9 @@ def publish(cfg: Config, results: dict, database: str, redis_url: str | None) ->
             "*Spread* is max − min of the positions of a room's members, read at one instant: once every member of every room holds the state the command produced "
             "(after a seek: the state that plays again, after members loaded for 50–300 ms and reported ready) and its scheduled moment has passed, plus 0.3 s. "
             "Synced members follow the room state against their estimate of the server clock (static/playback/sync.js); naive members apply each frame when it arrives. "
-            "The naive seek is already helped by the server: everyone restarts on the same `ready` frame.",
+            "The naive seek is already helped by the server: everyone restarts on the same `ready` frame. "
+            "A naive pause right after a naive play partly cancels out (each member's delay is constant, so it starts and stops equally late); "
+            "its spread grows with jitter, speed changes and anything else between the two.",
             f"Synced members' clock estimate was off by p50 {percentile(clock_errors, 50):.1f} ms, p99 {percentile(clock_errors, 99):.1f} ms. "
             f"A state frame reached a member after the moment it scheduled in {late_share:.1f} % of deliveries "
             f"(lateness p99 {percentile(lateness, 99):.0f} ms; the 300 ms lead covers the network and the server's work); "

@@ -272,6 +272,11 @@ LOGGING = {
 
 # --- Roundtable -----------------------------------------------------------------
 HEALTHCHECK_TIMEOUT_SECONDS = 2.0
+# Staff uploads of recordings (MP4, WebM, MP3, M4A), checked with PyAV.
+RECORDING_UPLOAD_MAX_BYTES = env_int("RECORDING_UPLOAD_MAX_BYTES", 2 * 1024**3)
+# Set (e.g. "/protected-media/") to hand recording files to nginx with
+# X-Accel-Redirect after the access check (docs/playback.md).
+RECORDING_X_ACCEL_PREFIX = env_str("RECORDING_X_ACCEL_PREFIX")
 
 # --- Media: Janus (SFU) and TURN (classroom/media, docs/media.md) -----------------
 # Django is the only Janus client: it talks to Janus's WebSocket API with the API

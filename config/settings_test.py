@@ -5,3 +5,8 @@ hasher (test users are created by the hundred). Subprocesses started by tests
 from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Worker threads of `core.asyncdb.db_call` would keep persistent connections
+# open past the end of a test and block dropping the test database.
+for _database in DATABASES.values():  # noqa: F405
+    _database["CONN_MAX_AGE"] = 0

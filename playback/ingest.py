@@ -382,6 +382,10 @@ def recording_ingest_run(recording_id: int) -> str:
             }
             recording.status = RecordingStatus.READY
             recording.save()
+            # A live recording's timeline comes from the session's stored events.
+            from playback.services.timeline import recording_timeline_build_on_commit
+
+            recording_timeline_build_on_commit(recording.pk)
     return "ready"
 
 

@@ -110,9 +110,15 @@ def _recordings_page(request, access, *, errors=None, values=None, status=200) -
         else [],
         "errors": errors or {},
         "values": values or {},
-        "max_mb": upload_max_bytes() // 1024**2,
+        "max_size": _size_label(upload_max_bytes()),
     }
     return render(request, "playback/recordings.html", context, status=status)
+
+
+def _size_label(size: int) -> str:
+    if size >= 1024**3 and size % 1024**3 == 0:
+        return f"{size // 1024**3} GB"
+    return f"{max(1, size // 1024**2)} MB"
 
 
 @csrf_exempt
@@ -237,6 +243,7 @@ PLAYER_STRINGS = {
     "waiting_seek": gettext_lazy("Waiting for everyone to load… ({ready} of {total} ready)"),
     "waiting_poll": gettext_lazy("Paused for a poll: {answered} of {total} answered"),
     "resume_now": gettext_lazy("Resume for everyone"),
+    "skip_poll": gettext_lazy("Skip this poll"),
     "playing_by": gettext_lazy("{name} pressed play"),
     "paused_by": gettext_lazy("{name} paused"),
     "seeked_by": gettext_lazy("{name} jumped to {time}"),
@@ -312,7 +319,6 @@ def playback_room(request: HttpRequest, room_id: int) -> HttpResponse:
     return render(request, "playback/player.html", context)
 
 
-@login_required
 @require_http_methods(["GET", "HEAD"])
 def recording_media(request: HttpRequest, recording_id: int) -> HttpResponse:
     try:
@@ -467,6 +473,7 @@ def recording_analytics(request: HttpRequest, recording_id: int) -> HttpResponse
         "recording": recording,
         "course": recording.course,
         "heatmap": heatmap,
+        "peak": max([b["learners"] for b in heatmap["buckets"]] + [0]),
         "rows": rows,
         "completed": sum(1 for row in rows if row["completed"]),
         "started": sum(1 for row in rows if row["watched_ms"]),

@@ -205,3 +205,18 @@ def asgi_server(transactional_db):
     memory, which is fine inside that one process."""
     with daphne_process() as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _without_playwrights_loop():
+    """Sync Playwright (the session-wide browser of tests/e2e) leaves its event loop marked as running in the main
+    thread; pytest-asyncio then refuses to start one. Hide it during our
+    tests and put it back after."""
+    import asyncio
+
+    foreign = asyncio._get_running_loop()
+    if foreign is not None:
+        asyncio._set_running_loop(None)
+    yield
+    if foreign is not None:
+        asyncio._set_running_loop(foreign)

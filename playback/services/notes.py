@@ -118,7 +118,9 @@ def note_add(
     return note
 
 
-def _note_of(user, note_id: Any) -> Note:
+def _note_of(user, note_id: Any, room: PlaybackRoom | None) -> Note:
+    """The user's own note, and when acting from a room, a note on that
+    room's recording only (its frames go to that room's people)."""
     if isinstance(note_id, bool) or not isinstance(note_id, int):
         raise ValidationError(_("'note_id' must be an integer."), code="invalid")
     note = (
@@ -127,7 +129,11 @@ def _note_of(user, note_id: Any) -> Note:
         .filter(pk=note_id, deleted_at__isnull=True)
         .first()
     )
-    if note is None or note.author_id != user.pk:
+    if (
+        note is None
+        or note.author_id != user.pk
+        or (room is not None and note.recording_id != room.recording_id)
+    ):
         raise NotFoundError(_("No such note of yours."), code="note_not_found")
     return note
 
@@ -144,7 +150,7 @@ def note_update(
 ) -> Note:
     with transaction.atomic():
         room = _room_locked(room_id)
-        note = _note_of(user, note_id)
+        note = _note_of(user, note_id, room)
         previous = Note(
             pk=note.pk,
             author_id=note.author_id,
@@ -175,7 +181,7 @@ def note_update(
 def note_delete(*, user, note_id: Any, room_id: int | None = None) -> None:
     with transaction.atomic():
         room = _room_locked(room_id)
-        note = _note_of(user, note_id)
+        note = _note_of(user, note_id, room)
         note.deleted_at = timezone.now()
         note.save(update_fields=["deleted_at", "updated_at"])
         events.note_changed(

@@ -207,7 +207,7 @@ function inputsFor(poll, form) {
 
 /** The card of a poll from the live session: a form, or my answer with its grade. */
 export function pollCard(poll, options) {
-  const { strings, blocking, answered, total, mayControl, mayAnswer, onSubmit, onRewatch, onResume, onClose } = options;
+  const { strings, blocking, answered, total, alone, mayControl, mayAnswer, onSubmit, onRewatch, onResume, onClose } = options;
   const card = el("div", "pb-poll__card");
   card.append(el("p", "eyebrow", strings.poll));
   const prompt = el("h2", "pb-poll__prompt", poll.prompt);
@@ -257,9 +257,9 @@ export function pollCard(poll, options) {
   }
   const footer = el("div", "pb-poll__footer");
   if (blocking) {
-    footer.append(el("p", "pb-poll__waiting", fmt(strings.waiting_poll, { answered, total })));
+    if (!alone) footer.append(el("p", "pb-poll__waiting", fmt(strings.waiting_poll, { answered, total })));
     if (mayControl) {
-      const resume = el("button", "button", strings.resume_now);
+      const resume = el("button", "button", alone ? strings.skip_poll : strings.resume_now);
       resume.type = "button";
       resume.dataset.action = "resume";
       resume.addEventListener("click", onResume);

@@ -520,6 +520,7 @@ function renderPoll() {
       blocking,
       answered: blocking ? (state.waiting.ready || []).length : 0,
       total: online,
+      alone: view.room.kind === "solo",
       mayControl: view.me.may_control && view.me.may_participate,
       mayAnswer: view.me.may_participate,
       onSubmit: (answer) =>

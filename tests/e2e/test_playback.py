@@ -185,7 +185,9 @@ def test_two_learners_watch_together_answer_the_poll_and_share_a_note(
     ann.get_by_role("button", name="Play").click()
     for page in (ann, ben):
         wait_playing_past(page, 1200)
-    spread = max(positions([ann, ben])) - min(positions([ann, ben]))
+    played = positions([ann, ben])
+    spread = max(played) - min(played)
+    print(f"spread after play: {spread:.0f} ms")
     assert spread < SPREAD_LIMIT_MS, f"after play: {spread:.0f} ms apart"
     ann.screenshot(path=output_dir / "02-both-playing-ann.png", full_page=True)
 
@@ -200,6 +202,7 @@ def test_two_learners_watch_together_answer_the_poll_and_share_a_note(
     time.sleep(0.4)
     seek_positions = positions([ann, ben])
     spread = max(seek_positions) - min(seek_positions)
+    print(f"spread after seek: {spread:.0f} ms")
     assert spread < SPREAD_LIMIT_MS, f"after seek: {seek_positions} ({spread:.0f} ms apart)"
     assert 600 <= min(seek_positions) <= 3500
 
@@ -230,6 +233,7 @@ def test_two_learners_watch_together_answer_the_poll_and_share_a_note(
     for page in (ann, ben):
         wait_playing_past(page, POLL_AT_S * 1000 + 400)
     resumed = positions([ann, ben])
+    print(f"spread after the poll: {max(resumed) - min(resumed):.0f} ms; stopped at {stopped}")
     assert max(resumed) - min(resumed) < SPREAD_LIMIT_MS, resumed
     ben.screenshot(path=output_dir / "05-resumed-ben.png", full_page=True)
 

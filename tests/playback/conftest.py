@@ -108,19 +108,3 @@ def tables(course):
         Seat.objects.create(course=course, table=table, user=user)
         people[name] = user
     return {"a": table_a, "b": table_b, **people}
-
-
-@pytest.fixture(autouse=True)
-def _without_playwrights_loop():
-    """Sync Playwright (the session-wide browser of tests/e2e, which runs
-    before this folder) leaves its event loop marked as running in the main
-    thread; pytest-asyncio then refuses to start one. Hide it during our
-    tests and put it back after."""
-    import asyncio
-
-    foreign = asyncio._get_running_loop()
-    if foreign is not None:
-        asyncio._set_running_loop(None)
-    yield
-    if foreign is not None:
-        asyncio._set_running_loop(foreign)

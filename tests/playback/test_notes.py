@@ -120,3 +120,25 @@ def test_my_notes_export_as_markdown_with_timestamps(recording, tables):
         recording=recording, user=tables["ann"], base_url="https://x/rec/1/"
     )
     assert "- [00:05](https://x/rec/1/?t=5) Second" in linked
+
+
+def test_a_note_of_another_recording_cannot_be_touched_from_a_room(
+    recording, tables, course, media_files, media_root, ended_session
+):
+    from tests.playback.conftest import make_recording
+
+    other = make_recording(course, media_files, media_root, session=ended_session)
+    note = _add(other, tables, "ann", "course", "elsewhere")
+    room, _ = rooms.room_open(
+        access=access_recording(user=tables["ann"], recording_id=recording.pk), kind="table"
+    )
+    with pytest.raises(NotFoundError):
+        notes.note_update(
+            user=tables["ann"],
+            note_id=note.pk,
+            table_id=tables["a"].pk,
+            body="moved",
+            room_id=room.pk,
+        )
+    with pytest.raises(NotFoundError):
+        notes.note_delete(user=tables["ann"], note_id=note.pk, room_id=room.pk)

@@ -79,8 +79,20 @@ class Command(BaseCommand):
                 admin.save(update_fields=["is_staff", "is_superuser"])
             self._sessions(course)
             self._seating(course, actor=users["instructor"])
+        self._recording(course)
         self._print_logins(course)
         self._print_tables(course)
+
+    def _recording(self, course: Course) -> None:
+        """The past session's recording with its timeline (generated with PyAV,
+        idempotent). Imported here: playback builds on classroom, not the
+        reverse, and only this demo command needs both."""
+        from playback.services.recordings import demo_recording_ensure
+
+        past = LiveSession.objects.filter(course=course, state=SessionState.ENDED).first()
+        if past is not None:
+            recording = demo_recording_ensure(course, past, seconds=90)
+            self.stdout.write(f"  Recording:  {recording.title} ({recording.get_status_display()})")
 
     def _user(self, username: str, name: str) -> User:
         user, created = User.objects.get_or_create(
