@@ -208,12 +208,15 @@ def asgi_server(transactional_db):
 
 
 @pytest.fixture(autouse=True)
-def _without_playwrights_loop():
+def _without_playwrights_loop(request):
     """Sync Playwright (the session-wide browser of tests/e2e) leaves its event loop marked as running in the main
     thread; pytest-asyncio then refuses to start one. Hide it during our
     tests and put it back after."""
     import asyncio
 
+    if "browser" in request.fixturenames:  # Playwright itself needs its loop
+        yield
+        return
     foreign = asyncio._get_running_loop()
     if foreign is not None:
         asyncio._set_running_loop(None)

@@ -227,7 +227,7 @@ async def talk_changed_flush(session_id: int) -> None:
 
     # Runs from a timer after the request that scheduled it has finished: not
     # on that request's thread-sensitive executor.
-    data = await db_call(talk_meters_get, thread_sensitive=False)(session_id)
+    data = await db_call(talk_meters_get)(session_id)
     await realtime.forward_now(
         [events.group_staff(session_id)], events.encode({"type": "talk.changed", "data": data})
     )
