@@ -6,7 +6,6 @@ and no group_send here."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -24,12 +23,11 @@ from classroom.services.common import action_apply
 from core import realtime
 from core.asyncdb import db_call
 from core.errors import ApplicationError, PermissionDeniedError, ValidationError
+from core.protocol import client_frame_parse
 from courses.access import CourseAction
 
 logger = logging.getLogger(__name__)
 
-CLIENT_ID_MAX = 64
-FRAME_MAX_BYTES = 16_000
 SLOW_CLIENT_LAG = 300  # frames forwarded but not yet applied by the client
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
@@ -262,27 +260,10 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             await self._schedule(action.coalesce, result)
 
     def _parse(self, text_data, bytes_data) -> tuple[dict | None, ApplicationError | None]:
-        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
-        if len(raw) > FRAME_MAX_BYTES:
-            return None, ValidationError("The frame is too large.", code="frame_too_large")
         try:
-            frame = json.loads(raw)
-        except ValueError:
-            return None, ValidationError("The frame is not valid JSON.", code="malformed_frame")
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            return None, ValidationError(
-                "A frame is an object with a string 'type'.", code="malformed_frame"
-            )
-        client_id = frame.get("id")
-        if client_id is not None and (
-            not isinstance(client_id, str) or not 0 < len(client_id) <= CLIENT_ID_MAX
-        ):
-            return None, ValidationError(
-                "'id' must be a string of 1 to 64 characters.", code="malformed_frame"
-            )
-        if frame.get("data") is not None and not isinstance(frame["data"], dict):
-            return None, ValidationError("'data' must be an object.", code="malformed_frame")
-        return frame, None
+            return client_frame_parse(text_data, bytes_data), None
+        except ApplicationError as error:
+            return None, error
 
     async def _pong(self, client_id: str | None, data: dict) -> None:
         await db_call(sessions.attendance_touch)(
