@@ -112,24 +112,6 @@ def setup_django(database_url: str, redis_url: str) -> str:
         return cursor.fetchone()[0]
 
 
-def pg_sessions_opened() -> int:
-    """Connections ever opened to the benchmark database (pg_stat_database.sessions,
-    PostgreSQL 14+; -1 if unavailable)."""
-    from django.db import connection
-
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT sessions FROM pg_stat_database WHERE datname = %s", [BENCH_DATABASE]
-            )
-            row = cursor.fetchone()
-    except Exception:
-        return -1
-    finally:
-        close_django_connections()
-    return int(row[0]) if row and row[0] is not None else -1
-
-
 # --- Fixture ---------------------------------------------------------------------------
 
 
@@ -294,10 +276,19 @@ def build_fixture(points: list[Point], targets: list[str], table_size: int) -> N
 # --- Servers ---------------------------------------------------------------------------
 
 
+_ports_given: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free port, never the same twice in this run (the OS may hand a just
+    released port out again)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 class Server:
@@ -330,6 +321,9 @@ class Server:
             "127.0.0.1",
             "-p",
             str(self.port),
+            # As the Makefile, Dockerfile and docker-compose.yml run it.
+            "--websocket_connect_timeout",
+            "30",
             APPLICATIONS[self.kind],
         ]
         self.process = subprocess.Popen(
@@ -340,8 +334,18 @@ class Server:
         """Until /healthz answers (Django loaded, database and Redis reachable)."""
         deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{self.port}/healthz"
+        retries = 3
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.log.close()
+                text = self.log_path.read_text(encoding="utf-8", errors="replace")
+                if "Address already in use" in text and retries:
+                    # Another process took the port between free_port() and listen.
+                    retries -= 1
+                    self.port = free_port()
+                    url = f"http://127.0.0.1:{self.port}/healthz"
+                    self.start()
+                    continue
                 raise SystemExit(f"{NAME}: {self.kind} server exited at start; see {self.log_path}")
             try:
                 with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)

@@ -5,22 +5,26 @@ vote instead of the coalesced one, served by Daphne like Roundtable.
 
 Everything is the real application (`config.asgi`: the same URL, session-cookie
 authentication, Origin check, consumer, `classroom.services.polls.poll_vote_cast`,
-snapshot, presence) except one thing, the thing measured: after every applied
-poll action (`poll.open`, `poll.vote`, ...) the consumer reads the tally and
-broadcasts it at once (`classroom.events.poll_tally_flush`, i.e. one
-`group_send` of the staff tally to the session's staff group and, when the
-poll shows live results, one `group_send` of the public tally to the whole
-session group `live.<sid>`), instead of `core.realtime.coalesce` scheduling at
-most one flush per poll per 250 ms. Same payloads, same visibility rules, same
-encode-once forwarding: a vote of a 150-learner class with live results costs
-152 frames here (the staff tally to the instructor, the public tally to
-everyone including the instructor), so a poll costs O(voters × class size).
+snapshot, presence, engagement) except one thing, the thing measured: the
+coalescing of poll tallies is switched off. `core.realtime.coalesce` is wrapped
+in this process so that a `tally:<poll>` key runs its flush at once, on every
+call, with no window and no claim: after every applied poll action
+(`poll.open`, `poll.vote`, ...) the consumer reads the tally and broadcasts it
+(`classroom.events.poll_tally_flush`: one `group_send` of the staff tally to
+the session's staff group and, when the poll shows live results, one
+`group_send` of the public tally to the whole session group `live.<sid>`).
+Every other coalesced flush (presence, engagement, reactions) is untouched.
+Same payloads, same visibility rules, same encode-once forwarding: a vote in
+a 150-learner class with live results costs 152 frames here (the staff tally
+to the instructor, the public tally to everyone including the instructor),
+so a poll costs O(voters × class size) frames.
 
 A benchmark helper, not part of the application.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -28,32 +32,23 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_application = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
-from django.urls import path  # noqa: E402
+from core import realtime  # noqa: E402
 
-from classroom import events  # noqa: E402
-from classroom.consumers import LiveSessionConsumer  # noqa: E402
-from config.asgi import websocket_application  # noqa: E402
+logger = logging.getLogger(__name__)
+_coalesce = realtime.coalesce
 
 
-class PerVoteTallyConsumer(LiveSessionConsumer):
-    """The real consumer, minus tally coalescing: one broadcast per vote."""
-
-    async def _schedule(self, kind: str, result: dict | None = None) -> None:
-        if kind == "poll" and result:
-            # No coalescing: read the stored responses and send the tally now.
-            await events.poll_tally_flush(self.session_id, result["poll_id"])
-            if result.get("closes_at"):
-                await self._schedule_poll_close(result["poll_id"], result["closes_at"])
-            return
-        await super()._schedule(kind, result)
+async def per_call_tally(key: str, delay: float, flush) -> bool:
+    """`core.realtime.coalesce`, except for tallies: those flush now, every time."""
+    if not key.startswith("tally:"):
+        return await _coalesce(key, delay, flush)
+    try:
+        await flush()
+    except Exception:  # as coalesce does: a failed flush never breaks the vote
+        logger.exception("per-vote tally %s failed", key)
+    return True
 
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_application,
-        "websocket": websocket_application(
-            [path("ws/live/<int:session_id>/", PerVoteTallyConsumer.as_asgi())]
-        ),
-    }
-)
+realtime.coalesce = per_call_tally
+
+from config.asgi import application  # noqa: E402, F401 (the real application, patched)

@@ -32,10 +32,17 @@ for "no lost vote at 1,000 voters".
 
 Database: a dedicated PostgreSQL database `roundtable_pollstorm` on the server
 of DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
-created, migrated, dropped. Redis: BENCH_REDIS_URL (default DB 12 of
+created, migrated, dropped. Redis: BENCH_REDIS_URL (default DB 14 of
 127.0.0.1); only `asgi*` and `roundtable:*` keys are deleted. Server logs and
 raw results: bench/results/poll_storm*. Report: docs/performance.md, section
 `poll_storm`.
+
+Other settings: BENCH_TARGETS (roundtable,baseline), BENCH_VARIANTS
+(staff,live), BENCH_SERVER_PROCS (2), BENCH_SPREAD (2.0 s), BENCH_TABLE_SIZE
+(6; 0 = unseated), BENCH_CONNECT_CONCURRENCY (30 handshakes in flight),
+BENCH_QUIET_WAIT (15: seconds to wait for other work on the machine to calm
+down before each point), BENCH_SEED (1). The default run takes 5-7 minutes on
+a 2-core machine; BENCH_BIG=0 about 2.
 
     .venv/bin/python bench/poll_storm.py
     BENCH_CLASS_SIZES=50,150 BENCH_BIG=0 .venv/bin/python bench/poll_storm.py
@@ -51,6 +58,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import _poll_infra as infra
 import _report
@@ -62,7 +70,8 @@ TARGETS = {
     "baseline": "baseline (one tally broadcast per vote)",
 }
 VARIANTS = {"staff": "tallies to staff only", "live": "live results: tallies to everyone"}
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
+# DB 12 and 13 are bench/playback_sync.py's and bench/live_fanout.py's (they delete asgi* there).
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 LOST_TARGET_VOTERS = 1000  # the issue: no lost vote at 1,000 voters
 LINEAR_SLOPE_MAX = 1.25  # log-log slope of frames per poll vs class size (1 linear, 2 quadratic)
 
@@ -104,7 +113,6 @@ class Config:
     redis_url: str
     seed: int
     quiet_wait: float
-    socket_timeout: float | None
 
     @classmethod
     def from_env(cls) -> Config:
@@ -140,8 +148,7 @@ class Config:
             connect_concurrency=_env_int("BENCH_CONNECT_CONCURRENCY", 30, 1),
             redis_url=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
             seed=_env_int("BENCH_SEED", 1),
-            quiet_wait=float(_env_int("BENCH_QUIET_WAIT", 30)),
-            socket_timeout=_socket_timeout(),
+            quiet_wait=float(_env_int("BENCH_QUIET_WAIT", 15)),
         )
 
     def points(self) -> list[Point]:
@@ -149,23 +156,6 @@ class Config:
         if self.big_sessions:
             points.append(Point("big", self.big_sessions, self.big_learners))
         return points
-
-
-def _socket_timeout() -> float | None:
-    raw = os.environ.get("BENCH_REDIS_SOCKET_TIMEOUT", "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SystemExit(
-            f"{NAME}: BENCH_REDIS_SOCKET_TIMEOUT must be a number of seconds"
-        ) from None
-    if value <= 5:
-        raise SystemExit(
-            f"{NAME}: BENCH_REDIS_SOCKET_TIMEOUT must exceed channels-redis's 5 s BZPOPMIN"
-        )
-    return value
 
 
 def log(message: str) -> None:
@@ -273,24 +263,19 @@ def run_point(cfg: Config, point: Point, target: str, servers: list[Server]) -> 
             )
             if join["connected"] < join["attempted"] or present["present"] < point.voters:
                 log(f"{point.label} {target}: not everyone is present; measuring anyway")
-            await load.quiet(2.5, 30.0)  # presence and engagement flushes of the joins
+            await load.quiet(2.0, 30.0)  # presence and engagement flushes of the joins
             for variant in cfg.variants:
-                opened_before = await asyncio.to_thread(infra.pg_sessions_opened)
                 meter.start()
                 rooms = await load.poll(
                     tag=variant,
                     live=variant == "live",
                     spread=cfg.spread,
                     ack_timeout=120.0,
-                    tally_timeout=15.0,
+                    tally_timeout=8.0,
                 )
                 cpu = meter.stop()
-                opened_after = await asyncio.to_thread(infra.pg_sessions_opened)
                 checks = await asyncio.to_thread(_db_call, verify, rooms)
                 poll = summarise(rooms, checks, cpu)
-                poll["pg_connections_opened"] = (
-                    opened_after - opened_before if opened_before >= 0 <= opened_after else None
-                )
                 result["polls"][variant] = poll
                 log(
                     f"{point.label} {target} {variant}: {poll['stored']}/{poll['voters']} stored, "
@@ -299,7 +284,6 @@ def run_point(cfg: Config, point: Point, target: str, servers: list[Server]) -> 
                     f"{fmt_ms(poll['final_p50_ms'])}/{fmt_ms(poll['final_max_ms'])} ms, frames/poll "
                     f"{poll['frames_per_poll']:.0f} (tally {poll['tally_frames_per_poll']:.0f}), "
                     f"dropped {poll['dropped']}, resent {poll['resent']}, "
-                    f"PG connections {poll['pg_connections_opened']}, "
                     f"server {cpu['server']:.1f} cpu-s, others {cpu['others']:.1f} cpu-s"
                 )
                 await load.quiet(1.5, 30.0)
@@ -409,13 +393,19 @@ def growth(cfg: Config, results: list[dict]) -> dict:
         if point == "big":
             continue
         for variant, poll in result["polls"].items():
-            entry = table.setdefault((result["target"], variant), {"frames": [], "tallies": []})
+            entry = table.setdefault(
+                (result["target"], variant), {"frames": [], "tallies": [], "flushes": []}
+            )
             entry["frames"].append((int(point), poll["frames_per_poll"]))
             entry["tallies"].append((int(point), poll["tally_frames_per_poll"]))
+            entry["flushes"].append(
+                (int(point), poll["staff_tallies_per_poll"], poll["voting_seconds"])
+            )
     return {
         key: {
             "frames": sorted(entry["frames"]),
             "tallies": sorted(entry["tallies"]),
+            "flushes": sorted(entry["flushes"]),
             "frames_slope": slope(entry["frames"]),
             "tally_slope": slope(entry["tallies"]),
         }
@@ -429,7 +419,40 @@ def _n(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-def report(cfg: Config, results: list[dict], database: str, total_seconds: float) -> str:
+def app_settings() -> str:
+    """What the servers ran: code version and the settings that matter here."""
+    import subprocess
+
+    from django.conf import settings
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False
+            ).stdout.strip()
+        except OSError:
+            return ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = [
+        line[3:]
+        for line in git("status", "--porcelain").splitlines()
+        if not line[3:].startswith(("bench/", "docs/", "tests/", "static/", "templates/"))
+    ]
+    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts", [{}])
+    timeout = hosts[0].get("socket_timeout", "redis-py default (5 s)") if hosts else "?"
+    conn_max_age = settings.DATABASES["default"].get("CONN_MAX_AGE")
+    return (
+        f"code at commit {head}"
+        + (f" plus uncommitted changes to {len(dirty)} app file(s)" if dirty else "")
+        + f"; `CONN_MAX_AGE` {conn_max_age}, channel-layer Redis socket_timeout {timeout}; "
+        "Daphne `--websocket_connect_timeout 30` (as the Makefile and Dockerfile)"
+    )
+
+
+def report(
+    cfg: Config, results: list[dict], database: str, total_seconds: float, code: str, logs: dict
+) -> str:
     rows = []
     for result in results:
         for variant, poll in result["polls"].items():
@@ -462,12 +485,6 @@ def report(cfg: Config, results: list[dict], database: str, total_seconds: float
                     if poll["final_tally_equals_db"] and poll["acked_stored_exactly"]
                     else "**no**",
                     f"{poll['dropped']} / {poll['resent']}",
-                    _n(
-                        poll["pg_connections_opened"] / poll["acked"]
-                        if poll.get("pg_connections_opened") is not None and poll["acked"]
-                        else None,
-                        1,
-                    ),
                     f"{cpu['server']:.1f} / {cpu['postgres']:.1f} / {cpu['clients']:.1f} / {cpu['others']:.1f}",
                 ]
             )
@@ -486,8 +503,7 @@ def report(cfg: Config, results: list[dict], database: str, total_seconds: float
         "frames total",
         "tally = DB",
         "sockets dropped / votes resent",
-        "PG connections / vote",
-        "CPU s: servers / PG / clients / others",
+        "CPU s: servers / PostgreSQL (all databases) / clients / others",
     ]
     body = _report.render(
         "Poll storm: whole classes vote within 2 s",
@@ -498,14 +514,7 @@ def report(cfg: Config, results: list[dict], database: str, total_seconds: float
             "Servers": (
                 f"{cfg.server_procs} Daphne process(es) per target (learners round-robin, "
                 "instructor on the first), channels-redis `RedisChannelLayer`, Redis "
-                "(coalescing claims across processes); "
-                + (
-                    f"settings `bench/_poll_settings.py`: channel-layer Redis socket_timeout "
-                    f"{cfg.socket_timeout:g} s (opt-in, not the shipped configuration)"
-                    if cfg.socket_timeout
-                    else "settings `config.settings` as shipped (redis-py 8 default "
-                    "socket_timeout 5 s on the channel layer)"
-                )
+                "(coalescing claims across processes); " + code
             ),
             "Scale points": (
                 ", ".join(f"1 session × {n}" for n in cfg.class_sizes)
@@ -521,20 +530,21 @@ def report(cfg: Config, results: list[dict], database: str, total_seconds: float
             "Whole run": f"{total_seconds:,.0f} s",
             "Command": "`.venv/bin/python bench/poll_storm.py` (see its docstring for the BENCH_* settings)",
         },
-        notes=["\n\n".join(notes(cfg, results))],
+        notes=["\n\n".join(notes(cfg, results, logs))],
     )
     return body
 
 
-def notes(cfg: Config, results: list[dict]) -> list[str]:
+def notes(cfg: Config, results: list[dict], logs: dict) -> list[str]:
     out = [
         "*roundtable* is `config.asgi:application`. *baseline* is "
         "`bench/_poll_naive_asgi.py`: the same application (same consumer, "
-        "`poll_vote_cast`, payloads, visibility rules, encode-once forwarding) "
-        "except that every vote reads the tally and broadcasts it at once "
-        "(`events.poll_tally_flush`: staff tally to the staff group, and with live "
-        "results the public tally to the whole session group) instead of "
-        "`core.realtime.coalesce` (at most one flush per poll per 250 ms).",
+        "`poll_vote_cast`, payloads, visibility rules, encode-once forwarding, other "
+        "coalesced flushes) except that `core.realtime.coalesce` is wrapped so that a "
+        "`tally:` key flushes at once on every call: every vote reads the tally and "
+        "broadcasts it (`events.poll_tally_flush`: staff tally to the staff group and, "
+        "with live results, the public tally to the whole session group) instead of "
+        "at most one flush per poll per 250 ms.",
         "*votes/s*: acked votes ÷ (last ack − first vote sent), all sessions of the "
         "point together; the offered rate is voters ÷ spread, so it can only reach "
         "that when the servers keep up. *last vote → final tally*: from the session's "
@@ -550,9 +560,20 @@ def notes(cfg: Config, results: list[dict]) -> list[str]:
     lines = []
     for (target, variant), entry in sorted(g.items()):
         series = ", ".join(f"{n}: {_n(f)}" for n, f in entry["frames"])
+        flushes = ", ".join(
+            f"{n}: {f:.0f} in {t:.1f} s ({f / t:.1f}/s)" if t > 0 else f"{n}: {f:.0f}"
+            for n, f, t in entry["flushes"]
+        )
+        per_broadcast = ", ".join(
+            f"{n}: {tallies / f:.0f}"
+            for (n, tallies), (_n2, f, _t) in zip(entry["tallies"], entry["flushes"], strict=True)
+            if f
+        )
         lines.append(
             f"- {target}, {variant}: frames per poll {series}; log-log slope "
-            f"{entry['frames_slope']:.2f} (tally frames {entry['tally_slope']:.2f})"
+            f"{entry['frames_slope']:.2f} (tally frames {entry['tally_slope']:.2f}); "
+            f"tally broadcasts per poll (staff tallies to the instructor) and voting time "
+            f"{flushes}; tally frames per broadcast {per_broadcast}"
         )
     if lines:
         out.append(
@@ -569,6 +590,22 @@ def notes(cfg: Config, results: list[dict]) -> list[str]:
             "Sockets dropped by the server while a point ran (close code: count; the "
             "client reconnects and re-sends an unanswered vote with the same frame id, "
             "as the real client does): " + "; ".join(dropped) + "."
+        )
+    overflow = {
+        name: log["over_capacity"] for name, log in logs.items() if log.get("over_capacity")
+    }
+    errors = {name: log["errors"] for name, log in logs.items() if log.get("errors")}
+    if overflow or errors:
+        out.append(
+            "Server logs: "
+            + (
+                "channels-redis dropped messages for channels over capacity "
+                f"(`over capacity` log lines, per process: {overflow}); "
+                if overflow
+                else ""
+            )
+            + (f"ERROR/Traceback lines per process: {errors}; " if errors else "")
+            + "see bench/results/poll_storm-*.log."
         )
     ghosts = [
         f"{r['label']} {r['target']}: {r['leave']['present']}"
@@ -623,6 +660,15 @@ def verdicts(cfg: Config, results: list[dict], g: dict) -> list[str]:
                 f"errors {poll['answers'] or 'none'}, final tally = DB: "
                 f"{'yes' if poll['final_tally_equals_db'] else 'no'}."
             )
+    for result in results:
+        if result["point"] != "big" or result["target"] != "baseline":
+            continue
+        for variant, poll in result["polls"].items():
+            out.append(
+                f"- For comparison, baseline at {result['label']} ({variant}): {poll['lost']} "
+                f"lost of {poll['voters']:,}; the instructor's final tally never arrived in "
+                f"{poll['final_missing']} of {poll['rooms']} sessions."
+            )
     if not any(r["point"] == "big" and r["target"] == "roundtable" for r in results):
         out.append("- No lost vote at 1,000 voters: not tested in this run (BENCH_BIG=0).")
     for (target, variant), entry in sorted(g.items()):
@@ -634,8 +680,22 @@ def verdicts(cfg: Config, results: list[dict], g: dict) -> list[str]:
             verdict = "not tested (fewer than two class sizes)"
         base = g.get(("baseline", variant))
         versus = f" (baseline {base['frames_slope']:.2f})" if base else ""
+        why = ""
+        if s > LINEAR_SLOPE_MAX and entry["flushes"]:
+            (n0, f0, t0), (n1, f1, t1) = entry["flushes"][0], entry["flushes"][-1]
+            why = (
+                f" The frames per broadcast stay class size + 2, but the number of broadcasts "
+                f"follows the voting time (about 4 per second of voting): voting took {t1:.1f} s at "
+                f"{n1} ({f1:.0f} broadcasts) against {t0:.1f} s at {n0} ({f0:.0f}), because "
+                f"the servers persisted {n1 / t1:.0f} votes/s of the {n1 / cfg.spread:.0f}/s "
+                "offered. Past the vote path's capacity the voting window stretches with the "
+                "class, and so does the number of tallies."
+                if t0 > 0 and t1 > 0
+                else ""
+            )
         out.append(
             f"- Frames per poll linear in class size ({variant}): {verdict}: slope {s:.2f}{versus}."
+            + why
         )
     return out
 
@@ -643,12 +703,36 @@ def verdicts(cfg: Config, results: list[dict], g: dict) -> list[str]:
 # --- Main ----------------------------------------------------------------------------------
 
 
+def report_only(path: str) -> int:
+    """Render docs/performance.md's section again from a saved results file
+    (BENCH_REPORT_ONLY=bench/results/poll_storm.json), without running anything."""
+    saved = json.loads(Path(path).read_text(encoding="utf-8"))
+    fields = dict(saved["config"])
+    for name in ("class_sizes", "targets", "variants"):
+        fields[name] = tuple(fields[name])
+    cfg = Config(**fields)
+    body = report(
+        cfg,
+        saved["results"],
+        saved["database"],
+        saved["total_seconds"],
+        saved["code"],
+        saved["logs"],
+    )
+    _report.publish(NAME, body)
+    return 0
+
+
 def main() -> int:
+    if os.environ.get("BENCH_REPORT_ONLY"):
+        return report_only(os.environ["BENCH_REPORT_ONLY"])
     cfg = Config.from_env()
     started = time.monotonic()
     description, database_url, drop = infra.prepare_database()
     servers: dict[str, list[Server]] = {}
     results: list[dict] = []
+    code = ""
+
     try:
         version = infra.setup_django(database_url, cfg.redis_url)
         description = description.replace("PostgreSQL", f"PostgreSQL {version}", 1)
@@ -662,10 +746,7 @@ def main() -> int:
             f"{time.monotonic() - fixture_started:.1f} s"
         )
         env = infra.server_env(database_url, cfg.redis_url)
-        if cfg.socket_timeout:
-            # Opt-in: the channel layer's Redis socket timeout above the 5 s BZPOPMIN.
-            env["DJANGO_SETTINGS_MODULE"] = "bench._poll_settings"
-            env["BENCH_REDIS_SOCKET_TIMEOUT"] = str(cfg.socket_timeout)
+        code = app_settings()  # what the servers load now (the tree may change later)
         for target in cfg.targets:
             servers[target] = [Server(target, i, env) for i in range(cfg.server_procs)]
             for server in servers[target]:
@@ -696,9 +777,20 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     slim = json.loads(json.dumps(results, default=str))
     (RESULTS / f"{NAME}.json").write_text(
-        json.dumps({"config": cfg.__dict__, "results": slim, "logs": logs}, indent=1, default=str)
+        json.dumps(
+            {
+                "config": cfg.__dict__,
+                "code": code,
+                "database": description,
+                "total_seconds": total,
+                "results": slim,
+                "logs": logs,
+            },
+            indent=1,
+            default=str,
+        )
     )
-    _report.publish(NAME, report(cfg, results, description, total))
+    _report.publish(NAME, report(cfg, results, description, total, code, logs))
     return 0
 
 

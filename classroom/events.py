@@ -413,20 +413,14 @@ def _poll_tally_texts(poll_id: int) -> list[tuple[list[str], str]]:
 
     poll = Poll.objects.select_related("session").get(pk=poll_id)
     session_id = poll.session_id
-    texts = [
-        (
-            [group_staff(session_id)],
-            encode(
-                {
-                    "type": "poll.tally",
-                    "data": {**poll_results_get(poll=poll, for_staff=True), "audience": "staff"},
-                }
-            ),
-        )
-    ]
+    # One read of the responses serves both tallies.
+    staff = {**poll_results_get(poll=poll, for_staff=True), "audience": "staff"}
+    texts = [([group_staff(session_id)], encode({"type": "poll.tally", "data": staff}))]
     if poll.show_live_results and poll.state == PollState.OPEN:
-        public = poll_results_get(poll=poll, for_staff=False)
-        public.pop("correct", None)
+        # The learners' view of an open poll: no names, nothing that could
+        # reveal the correct answer (docs/polls.md).
+        hidden = {"not_answered", "right", "correct", "correct_count", "audience"}
+        public = {key: value for key, value in staff.items() if key not in hidden}
         public["audience"] = "public"
         texts.append(([group_all(session_id)], encode({"type": "poll.tally", "data": public})))
     return texts

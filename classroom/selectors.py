@@ -350,7 +350,7 @@ def poll_results_get(*, poll, for_staff: bool) -> dict:
     from classroom.models import Attendance, PollKind, PollResponse, PollScope
     from classroom.services.polls import normalise_text
 
-    responses = list(PollResponse.objects.filter(poll=poll).select_related("user"))
+    responses = list(PollResponse.objects.filter(poll=poll))
     present = set(
         Attendance.objects.filter(session_id=poll.session_id, left_at__isnull=True).values_list(
             "user_id", flat=True
