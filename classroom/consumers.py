@@ -6,8 +6,10 @@ and no group_send here."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -23,6 +25,7 @@ from classroom.services.common import action_apply
 from core import realtime
 from core.asyncdb import db_call
 from core.errors import ApplicationError, PermissionDeniedError, ValidationError
+from core.fanout import FrameMember
 from core.protocol import client_frame_parse
 from courses.access import CourseAction
 
@@ -99,14 +102,18 @@ def _bool(data: dict, key: str) -> bool:
     return value
 
 
-class LiveSessionConsumer(AsyncWebsocketConsumer):
+class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
+    """Frames reach this consumer through the process's fan-out hub
+    (core/fanout.py), not the channel layer: it has no channel of its own."""
+
+    channel_layer_alias = "roundtable.no-channel-layer"
     access: LiveAccess | None = None
 
     # --- Connection ------------------------------------------------------------
 
     async def connect(self) -> None:
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
-        self.member_groups: list[str] = []
+        self.connection_id = f"live.{uuid.uuid4().hex}"
         self.last_forwarded_seq = 0
         self.lagging_pings = 0
         try:
@@ -121,21 +128,25 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
                 code=CLOSE_FORBIDDEN if error.status_code in (401, 403) else CLOSE_NOT_FOUND
             )
             return
+        # Frames published from here on wait until the snapshot (or the missed
+        # frames) has gone out; the ones it already covers are dropped then.
+        self.frames_hold()
         await self._join_groups()
         await self.accept()
         # Join first, so that the snapshot already counts this connection.
         await db_call(sessions.attendance_join)(
-            session_id=self.session_id, user=self.access.user, connection=self.channel_name
+            session_id=self.session_id, user=self.access.user, connection=self.connection_id
         )
         await self._send_initial(self._query_seq())
+        await self.frames_release(self.last_forwarded_seq)
         await self._schedule("presence")
 
     async def disconnect(self, code: int) -> None:
         if self.access is None:
             return
-        await realtime.group_leave(self.channel_layer, self.member_groups, self.channel_name)
+        self.frames_unfollow()
         await db_call(sessions.attendance_leave)(
-            session_id=self.session_id, user=self.access.user, connection=self.channel_name
+            session_id=self.session_id, user=self.access.user, connection=self.connection_id
         )
         await self._schedule("presence")
 
@@ -154,14 +165,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             table_id=access.table_id,
             is_staff=access.is_staff,
         )
-        stale = [group for group in self.member_groups if group not in groups]
-        await realtime.group_leave(self.channel_layer, stale, self.channel_name)
-        await realtime.group_join(
-            self.channel_layer,
-            [g for g in groups if g not in self.member_groups],
-            self.channel_name,
-        )
-        self.member_groups = groups
+        await self.frames_follow(groups)
 
     # --- Snapshot and resync ----------------------------------------------------------
 
@@ -225,9 +229,13 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             return
         if frame_type == "resync":
             seq = data.get("seq")
-            await self._send_initial(
-                seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-            )
+            self.frames_hold()
+            try:
+                await self._send_initial(
+                    seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+                )
+            finally:
+                await self.frames_release(self.last_forwarded_seq)
             return
         action = ACTIONS.get(frame_type)
         if action is None:
@@ -267,7 +275,7 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
 
     async def _pong(self, client_id: str | None, data: dict) -> None:
         await db_call(sessions.attendance_touch)(
-            session_id=self.session_id, connection=self.channel_name
+            session_id=self.session_id, connection=self.connection_id
         )
         applied = data.get("seq")
         if isinstance(applied, int) and self.last_forwarded_seq - applied > SLOW_CLIENT_LAG:
@@ -566,12 +574,32 @@ class LiveSessionConsumer(AsyncWebsocketConsumer):
             self.last_forwarded_seq = max(self.last_forwarded_seq, seq)
         await self.send(text_data=event["text"])
         if event.get("control") == "refresh":
-            # This user changed tables: follow the new table and start over from a snapshot.
+            # This user changed tables: follow the new table and start over
+            # from a snapshot. Later frames wait for it.
+            self.frames_hold()
+            asyncio.ensure_future(self._refresh())
+
+    async def _refresh(self) -> None:
+        try:
             self.access = await db_call(access_live_session)(
                 user=self.access.user, session_id=self.session_id
             )
             await self._join_groups()
             await self._send_snapshot()
+        except ApplicationError as error:  # e.g. unenrolled meanwhile
+            await self._send_error(None, error)
+            await self.close(code=CLOSE_FORBIDDEN)
+        finally:
+            await self.frames_release(self.last_forwarded_seq)
+
+    async def frames_resync(self) -> None:
+        """Frames may have been lost (the hub's Redis connection broke): send
+        what this client missed since the last frame it was given."""
+        self.frames_hold()
+        try:
+            await self._send_initial(self.last_forwarded_seq)
+        finally:
+            await self.frames_release(self.last_forwarded_seq)
 
     # --- Output ---------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from core import fanout, kv  # noqa
+
 logger = logging.getLogger(__name__)
 
 # channels' own rule for group names: ASCII alphanumerics, hyphens,
@@ -151,12 +153,20 @@ class RedisFrameBuffer(FrameBuffer):
 def _namespace() -> str:
     """Keys of one deployment (one database): two deployments, or a test
     database recreated with the same ids, never read each other's frames."""
-    import hashlib
-
     from django.db import connection
 
     name = f"{connection.vendor}:{connection.settings_dict.get('HOST')}:{connection.settings_dict.get('NAME')}"
-    return hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:10]
+    found = _namespaces.get(name)
+    if found is None:
+        import hashlib
+
+        found = _namespaces[name] = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[
+            :10
+        ]
+    return found
+
+
+_namespaces: dict[str, str] = {}
 
 
 _frame_buffer: FrameBuffer | None = None
@@ -188,19 +198,21 @@ def frame_publish_on_commit(
             frame_buffer().append(scope, seq, stream, text)
         except Exception:  # resync falls back to a snapshot; the send still goes out
             logger.exception("frame buffer append failed for %s seq %s", scope, seq)
-        message = {"type": FORWARD_HANDLER, "text": text, "seq": seq}
-        if control:
-            message["control"] = control
-        for group in groups:
-            broadcast_now(group, message)
+        fanout.publish(groups, text, seq=seq, control=control)
 
     transaction.on_commit(publish)
 
 
+def forward_on_commit(groups: list[str], text: str) -> None:
+    """An ephemeral (unsequenced) frame, sent after the transaction commits."""
+    for group in groups:
+        _validate(group, {"type": FORWARD_HANDLER})
+    transaction.on_commit(lambda: fanout.publish(groups, text))
+
+
 async def forward_now(groups: list[str], text: str) -> None:
     """Send an ephemeral (unsequenced) frame to groups, from async code."""
-    for group in groups:
-        await broadcast_now_async(group, {"type": FORWARD_HANDLER, "text": text})
+    await fanout.publish_async(groups, text)
 
 
 async def group_join(layer, groups: list[str], channel: str) -> None:
@@ -224,33 +236,21 @@ async def _claim(key: str, milliseconds: int) -> bool:
 
     from django.conf import settings
 
-    if settings.REDIS_URL:
-        client = _async_redis()
-        return bool(await client.set(f"roundtable:coalesce:{key}", b"1", nx=True, px=milliseconds))
     now = time.monotonic()
     if _local_claims.get(key, 0.0) > now:
+        # This process holds the claim of the window: no other process can.
         return False
+    if settings.REDIS_URL:
+        claimed = await kv.async_client().set(
+            f"roundtable:coalesce:{key}", b"1", nx=True, px=milliseconds
+        )
+        if not claimed:
+            return False
     _local_claims[key] = now + milliseconds / 1000
+    if len(_local_claims) > 10_000:
+        for stale in [k for k, until in _local_claims.items() if until <= now]:
+            del _local_claims[stale]
     return True
-
-
-_async_clients: dict = {}
-
-
-def _async_redis():
-    """One asyncio Redis client per event loop."""
-    import asyncio
-
-    import redis.asyncio as aioredis
-    from django.conf import settings
-
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(id(loop))
-    if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, max_connections=200)
-        _async_clients.clear()  # a new loop (tests): drop clients of dead loops
-        _async_clients[id(loop)] = client
-    return client
 
 
 async def coalesce(key: str, delay: float, flush) -> bool:
@@ -289,3 +289,5 @@ def reset_for_tests() -> None:
             buffer._redis.delete(*keys)
     _frame_buffer = None
     _local_claims.clear()
+    fanout.reset_for_tests()
+    kv.reset_for_tests()

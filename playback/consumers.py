@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,6 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from core.asyncdb import db_call
 from core.errors import ApplicationError, ValidationError
+from core.fanout import FrameMember
 from core.protocol import client_frame_parse
 from playback import events
 from playback.access import RoomAccess, access_playback_room
@@ -69,14 +71,19 @@ def _int(data: dict, key: str) -> int:
     return int(value)
 
 
-class PlaybackRoomConsumer(AsyncWebsocketConsumer):
+class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
+    """Frames reach this consumer through the process's fan-out hub
+    (core/fanout.py), not the channel layer: it has no channel of its own."""
+
+    channel_layer_alias = "roundtable.no-channel-layer"
     access: RoomAccess | None = None
 
     # --- Connection ------------------------------------------------------------------------
 
     async def connect(self) -> None:
         self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
-        self.member_groups: list[str] = []
+        self.connection_id = f"playback.{uuid.uuid4().hex}"
+        self.last_seq = 0
         self.tick_handle: asyncio.TimerHandle | None = None
         self.next_check: int | None = None
         self.seen_written = time.monotonic()
@@ -96,14 +103,17 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
             )
             return
         access = self.access
-        self.member_groups = events.groups_for_member(
-            room_id=self.room_id, user_id=access.user.pk, table_id=access.table_id
+        self.frames_hold()
+        await self.frames_follow(
+            events.groups_for_member(
+                room_id=self.room_id, user_id=access.user.pk, table_id=access.table_id
+            )
         )
-        await events.join(self.channel_layer, self.member_groups, self.channel_name)
         await self.accept()
         await self._send_initial(self._query_seq())
+        await self.frames_release(self.last_seq)
         await db_call(rooms.room_join)(
-            room_id=self.room_id, user=access.user, channel=self.channel_name
+            room_id=self.room_id, user=access.user, channel=self.connection_id
         )
         self.worker = asyncio.create_task(self._work())
 
@@ -114,9 +124,9 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
             self.worker.cancel()
         if self.access is None:
             return
-        await events.leave(self.channel_layer, self.member_groups, self.channel_name)
+        self.frames_unfollow()
         await db_call(rooms.room_leave)(
-            room_id=self.room_id, user=self.access.user, channel=self.channel_name
+            room_id=self.room_id, user=self.access.user, channel=self.connection_id
         )
 
     def _query_seq(self) -> int | None:
@@ -132,17 +142,19 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
         if last_seq is not None:
             missed = await db_call(self._missed_frames)(last_seq)
             if missed is not None:
-                for text in missed:
+                for seq, text in missed:
+                    self.last_seq = max(self.last_seq, seq)
                     await self.send(text_data=text)
                 await self._send_json(
                     {"type": "resync.done", "data": {"from": last_seq, "count": len(missed)}}
                 )
                 return
         data = await db_call(room_snapshot_get)(access=self.access)
+        self.last_seq = data["seq"]
         self._schedule_tick(data["state"])
         await self._send_json({"type": "snapshot", "seq": data["seq"], "data": data})
 
-    def _missed_frames(self, last_seq: int) -> list[str] | None:
+    def _missed_frames(self, last_seq: int) -> list[tuple[int, str]] | None:
         from playback.models import PlaybackRoom
 
         head = PlaybackRoom.objects.filter(pk=self.room_id).values_list("seq", flat=True).first()
@@ -155,8 +167,8 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
             return None
         access = self.access
         return [
-            text
-            for _seq, stream, text in frames
+            (seq, text)
+            for seq, stream, text in frames
             if events.stream_visible(stream, user_id=access.user.pk, table_id=access.table_id)
         ]
 
@@ -175,9 +187,13 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
             return
         if frame_type == "resync":
             seq = data.get("seq")
-            await self._send_initial(
-                seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-            )
+            self.frames_hold()
+            try:
+                await self._send_initial(
+                    seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+                )
+            finally:
+                await self.frames_release(self.last_seq)
             return
         action = ACTIONS.get(frame_type)
         if action is None:
@@ -203,7 +219,7 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
 
     async def _apply(self, action: Action, client_id: str | None, data: dict) -> None:
         if action.handler == "seen":
-            await db_call(rooms.room_seen)(room_id=self.room_id, channel=self.channel_name)
+            await db_call(rooms.room_seen)(room_id=self.room_id, channel=self.connection_id)
             return
         handler = getattr(self, f"do_{action.handler}")
         try:
@@ -397,10 +413,21 @@ class PlaybackRoomConsumer(AsyncWebsocketConsumer):
     # --- Group frames ------------------------------------------------------------------------------
 
     async def frame_forward(self, event: dict) -> None:
+        if event.get("seq"):
+            self.last_seq = max(self.last_seq, event["seq"])
         await self.send(text_data=event["text"])
         if event.get("control") == events.STATE_CONTROL:
             frame = json.loads(event["text"])
             self._schedule_tick(frame.get("data"))
+
+    async def frames_resync(self) -> None:
+        """Frames may have been lost (the hub's Redis connection broke): send
+        what this client missed since the last frame it was given."""
+        self.frames_hold()
+        try:
+            await self._send_initial(self.last_seq)
+        finally:
+            await self.frames_release(self.last_seq)
 
     # --- Output --------------------------------------------------------------------------------------
 

@@ -108,21 +108,11 @@ def emit(
 
 def forward_on_commit(groups: list[str], frame: dict[str, Any]) -> None:
     """An unsequenced frame, sent after commit (other rooms of the recording)."""
-    text = encode(frame)
-    for group in groups:
-        realtime.broadcast_on_commit(group, {"type": realtime.FORWARD_HANDLER, "text": text})
+    realtime.forward_on_commit(groups, encode(frame))
 
 
 async def forward_now(groups: list[str], frame: dict[str, Any]) -> None:
     await realtime.forward_now(groups, encode(frame))
-
-
-async def join(layer, groups: list[str], channel: str) -> None:
-    await realtime.group_join(layer, groups, channel)
-
-
-async def leave(layer, groups: list[str], channel: str) -> None:
-    await realtime.group_leave(layer, groups, channel)
 
 
 def buffered_since(room_id: int, after_seq: int) -> list[tuple[int, str, str]]:

@@ -29,6 +29,9 @@ class Client:
         self.communicator = communicator
         self.name = name
         self._ids = 0
+        # Frames that arrived before a request's reply (a broadcast may beat
+        # its ack): kept for the next receive, as a real client would.
+        self.pending: list[dict] = []
 
     @classmethod
     async def connect(
@@ -55,6 +58,8 @@ class Client:
         return frame_id
 
     async def receive(self, timeout: float = 3.0) -> dict:
+        if self.pending:
+            return self.pending.pop(0)
         return json.loads(await self.communicator.receive_from(timeout=timeout))
 
     async def receive_until(self, predicate, timeout: float = 5.0) -> tuple[dict, list[dict]]:
@@ -77,15 +82,16 @@ class Client:
     ) -> dict:
         """Send and wait for this frame's ack or error."""
         sent = await self.send(frame_type, data, frame_id)
-        reply, _ = await self.receive_until(
+        reply, before = await self.receive_until(
             lambda f: f.get("type") in ("ack", "error") and f.get("id") == sent
         )
+        self.pending.extend(before)
         return reply
 
     async def drain(self, timeout: float = 0.3) -> list[dict]:
         """Every frame that arrives until `timeout` passes in silence.
         (receive_from's timeout would cancel the application; this does not.)"""
-        frames = []
+        frames, self.pending = self.pending, []
         while not await self.communicator.receive_nothing(timeout=timeout):
             frames.append(await self.receive())
         return frames

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +24,7 @@ from classroom.models import (
     Timer,
 )
 from classroom.services.common import require_live, session_lock
+from core import kv
 from core.errors import (
     ConflictError,
     NotFoundError,
@@ -186,15 +186,7 @@ def podium_remove(*, session_id: int, actor, user_id: int, actor_is_staff: bool)
 
 def _rate_limit(key: str, limit: int, seconds: int) -> None:
     """Fixed-window counter in the shared cache (Redis in production)."""
-    window = int(timezone.now().timestamp() // seconds)
-    cache_key = f"rl:{key}:{window}"
-    cache.add(cache_key, 0, timeout=seconds * 2)
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # evicted between add and incr
-        cache.set(cache_key, 1, timeout=seconds * 2)
-        count = 1
-    if count > limit:
+    if kv.window_hits(key, seconds) > limit:
         raise RateLimitedError(
             _("Too many at once. Wait a moment and try again."), code="rate_limited"
         )
@@ -224,27 +216,13 @@ def reaction_send(*, session_id: int, user, kind: str) -> None:
         participant.last_reacted_at = now
         participant.save(update_fields=["reaction_counts", "last_reacted_at"])
         _record(session, user, "reacted", "live_session", session.pk, extensions={"reaction": kind})
-    burst_key = f"reactions:{session_id}:{kind}"
-    cache.add(burst_key, 0, timeout=60)
-    try:
-        cache.incr(burst_key)
-    except ValueError:
-        cache.set(burst_key, 1, timeout=60)
+    kv.counter_add(f"reactions:{session_id}:{kind}")
 
 
 def reaction_burst_take(session_id: int) -> dict[str, int]:
     """The reactions counted since the last burst, reset to zero."""
     keys = [f"reactions:{session_id}:{kind}" for kind in REACTIONS]
-    values = cache.get_many(keys)
-    counts = {}
-    for key, value in values.items():
-        if value:
-            counts[key.rsplit(":", 1)[1]] = value
-            try:
-                cache.decr(key, value)
-            except ValueError:
-                pass
-    return counts
+    return {key.rsplit(":", 1)[1]: value for key, value in kv.counters_take(keys).items()}
 
 
 def away_set(*, session_id: int, user, away: bool, table_id: int | None) -> None:

@@ -16,13 +16,13 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.models import EventMode
 from analytics.services import event_record
+from core import kv
 from core.errors import (
     ConflictError,
     NotFoundError,
@@ -132,15 +132,7 @@ def _record(room: PlaybackRoom, actor, verb: str, *, media_ms: int | None = None
 
 def rate_limit(key: str, limit: int, seconds: int) -> None:
     """Fixed-window counter in the shared cache (Redis in production)."""
-    window = int(timezone.now().timestamp() // seconds)
-    cache_key = f"rl:playback:{key}:{window}"
-    cache.add(cache_key, 0, timeout=seconds * 2)
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:
-        cache.set(cache_key, 1, timeout=seconds * 2)
-        count = 1
-    if count > limit:
+    if kv.window_hits(f"playback:{key}", seconds) > limit:
         raise RateLimitedError(
             _("Too many at once. Wait a moment and try again."), code="rate_limited"
         )
@@ -842,12 +834,7 @@ def room_reaction_send(
         raise NotFoundError(_("Playback room not found."), code="room_not_found")
     media = media_ms_clean(room.recording, media_ms)
     _record(room, user, "reacted", media_ms=media, extensions={"reaction": kind})
-    key = f"playback:reactions:{room_id}:{kind}"
-    cache.add(key, 0, timeout=60)
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=60)
+    kv.counter_add(f"playback:reactions:{room_id}:{kind}")
 
 
 def reaction_burst_take(room_id: int) -> dict[str, int]:
@@ -855,12 +842,4 @@ def reaction_burst_take(room_id: int) -> dict[str, int]:
     from classroom.services.room import REACTIONS
 
     keys = [f"playback:reactions:{room_id}:{kind}" for kind in REACTIONS]
-    counts = {}
-    for key, value in cache.get_many(keys).items():
-        if value:
-            counts[key.rsplit(":", 1)[1]] = value
-            try:
-                cache.decr(key, value)
-            except ValueError:
-                pass
-    return counts
+    return {key.rsplit(":", 1)[1]: value for key, value in kv.counters_take(keys).items()}
