@@ -125,8 +125,10 @@ def event_record(
     # the same client event racing each other store one row.
     # Inside a caller's transaction a savepoint keeps a duplicate from breaking
     # it; in autocommit the INSERT is its own transaction already.
+    # A fresh id cannot collide: no savepoint then (two statements fewer on
+    # every live action, docs/performance.md).
     try:
-        if transaction.get_connection().in_atomic_block:
+        if event_id and transaction.get_connection().in_atomic_block:
             with transaction.atomic():
                 event.save(force_insert=True)
         else:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from classroom.models import ClientAction, LiveSession, SessionState
@@ -31,14 +32,28 @@ def client_action_claim(*, session_id: int, user, client_id: str | None) -> Clie
     the claim goes with it and a retry may apply."""
     if not client_id:
         return None
-    try:
-        with transaction.atomic():
-            ClientAction.objects.create(session_id=session_id, user=user, client_id=client_id[:64])
-    except IntegrityError:
-        return ClientAction.objects.filter(
-            session_id=session_id, user=user, client_id=client_id[:64]
-        ).first()
-    return None
+    client_id = client_id[:64]
+    # One statement instead of savepoint + insert + release: the unique
+    # constraint decides, and a conflict leaves the transaction usable.
+    table = ClientAction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (session_id, user_id, client_id, created_at) '  # noqa: S608
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (session_id, user_id, client_id) DO NOTHING "
+            "RETURNING id",
+            [
+                session_id,
+                user.pk,
+                client_id,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+            ],
+        )
+        inserted = cursor.fetchone()
+    if inserted is not None:
+        return None
+    return ClientAction.objects.filter(
+        session_id=session_id, user=user, client_id=client_id
+    ).first()
 
 
 def action_apply(*, session_id: int, user, client_id: str | None, service, **kwargs):
