@@ -139,3 +139,29 @@ def event_record(
             raise
         return stored, False
     return event, True
+
+
+def events_record_many(rows: list[dict[str, Any]]) -> int:
+    """Append a batch of server-made events in one statement (reactions).
+    Each row holds LearningEvent fields, with `event_id` set by the caller so
+    that writing the same batch again stores nothing new. Returns the count
+    of rows given."""
+    events = []
+    for row in rows:
+        fields = {"mode": EventMode.LIVE, "source": EventSource.SERVER, "extensions": {}, **row}
+        _validate(
+            verb=fields["verb"],
+            object_type=fields["object_type"],
+            mode=fields["mode"],
+            source=fields["source"],
+            media_time_ms=fields.get("media_time_ms"),
+            duration_ms=fields.get("duration_ms"),
+            score=fields.get("score"),
+            occurred_at=fields["occurred_at"],
+            extensions=fields["extensions"],
+            response=fields.get("response", ""),
+        )
+        fields["event_id"] = uuid.UUID(str(fields["event_id"]))
+        events.append(LearningEvent(**fields))
+    LearningEvent.objects.bulk_create(events, ignore_conflicts=True)
+    return len(events)

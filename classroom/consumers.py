@@ -20,8 +20,8 @@ from django.utils import timezone
 from classroom import events
 from classroom.access import LiveAccess, access_live_session
 from classroom.selectors import session_snapshot_get
-from classroom.services import chat, polls, room, sessions
-from classroom.services.common import action_apply
+from classroom.services import chat, polls, reactions, room, sessions
+from classroom.services.common import action_apply, session_live_known, session_live_require
 from core import realtime
 from core.asyncdb import db_call
 from core.errors import ApplicationError, PermissionDeniedError, ValidationError
@@ -247,6 +247,9 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         try:
             if not self.access.course_access.may(action.permission):
                 self.access.require(action.permission)
+            if frame_type == "reaction.send":
+                await self._reaction(client_id, data)
+                return
             handler = getattr(self, f"do_{action.handler}")
             applied, result = await db_call(action_apply)(
                 session_id=self.session_id,
@@ -266,6 +269,26 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         await self._send_json(ack)
         if applied and action.coalesce:
             await self._schedule(action.coalesce, result)
+
+    async def _reaction(self, client_id: str | None, data: dict) -> None:
+        """The hot path: no database statement once the session is known to be
+        live (classroom/services/reactions.py); the reactions flush writes them."""
+        kind = data.get("kind")
+        reactions.reaction_validate(kind)
+        if not session_live_known(self.session_id):
+            await db_call(session_live_require)(self.session_id)
+        applied = await reactions.reaction_send_async(
+            session_id=self.session_id,
+            user_id=self.access.user.pk,
+            kind=kind,
+            client_id=client_id,
+        )
+        ack: dict[str, Any] = {"type": "ack", "id": client_id}
+        if not applied:
+            ack["duplicate"] = True
+        await self._send_json(ack)
+        if applied:
+            await self._schedule("reactions")
 
     def _parse(self, text_data, bytes_data) -> tuple[dict | None, ApplicationError | None]:
         try:
@@ -394,14 +417,6 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             actor=self.access.user,
             user_id=user_id,
             actor_is_staff=self.access.is_staff,
-        )
-
-    def do_reaction_send(self, data: dict) -> None:
-        kind = data.get("kind")
-        room.reaction_send(
-            session_id=self.session_id,
-            user=self.access.user,
-            kind=kind if isinstance(kind, str) else "",
         )
 
     def do_away_set(self, data: dict) -> None:
@@ -612,7 +627,11 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
 
 
 async def _reactions_flush(session_id: int) -> None:
-    counts = await db_call(room.reaction_burst_take)(session_id)
+    try:
+        await db_call(reactions.reactions_persist)(session_id)
+    except Exception:  # kept in the pending list for the next flush
+        logger.exception("writing the reactions of session %s failed", session_id)
+    counts = await db_call(reactions.reaction_burst_take)(session_id)
     if counts:
         text = events.encode(
             {"type": "reactions.burst", "data": {"counts": counts, "at": timezone.now()}}

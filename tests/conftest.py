@@ -45,9 +45,11 @@ def _isolated_realtime_state():
     database rollback; start every test without them."""
     from django.core.cache import cache
 
+    from classroom.services import reactions
     from core import realtime
 
     realtime.reset_for_tests()
+    reactions.reset_for_tests()
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:
         import redis

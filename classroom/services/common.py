@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +24,35 @@ def session_lock(session_id: int) -> LiveSession:
 def require_live(session: LiveSession) -> None:
     if session.state != SessionState.LIVE:
         raise ConflictError(_("The session is not live."), code="session_not_live")
+
+
+# Sessions known to be live, per process, for the hot paths (reactions) that
+# skip the session row: an entry lives LIVE_CACHE_SECONDS, and ending or
+# cancelling a session in this process forgets it at once. Another process
+# may accept a reaction for up to that long after the end.
+LIVE_CACHE_SECONDS = 1.0
+_live_until: dict[int, float] = {}
+
+
+def session_live_known(session_id: int) -> bool:
+    return _live_until.get(session_id, 0.0) > time.monotonic()
+
+
+def session_live_require(session_id: int) -> None:
+    """Raise unless the session is live (read from the database unless this
+    process saw it live less than LIVE_CACHE_SECONDS ago)."""
+    if session_live_known(session_id):
+        return
+    state = LiveSession.objects.filter(pk=session_id).values_list("state", flat=True).first()
+    if state is None:
+        raise NotFoundError(_("Session not found."), code="session_not_found")
+    if state != SessionState.LIVE:
+        raise ConflictError(_("The session is not live."), code="session_not_live")
+    _live_until[session_id] = time.monotonic() + LIVE_CACHE_SECONDS
+
+
+def session_live_forget(session_id: int) -> None:
+    _live_until.pop(session_id, None)
 
 
 def client_action_claim(*, session_id: int, user, client_id: str | None) -> ClientAction | None:

@@ -192,39 +192,6 @@ def _rate_limit(key: str, limit: int, seconds: int) -> None:
         )
 
 
-def reaction_send(*, session_id: int, user, kind: str) -> None:
-    """Count the reaction for staff and add it to the next burst shown to all.
-    Not sequenced: a reaction is shown briefly and never replayed."""
-    if kind not in REACTIONS:
-        raise ValidationError(
-            _("Unknown reaction."), code="invalid_reaction", details={"kind": list(REACTIONS)}
-        )
-    limit, seconds = REACTION_LIMIT
-    _rate_limit(f"reaction:{session_id}:{user.pk}", limit, seconds)
-    session = LiveSession.objects.filter(pk=session_id).only("state", "course_id").first()
-    if session is None:
-        raise NotFoundError(_("Session not found."), code="session_not_found")
-    require_live(session)
-    now = timezone.now()
-    with transaction.atomic():
-        participant, _created = Participant.objects.select_for_update().get_or_create(
-            session=session, user=user
-        )
-        counts = dict(participant.reaction_counts or {})
-        counts[kind] = counts.get(kind, 0) + 1
-        participant.reaction_counts = counts
-        participant.last_reacted_at = now
-        participant.save(update_fields=["reaction_counts", "last_reacted_at"])
-        _record(session, user, "reacted", "live_session", session.pk, extensions={"reaction": kind})
-    kv.counter_add(f"reactions:{session_id}:{kind}")
-
-
-def reaction_burst_take(session_id: int) -> dict[str, int]:
-    """The reactions counted since the last burst, reset to zero."""
-    keys = [f"reactions:{session_id}:{kind}" for kind in REACTIONS]
-    return {key.rsplit(":", 1)[1]: value for key, value in kv.counters_take(keys).items()}
-
-
 def away_set(*, session_id: int, user, away: bool, table_id: int | None) -> None:
     with transaction.atomic():
         session = session_lock(session_id)

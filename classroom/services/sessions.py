@@ -26,7 +26,7 @@ from classroom.models import (
     Table,
     Timer,
 )
-from classroom.services.common import require_live, session_lock
+from classroom.services.common import require_live, session_live_forget, session_lock
 from core.errors import ConflictError, NotFoundError, ValidationError
 from courses.models import Course, User
 
@@ -118,6 +118,8 @@ def live_session_end(*, session_id: int, actor: User) -> LiveSession:
             raise ConflictError(_("Only a live session can end."), code="session_not_live")
         now = timezone.now()
         session.state = SessionState.ENDED
+        session_live_forget(session.pk)
+        transaction.on_commit(lambda: session_live_forget(session.pk))
         session.ended_at = now
         session.ended_by = actor
         session.save(update_fields=["state", "ended_at", "ended_by", "updated_at"])
@@ -155,6 +157,8 @@ def live_session_cancel(*, session_id: int, actor: User) -> LiveSession:
                 _("Only a scheduled session can be cancelled."), code="session_not_cancellable"
             )
         session.state = SessionState.CANCELLED
+        session_live_forget(session.pk)
+        transaction.on_commit(lambda: session_live_forget(session.pk))
         session.save(update_fields=["state", "updated_at"])
         events.session_changed(session)
         _record(session, actor, "cancelled", "live_session", session.pk)
