@@ -116,6 +116,7 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         self.connection_id = f"live.{uuid.uuid4().hex}"
         self.last_forwarded_seq = 0
         self.lagging_pings = 0
+        self.touched_at = time.monotonic()  # attendance_join counts as a touch
         try:
             self.access = await db_call(access_live_session)(
                 user=self.scope["user"], session_id=self.session_id
@@ -251,7 +252,10 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
                 await self._reaction(client_id, data)
                 return
             handler = getattr(self, f"do_{action.handler}")
-            applied, result = await db_call(action_apply)(
+            # Staff actions have a database lane of their own: a mode switch
+            # never waits behind a busy room's chat (core/asyncdb.py).
+            lane = "default" if action.permission == CourseAction.PARTICIPATE else "staff"
+            applied, result = await db_call(action_apply, lane)(
                 session_id=self.session_id,
                 user=self.access.user,
                 client_id=client_id,
@@ -297,9 +301,12 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             return None, error
 
     async def _pong(self, client_id: str | None, data: dict) -> None:
-        await db_call(sessions.attendance_touch)(
-            session_id=self.session_id, connection=self.connection_id
-        )
+        now = time.monotonic()
+        if now - self.touched_at >= sessions.ATTENDANCE_TOUCH_SECONDS:
+            self.touched_at = now
+            await db_call(sessions.attendance_touch)(
+                session_id=self.session_id, connection=self.connection_id
+            )
         applied = data.get("seq")
         if isinstance(applied, int) and self.last_forwarded_seq - applied > SLOW_CLIENT_LAG:
             self.lagging_pings += 1

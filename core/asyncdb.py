@@ -3,15 +3,26 @@
 Channels' `database_sync_to_async` is thread-sensitive: every call of a
 process runs in one shared thread, so under load all database work of a Daphne
 process queues behind itself (measured: 22 s from send to ack with 7 busy
-sessions, docs/performance.md). `db_call` runs each call in the default thread
-pool instead, with the same connection hygiene as Channels (stale connections
-closed before and after). SQLite (the embedded default) allows one writer at a
-time, so there calls stay on the one shared thread."""
+sessions, docs/performance.md). `db_call` runs each call in a thread pool
+instead. There are two pools ("lanes"): staff actions (a mode switch, ending
+the session) run in a lane of their own, so they never wait behind a busy
+room's chat. SQLite (the embedded default) allows one writer at a time, so
+there calls stay on the one shared thread.
+
+Connection hygiene: Channels closes stale connections before and after every
+call; with `conn_health_checks` that is a `SELECT 1` per call. Here a thread
+checks its connection only after it sat idle for HEALTH_CHECK_IDLE_SECONDS,
+and closes it after any error, so a busy process pays no extra round trip.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
+import threading
+import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -21,25 +32,57 @@ from django.db import close_old_connections
 P = ParamSpec("P")
 R = TypeVar("R")
 
+HEALTH_CHECK_IDLE_SECONDS = 5.0
+LANES = {
+    "default": int(os.environ.get("ROUNDTABLE_DB_THREADS", "12")),
+    "staff": int(os.environ.get("ROUNDTABLE_DB_STAFF_THREADS", "4")),
+}
+_executors: dict[str, ThreadPoolExecutor] = {}
+_executors_lock = threading.Lock()
+_local = threading.local()
+
 
 def _single_writer() -> bool:
     return settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
 
 
-def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+def _executor(lane: str) -> ThreadPoolExecutor:
+    found = _executors.get(lane)
+    if found is None:
+        with _executors_lock:
+            found = _executors.get(lane)
+            if found is None:
+                found = _executors[lane] = ThreadPoolExecutor(
+                    max_workers=LANES[lane], thread_name_prefix=f"db-{lane}"
+                )
+    return found
+
+
+def db_call(func: Callable[P, R], lane: str = "default") -> Callable[P, Awaitable[R]]:
+    if lane not in LANES:
+        raise ValueError(f"unknown database lane {lane!r}; known: {sorted(LANES)}")
+
     @functools.wraps(func)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        close_old_connections()
+        if time.monotonic() - getattr(_local, "last_call", 0.0) > HEALTH_CHECK_IDLE_SECONDS:
+            close_old_connections()
         try:
             return func(*args, **kwargs)
+        except Exception:
+            close_old_connections()  # drop a connection the error left unusable
+            raise
         finally:
-            close_old_connections()
+            _local.last_call = time.monotonic()
+            if not settings.DATABASES["default"].get("CONN_MAX_AGE"):
+                close_old_connections()  # no persistent connections (tests)
 
-    pooled = sync_to_async(run, thread_sensitive=False)
     serial = sync_to_async(run, thread_sensitive=True)
 
     @functools.wraps(func)
     async def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        return await (serial if _single_writer() else pooled)(*args, **kwargs)
+        if _single_writer():
+            return await serial(*args, **kwargs)
+        pooled = sync_to_async(run, thread_sensitive=False, executor=_executor(lane))
+        return await pooled(*args, **kwargs)
 
     return call
