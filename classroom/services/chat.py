@@ -20,7 +20,7 @@ from classroom.models import (
     Seat,
     SessionState,
 )
-from classroom.services.common import session_lock
+from classroom.services.common import service_transaction, session_lock
 from core.errors import (
     ConflictError,
     NotFoundError,
@@ -70,8 +70,18 @@ def _check_rate(session: LiveSession, user) -> None:
     """At most RATE_LIMIT_MESSAGES chat messages and questions per window.
     Exact: the caller holds the session lock, so counts cannot race."""
     since = timezone.now() - timedelta(seconds=RATE_LIMIT_SECONDS)
-    recent = ChatMessage.objects.filter(session=session, author=user, created_at__gte=since).count()
-    recent += Question.objects.filter(session=session, author=user, created_at__gte=since).count()
+    recent = (
+        ChatMessage.objects.filter(session=session, author=user, created_at__gte=since)
+        .order_by()
+        .values("created_at")
+        .union(
+            Question.objects.filter(session=session, author=user, created_at__gte=since)
+            .order_by()
+            .values("created_at"),
+            all=True,
+        )
+        .count()
+    )  # one statement for both
     if recent >= RATE_LIMIT_MESSAGES:
         raise RateLimitedError(
             _("You are sending messages too fast: at most %(n)d per %(s)d seconds.")
@@ -91,7 +101,7 @@ def chat_send(
             details={"channel": ChatChannel.values},
         )
     body = _clean_body(body)
-    with transaction.atomic():
+    with service_transaction():
         session = session_lock(session_id)
         _require_open(session)
         target_table = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from django.db import connection, transaction
@@ -87,6 +88,16 @@ def client_action_claim(*, session_id: int, user, client_id: str | None) -> Clie
     ).first()
 
 
+_applying = threading.local()
+
+
+def service_transaction():
+    """`transaction.atomic()` for a service. Inside `action_apply`, which
+    rolls everything back on any error and never catches one to go on, a
+    nested block needs no savepoint: two statements fewer per live action."""
+    return transaction.atomic(savepoint=not getattr(_applying, "active", False))
+
+
 def action_apply(*, session_id: int, user, client_id: str | None, service, **kwargs):
     """Apply a client's action once: the claim on its frame id and the action
     commit together. Returns (applied, result); a repeated id returns
@@ -95,7 +106,11 @@ def action_apply(*, session_id: int, user, client_id: str | None, service, **kwa
         earlier = client_action_claim(session_id=session_id, user=user, client_id=client_id)
         if earlier is not None:
             return False, earlier.result
-        result = service(**kwargs)
+        _applying.active = True
+        try:
+            result = service(**kwargs)
+        finally:
+            _applying.active = False
         if client_id and result is not None:
             ClientAction.objects.filter(
                 session_id=session_id, user=user, client_id=client_id[:64]

@@ -26,7 +26,12 @@ from classroom.models import (
     Table,
     Timer,
 )
-from classroom.services.common import require_live, session_live_forget, session_lock
+from classroom.services.common import (
+    require_live,
+    service_transaction,
+    session_live_forget,
+    session_lock,
+)
 from core.errors import ConflictError, NotFoundError, ValidationError
 from courses.models import Course, User
 
@@ -180,7 +185,7 @@ def live_session_mode_set(
             code="invalid_mode",
             details={"mode": RoomMode.values},
         )
-    with transaction.atomic():
+    with service_transaction():
         session = session_lock(session_id)
         require_live(session)
         table = None
