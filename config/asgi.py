@@ -19,17 +19,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before anything imports models.
 django_asgi_application = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from core.wsauth import SessionAuthMiddleware  # noqa: E402
 
 
 def websocket_application(routes: list) -> AllowedHostsOriginValidator:
     """Wrap WebSocket routes: Origin must be an allowed host, then the Django
     session cookie authenticates `scope["user"]`."""
-    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(routes)))
+    return AllowedHostsOriginValidator(SessionAuthMiddleware(URLRouter(routes)))
 
 
 application = ProtocolTypeRouter(

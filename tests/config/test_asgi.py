@@ -76,3 +76,34 @@ async def test_no_cookie_means_anonymous():
     assert connected
     assert (await communicator.receive_json_from())["authenticated"] is False
     await communicator.disconnect()
+
+
+async def _whoami(cookie: str) -> dict:
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/whoami/",
+        headers=[(b"origin", b"http://localhost"), (b"cookie", cookie.encode())],
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    reply = await communicator.receive_json_from()
+    await communicator.disconnect()
+    return reply
+
+
+async def test_a_password_change_elsewhere_locks_the_old_session_out(learner):
+    cookie = await _session_cookie(learner)
+
+    @database_sync_to_async
+    def change_password():
+        learner.set_password("a-new-long-passphrase")
+        learner.save()
+
+    await change_password()
+    assert (await _whoami(cookie))["authenticated"] is False
+
+
+async def test_an_unknown_or_garbled_session_cookie_is_anonymous():
+    name = settings.SESSION_COOKIE_NAME
+    assert (await _whoami(f"{name}=nosuchsession"))["authenticated"] is False
+    assert (await _whoami(f'{name}="\\x00;;=='))["authenticated"] is False
