@@ -17,6 +17,7 @@ and closes it after any error, so a busy process pays no extra round trip.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import threading
@@ -40,6 +41,25 @@ LANES = {
 _executors: dict[str, ThreadPoolExecutor] = {}
 _executors_lock = threading.Lock()
 _local = threading.local()
+
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def server_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop that called `db_call`, when the caller is one of
+    its worker threads (None on the loop itself, or with no loop running)."""
+    loop = _server_loop
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return None
+    try:
+        asyncio.get_running_loop()
+        return None  # on a loop already: callers use the async API
+    except RuntimeError:
+        pass
+    if threading.current_thread() is threading.main_thread():
+        return None
+    return loop
 
 
 def _single_writer() -> bool:
@@ -80,6 +100,8 @@ def db_call(func: Callable[P, R], lane: str = "default") -> Callable[P, Awaitabl
 
     @functools.wraps(func)
     async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        global _server_loop
+        _server_loop = asyncio.get_running_loop()
         if _single_writer():
             return await serial(*args, **kwargs)
         pooled = sync_to_async(run, thread_sensitive=False, executor=_executor(lane))

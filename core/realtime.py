@@ -8,6 +8,7 @@ at-most-once; clients recover with snapshot + seq, see docs/realtime.md).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -16,7 +17,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from core import fanout, kv  # noqa
+from core import asyncdb, fanout, kv
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +34,29 @@ def _validate(group: str, event: dict[str, Any]) -> None:
 
 
 def broadcast_now(group: str, event: dict[str, Any]) -> None:
-    """Send at once, outside any transaction (sync callers only)."""
+    """Send at once, outside any transaction (sync callers only).
+
+    From a database worker thread of a running server the send is handed to
+    the server's event loop without waiting for it: the thread (and the ack
+    of the action that caused it) does not wait behind the loop's fan-out."""
     _validate(group, event)
     layer = get_channel_layer()
     if layer is None:
+        return
+    loop = asyncdb.server_loop()
+    if loop is not None:
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
+        future.add_done_callback(lambda done: _log_failure(done, group))
         return
     try:
         async_to_sync(layer.group_send)(group, event)
     except Exception:  # a broadcast must never break the write that caused it
         logger.exception("broadcast to %s failed", group)
+
+
+def _log_failure(done, group: str) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        logger.error("broadcast to %s failed", group, exc_info=done.exception())
 
 
 async def broadcast_now_async(group: str, event: dict[str, Any]) -> None:
