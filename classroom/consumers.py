@@ -7,6 +7,7 @@ and no group_send here."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import uuid
@@ -586,7 +587,9 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
                 await events.poll_tally_flush(session_id, poll_id)
 
         loop = asyncio.get_running_loop()
-        loop.call_later(delay, lambda: asyncio.ensure_future(close()))
+        loop.call_later(
+            delay, lambda: asyncio.ensure_future(close()), context=contextvars.Context()
+        )
 
     # --- Group frames --------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ at-most-once; clients recover with snapshot + seq, see docs/realtime.md).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 from typing import Any
@@ -288,7 +289,10 @@ async def coalesce(key: str, delay: float, flush) -> bool:
             logger.exception("coalesced flush %s failed", key)
 
     loop = asyncio.get_running_loop()
-    loop.call_later(delay, lambda: asyncio.ensure_future(run()))
+    # A fresh context: the caller may be a request inside `async_to_sync`
+    # whose thread-sensitive executor is gone by the time the flush fires
+    # ("CurrentThreadExecutor already quit"), which broke flushes on SQLite.
+    loop.call_later(delay, lambda: asyncio.ensure_future(run()), context=contextvars.Context())
     return True
 
 

@@ -1,0 +1,193 @@
+"""The per-process fan-out hub (core/fanout.py): delivery, holding around a
+snapshot, several processes (event loops) and a broken Redis connection."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from core import fanout, kv
+from tests.conftest import require_redis
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Member(fanout.FrameMember):
+    def __init__(self) -> None:
+        self.got: list[tuple[int | None, str]] = []
+        self.resyncs = 0
+        self.arrived = asyncio.Event()
+
+    async def frame_forward(self, event: dict) -> None:
+        self.got.append((event.get("seq"), event["text"]))
+        self.arrived.set()
+
+    async def frames_resync(self) -> None:
+        self.resyncs += 1
+        self.arrived.set()
+
+    async def wait_for(self, count: int, timeout: float = 3.0) -> None:
+        async def enough() -> None:
+            while len(self.got) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+
+        await asyncio.wait_for(enough(), timeout)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def mode(request, settings):
+    if request.param == "redis":
+        settings.REDIS_URL = require_redis()
+    else:
+        settings.REDIS_URL = ""
+    kv.reset_for_tests()
+    fanout.reset_for_tests()
+    yield request.param
+    fanout.reset_for_tests()
+    kv.reset_for_tests()
+
+
+async def test_a_frame_reaches_each_member_of_its_groups_once_in_order(mode):
+    ann, bob, cat = Member(), Member(), Member()
+    await ann.frames_follow(["s.all", "s.table.1"])
+    await bob.frames_follow(["s.all", "s.table.1"])
+    await cat.frames_follow(["s.all", "s.table.2"])
+    # From a worker thread, as a service's on_commit hook would.
+    await asyncio.to_thread(fanout.publish, ["s.table.1"], "t1", 1)
+    await asyncio.to_thread(fanout.publish, ["s.all"], "all", 2)
+    await ann.wait_for(2)
+    await bob.wait_for(2)
+    await cat.wait_for(1)
+    assert ann.got == bob.got == [(1, "t1"), (2, "all")]
+    assert cat.got == [(2, "all")]
+
+
+async def test_unfollowed_groups_deliver_nothing(mode):
+    ann, bob = Member(), Member()
+    await ann.frames_follow(["u.all", "u.table.1"])
+    await bob.frames_follow(["u.all"])
+    await ann.frames_follow(["u.all", "u.table.2"])  # moved tables
+    await fanout.publish_async(["u.table.1"], "old table")
+    await fanout.publish_async(["u.all"], "everyone")
+    await ann.wait_for(1)
+    await bob.wait_for(1)
+    assert ann.got == [(None, "everyone")]
+    ann.frames_unfollow()
+    await fanout.publish_async(["u.all"], "after leaving")
+    await bob.wait_for(2)
+    assert ann.got == [(None, "everyone")]
+
+
+async def test_text_with_separators_arrives_intact(mode):
+    ann = Member()
+    await ann.frames_follow(["x.all"])
+    text = '{"type":"chat.posted","data":{"body":"a|b|c\\nd"}}'
+    await fanout.publish_async(["x.all"], text, 7, "refresh")
+    await ann.wait_for(1)
+    assert ann.got == [(7, text)]
+
+
+async def test_frames_are_held_during_a_snapshot_and_covered_ones_dropped(mode):
+    ann = Member()
+    ann.frames_hold()
+    await ann.frames_follow(["h.all"])
+    for seq in (4, 5, 6):
+        await fanout.publish_async(["h.all"], f"f{seq}", seq)
+    await fanout.publish_async(["h.all"], "ephemeral")
+    await asyncio.sleep(0.3)
+    assert ann.got == []
+    await ann.frames_release(5)  # the snapshot was at seq 5
+    assert ann.got == [(6, "f6"), (None, "ephemeral")]
+    await fanout.publish_async(["h.all"], "f7", 7)
+    await ann.wait_for(3)
+    assert ann.got[-1] == (7, "f7")
+
+
+async def test_a_hold_inside_a_release_keeps_later_frames_for_its_own_release(mode):
+    class Refreshing(Member):
+        async def frame_forward(self, event: dict) -> None:
+            await super().frame_forward(event)
+            if event.get("control") == "refresh":
+                self.frames_hold()  # a seat change: a new snapshot is coming
+
+    ann = Refreshing()
+    ann.frames_hold()
+    await ann.frames_follow(["n.all"])
+    await fanout.publish_async(["n.all"], "seat", 1, "refresh")
+    await fanout.publish_async(["n.all"], "later", 2)
+    await asyncio.sleep(0.3)
+    await ann.frames_release(0)
+    assert ann.got == [(1, "seat")]
+    await ann.frames_release(1)
+    assert ann.got == [(1, "seat"), (2, "later")]
+
+
+def test_every_process_delivers_to_its_own_members(settings):
+    """Two event loops in two threads stand for two Daphne processes."""
+    settings.REDIS_URL = require_redis()
+    kv.reset_for_tests()
+    ready = threading.Barrier(3)
+    results: dict[str, list] = {}
+
+    def process(name: str) -> None:
+        async def run() -> None:
+            member = Member()
+            await member.frames_follow(["p.all"])
+            ready.wait()
+            await member.wait_for(2, timeout=5)
+            results[name] = member.got
+
+        asyncio.run(run())
+
+    threads = [threading.Thread(target=process, args=(n,)) for n in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    fanout.publish(["p.all"], "a", 1)
+    fanout.publish(["p.all"], "b", 2)
+    for thread in threads:
+        thread.join(10)
+    assert results == {"one": [(1, "a"), (2, "b")], "two": [(1, "a"), (2, "b")]}
+    fanout.reset_for_tests()
+
+
+async def test_a_broken_redis_connection_resubscribes_and_resyncs_members(settings):
+    settings.REDIS_URL = require_redis()
+    kv.reset_for_tests()
+    fanout.reset_for_tests()
+    ann = Member()
+    await ann.frames_follow(["r.all"])
+    await fanout.publish_async(["r.all"], "before", 1)
+    await ann.wait_for(1)
+    # Drop every pub/sub connection, as a Redis restart or a network cut would.
+    await kv.async_client().execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+
+    async def resynced() -> None:
+        while ann.resyncs == 0:
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(resynced(), 5)
+    await fanout.publish_async(["r.all"], "after", 2)
+    await ann.wait_for(2)
+    assert ann.got == [(1, "before"), (2, "after")]
+    fanout.reset_for_tests()
+
+
+async def test_idle_groups_are_unsubscribed(settings, monkeypatch):
+    settings.REDIS_URL = require_redis()
+    kv.reset_for_tests()
+    fanout.reset_for_tests()
+    monkeypatch.setattr(fanout, "IDLE_UNSUBSCRIBE_SECONDS", 0.2)
+    ann = Member()
+    await ann.frames_follow(["i.all", "i.table.1"])
+    await ann.frames_follow(["i.all"])
+    channel = fanout.hub().prefix + "i.table.1"
+    assert channel in fanout.hub()._subscribed
+    await asyncio.sleep(0.6)
+    assert channel not in fanout.hub()._subscribed
+    counts = dict(await kv.async_client().pubsub_numsub(channel))
+    assert counts[channel.encode()] == 0
+    fanout.reset_for_tests()
