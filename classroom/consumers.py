@@ -637,10 +637,7 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
 
 
 async def _reactions_flush(session_id: int) -> None:
-    try:
-        await db_call(reactions.reactions_persist)(session_id)
-    except Exception:  # kept in the pending list for the next flush
-        logger.exception("writing the reactions of session %s failed", session_id)
+    # The burst only; the engagement flush writes the reactions (every 2 s).
     counts = await db_call(reactions.reaction_burst_take)(session_id)
     if counts:
         text = events.encode(

@@ -351,13 +351,29 @@ def _presence_summary_texts(session_id: int) -> list[tuple[list[str], str]]:
 
 
 async def engagement_flush(session_id: int) -> None:
-    from classroom.selectors import engagement_list
     from core.asyncdb import db_call
 
-    data = await db_call(engagement_list)(session_id=session_id)
+    data = await db_call(_reactions_then_engagement)(session_id)
     await realtime.forward_now(
         [group_staff(session_id)], encode({"type": "engagement.changed", "data": data})
     )
+
+
+def _reactions_then_engagement(session_id: int) -> dict:
+    """Write the pending reactions (classroom/services/reactions.py) first, so
+    that the counts staff see include them: one batch per 2 s per session."""
+    import logging
+
+    from classroom.selectors import engagement_list
+    from classroom.services.reactions import reactions_persist
+
+    try:
+        reactions_persist(session_id)
+    except Exception:  # kept in the pending list for the next flush
+        logging.getLogger(__name__).exception(
+            "writing the reactions of session %s failed", session_id
+        )
+    return engagement_list(session_id=session_id)
 
 
 # --- Polls --------------------------------------------------------------------------

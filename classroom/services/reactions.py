@@ -4,10 +4,10 @@ A reaction is the most frequent act of a live class (a room of 150 can send
 dozens a second) and the least durable one: it is shown for a moment and
 counted per learner for staff. Accepting one is a single Redis script (the
 client frame id claimed once, the per-user sliding-window limit, the pending
-list, the burst counter) with no database statement; the coalesced reactions
-flush, at most twice a second per session, writes the pending ones as
+list, the burst counter) with no database statement; the coalesced engagement
+flush, at most every 2 s per session, first writes the pending ones as
 `reacted` learning events and per-learner counts in one transaction
-(`reactions_persist`). docs/realtime.md and docs/performance.md say why.
+(`reactions_persist`), then sends staff the markers that include them. docs/realtime.md and docs/performance.md say why.
 
 If the database write fails, the batch goes back to the front of the pending
 list for the next flush. Events are idempotent on their id, so a batch written

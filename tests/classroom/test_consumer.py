@@ -243,3 +243,43 @@ async def test_staff_moves_a_learner_who_follows_the_new_table(room):
     assert frame["data"]["body"] == "welcome cat"
     await cat.close()
     await ann.close()
+
+
+async def test_a_reaction_is_acked_once_shown_to_all_and_written_by_the_flush(room):
+    from analytics.models import LearningEvent
+    from classroom.models import Participant
+    from classroom.services import reactions
+
+    ann, _ = await join(room, "ann")
+    cat, _ = await join(room, "cat")
+    first = await ann.request("reaction.send", {"kind": "clap"}, frame_id="r-1")
+    again = await ann.request("reaction.send", {"kind": "clap"}, frame_id="r-1")
+    assert first == {"type": "ack", "id": "r-1"}
+    assert again == {"type": "ack", "id": "r-1", "duplicate": True}
+    bad = await ann.request("reaction.send", {"kind": "rocket"})
+    assert bad["type"] == "error" and bad["data"]["code"] == "invalid_reaction"
+    burst, _ = await cat.receive_until(lambda f: f["type"] == "reactions.burst")
+    assert burst["data"]["counts"] == {"clap": 1}
+    # Written by the engagement flush (every 2 s); nothing is lost if it is late.
+    await database_sync_to_async(reactions.reactions_persist)(room["session"].pk)
+    events = await database_sync_to_async(list)(
+        LearningEvent.objects.filter(verb="reacted", actor=room["ann"])
+    )
+    assert [e.extensions for e in events] == [{"reaction": "clap"}]
+    participant = await database_sync_to_async(Participant.objects.get)(
+        session=room["session"], user=room["ann"]
+    )
+    assert participant.reaction_counts == {"clap": 1}
+    await ann.close()
+    await cat.close()
+
+
+async def test_no_reaction_after_the_session_ended(room):
+    ann, _ = await join(room, "ann")
+    teacher, _ = await join(room, "instructor")
+    assert (await ann.request("reaction.send", {"kind": "clap"}))["type"] == "ack"
+    assert (await teacher.request("session.end"))["type"] == "ack"
+    late = await ann.request("reaction.send", {"kind": "clap"})
+    assert late["type"] == "error" and late["data"]["code"] == "session_not_live"
+    await ann.close()
+    await teacher.close()
