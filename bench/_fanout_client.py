@@ -134,7 +134,8 @@ class Sessions:
         from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidStatus
 
-        url = f"{base}/ws/live/{conn.session_id}/"
+        bases = base.split(",")  # several server processes: spread by user
+        url = f"{bases[conn.user_id % len(bases)]}/ws/live/{conn.session_id}/"
         if bare:  # the bare server has no auth: it is told who is who
             url += f"?u={conn.user_id}&t={conn.table_id or 0}&s={int(conn.staff)}"
         started = time.monotonic()
