@@ -8,16 +8,18 @@ import sys
 
 from django.core.asgi import get_asgi_application
 
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Django must be set up before anything imports models.
+django_asgi_application = get_asgi_application()
+
+from django.conf import settings  # noqa: E402
+
 # Database calls run in worker threads (core/asyncdb.py). Each statement gives
 # up the GIL while it waits for PostgreSQL and must win it back from the event
 # loop, which holds it for up to the switch interval: 1 ms instead of
 # Python's 5 ms cuts a staff action's wait behind a busy fan-out
 # (docs/performance.md).
-sys.setswitchinterval(int(os.environ.get("ROUNDTABLE_GIL_SWITCH_US", "1000")) / 1_000_000)
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-# Django must be set up before anything imports models.
-django_asgi_application = get_asgi_application()
+sys.setswitchinterval(settings.GIL_SWITCH_US / 1_000_000)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

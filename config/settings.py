@@ -157,6 +157,11 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Realtime process tuning (core/asyncdb.py, config/asgi.py; docs/performance.md) ---
+DB_THREADS = env_int("ROUNDTABLE_DB_THREADS", 12)  # database threads for learners' actions
+DB_STAFF_THREADS = env_int("ROUNDTABLE_DB_STAFF_THREADS", 4)  # staff actions' own lane
+GIL_SWITCH_US = env_int("ROUNDTABLE_GIL_SWITCH_US", 1000)  # Python's default is 5000
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 # Without a broker the embedded default runs tasks in-process, at once.

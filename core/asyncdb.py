@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -34,10 +33,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 HEALTH_CHECK_IDLE_SECONDS = 5.0
-LANES = {
-    "default": int(os.environ.get("ROUNDTABLE_DB_THREADS", "12")),
-    "staff": int(os.environ.get("ROUNDTABLE_DB_STAFF_THREADS", "4")),
-}
+LANES = {"default": "DB_THREADS", "staff": "DB_STAFF_THREADS"}  # lane -> size setting
 _executors: dict[str, ThreadPoolExecutor] = {}
 _executors_lock = threading.Lock()
 _local = threading.local()
@@ -73,7 +69,7 @@ def _executor(lane: str) -> ThreadPoolExecutor:
             found = _executors.get(lane)
             if found is None:
                 found = _executors[lane] = ThreadPoolExecutor(
-                    max_workers=LANES[lane], thread_name_prefix=f"db-{lane}"
+                    max_workers=getattr(settings, LANES[lane]), thread_name_prefix=f"db-{lane}"
                 )
     return found
 
