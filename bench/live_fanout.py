@@ -522,6 +522,10 @@ class Server:
             # The baseline runs with the configuration fixes too, so that it
             # measures the fan-out design and not the two configuration bugs.
             self.env["DJANGO_SETTINGS_MODULE"] = "bench._settings_proto"
+            # It imports config.asgi's WebSocket stack; it keeps Python's own
+            # GIL switch interval and collector thresholds, as a naive server would.
+            self.env["ROUNDTABLE_GIL_SWITCH_US"] = "5000"
+            self.env["ROUNDTABLE_GC_GEN2"] = "10"
         self.log_path = RESULTS / f"{NAME}-{kind}.log"
         self.processes: list[subprocess.Popen] = []
 

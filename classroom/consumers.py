@@ -76,7 +76,7 @@ ACTIONS: dict[str, Action] = {
     "poll.vote": Action("poll_vote", CourseAction.PARTICIPATE, "poll"),
 }
 PRESENCE_DELAY = 1.0
-REACTIONS_DELAY = 0.5
+REACTIONS_DELAY = 1.0  # one burst per second: 150 frames, not 300 (docs/performance.md)
 ENGAGEMENT_DELAY = 2.0
 TALLY_DELAY = 0.25  # at most one tally frame per poll per 250 ms
 

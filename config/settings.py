@@ -161,6 +161,13 @@ else:
 DB_THREADS = env_int("ROUNDTABLE_DB_THREADS", 12)  # database threads for learners' actions
 DB_STAFF_THREADS = env_int("ROUNDTABLE_DB_STAFF_THREADS", 4)  # staff actions' own lane
 GIL_SWITCH_US = env_int("ROUNDTABLE_GIL_SWITCH_US", 1000)  # Python's default is 5000
+# Python's default is (700, 10, 10); config/asgi.py says why the web process
+# collects its old generation far less often.
+GC_THRESHOLDS = (
+    env_int("ROUNDTABLE_GC_GEN0", 700),
+    env_int("ROUNDTABLE_GC_GEN1", 10),
+    env_int("ROUNDTABLE_GC_GEN2", 1000),
+)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
