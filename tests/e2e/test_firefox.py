@@ -101,7 +101,7 @@ def _wait(client, script: str, expected, timeout: float = 15.0):
     deadline = time.monotonic() + timeout
     value = None
     while time.monotonic() < deadline:
-        value = client.execute_script(script)
+        value = client.execute_script(script, sandbox=None)
         if value == expected:
             return value
         time.sleep(0.1)
@@ -155,7 +155,17 @@ def test_a_learner_in_firefox_follows_the_room_chats_and_recovers(
     _text_contains(firefox, "[data-ref=chat-log]", "Welcome, Firefox user")
 
     # The socket drops: the page says so, reconnects by itself and catches up
-    firefox.execute_script("window.roundtableLive.connection.ws.close()")
+    # sandbox=None: run in the page itself, where its globals live
+    firefox.execute_script(
+        "window.droppedSocket = window.roundtableLive.connection.ws; window.droppedSocket.close()",
+        sandbox=None,
+    )
+    _wait(
+        firefox,
+        "const ws = window.roundtableLive.connection.ws;"
+        "return !!ws && ws !== window.droppedSocket && ws.readyState === WebSocket.OPEN",
+        True,
+    )
     _wait(firefox, PILL, "open")
     teacher.get_by_role("button", name="Lecture", exact=True).click()
     _text_contains(firefox, "[data-ref=mode-banner]", "Lecture")
