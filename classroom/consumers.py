@@ -231,13 +231,9 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             return
         if frame_type == "resync":
             seq = data.get("seq")
-            self.frames_hold()
-            try:
-                await self._send_initial(
-                    seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-                )
-            finally:
-                await self.frames_release(self.last_forwarded_seq)
+            await self.frames_catch_up(
+                seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+            )
             return
         action = ACTIONS.get(frame_type)
         if action is None:
@@ -617,14 +613,8 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         finally:
             await self.frames_release(self.last_forwarded_seq)
 
-    async def frames_resync(self) -> None:
-        """Frames may have been lost (the hub's Redis connection broke): send
-        what this client missed since the last frame it was given."""
-        self.frames_hold()
-        try:
-            await self._send_initial(self.last_forwarded_seq)
-        finally:
-            await self.frames_release(self.last_forwarded_seq)
+    def frames_last_seq(self) -> int:
+        return self.last_forwarded_seq
 
     # --- Output ---------------------------------------------------------------------------
 

@@ -308,7 +308,7 @@ class FrameMember:
     """Mixin for consumers fed by the hub. It follows groups and holds frames
     while a snapshot or resync is being prepared, so that no frame reaches the
     client before the state it applies to. Consumers implement
-    `frame_forward(event)` and `frames_resync()`."""
+    `frame_forward(event)`, `_send_initial(after_seq)` and `frames_last_seq()`."""
 
     frame_groups: tuple[str, ...] = ()
     _held: list | None = None
@@ -356,8 +356,27 @@ class FrameMember:
             return
         await self.frame_forward(event)
 
+    async def frames_catch_up(self, after_seq: int | None) -> None:
+        """Send what the client missed after `after_seq` (or a snapshot), with
+        frames that arrive meanwhile held until it has gone out."""
+        self.frames_hold()
+        try:
+            await self._send_initial(after_seq)
+        finally:
+            await self.frames_release(self.frames_last_seq())
+
+    async def frames_resync(self) -> None:
+        """Frames may have been lost (the hub's Redis connection broke): send
+        what this client missed since the last frame it was given."""
+        await self.frames_catch_up(self.frames_last_seq())
+
+    # Implemented by the consumer:
+
     async def frame_forward(self, event: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    async def frames_resync(self) -> None:
+    async def _send_initial(self, after_seq: int | None) -> None:
+        raise NotImplementedError
+
+    def frames_last_seq(self) -> int:
         raise NotImplementedError
