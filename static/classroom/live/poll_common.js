@@ -123,7 +123,11 @@ export function correctText(t, poll, correct) {
 /** Milliseconds left on the poll's timer (server clock), or null without one. */
 export function timeLeft(app, poll) {
   if (!poll.closes_at || poll.state !== "open") return null;
-  return Date.parse(poll.closes_at) - app.now();
+  const closes = Date.parse(poll.closes_at);
+  const left = closes - app.now();
+  // Never more than the whole timer: a clock estimate a few ms behind the
+  // server would otherwise show 16 s on a 15 s poll.
+  return poll.opened_at ? Math.min(left, closes - Date.parse(poll.opened_at)) : left;
 }
 
 export function renderCountdown(app, element, poll) {
