@@ -75,6 +75,7 @@ ACTIONS: dict[str, Action] = {
     "poll.publish": Action("poll_publish", CourseAction.TEACH),
     "poll.vote": Action("poll_vote", CourseAction.PARTICIPATE, "poll"),
 }
+_APPLY = {lane: db_call(action_apply, lane) for lane in ("default", "staff")}
 PRESENCE_DELAY = 1.0
 REACTIONS_DELAY = 1.0  # one burst per second: 150 frames, not 300 (docs/performance.md)
 ENGAGEMENT_DELAY = 2.0
@@ -252,7 +253,7 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             # Staff actions have a database lane of their own: a mode switch
             # never waits behind a busy room's chat (core/asyncdb.py).
             lane = "default" if action.permission == CourseAction.PARTICIPATE else "staff"
-            applied, result = await db_call(action_apply, lane)(
+            applied, result = await _APPLY[lane](
                 session_id=self.session_id,
                 user=self.access.user,
                 client_id=client_id,

@@ -10,6 +10,7 @@ holds their current value.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -26,6 +27,8 @@ from classroom.models import (
     Timer,
 )
 from core import realtime
+
+logger = logging.getLogger(__name__)
 
 STREAM_ALL = "all"
 STREAM_STAFF = "staff"
@@ -362,17 +365,13 @@ async def engagement_flush(session_id: int) -> None:
 def _reactions_then_engagement(session_id: int) -> dict:
     """Write the pending reactions (classroom/services/reactions.py) first, so
     that the counts staff see include them: one batch per 2 s per session."""
-    import logging
-
     from classroom.selectors import engagement_list
     from classroom.services.reactions import reactions_persist
 
     try:
         reactions_persist(session_id)
     except Exception:  # kept in the pending list for the next flush
-        logging.getLogger(__name__).exception(
-            "writing the reactions of session %s failed", session_id
-        )
+        logger.exception("writing the reactions of session %s failed", session_id)
     return engagement_list(session_id=session_id)
 
 

@@ -93,14 +93,17 @@ def db_call(func: Callable[P, R], lane: str = "default") -> Callable[P, Awaitabl
                 close_old_connections()  # no persistent connections (tests)
 
     serial = sync_to_async(run, thread_sensitive=True)
+    pooled = None  # made on first use: the lane's executor reads settings
 
     @functools.wraps(func)
     async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        nonlocal pooled
         global _server_loop
         _server_loop = asyncio.get_running_loop()
         if _single_writer():
             return await serial(*args, **kwargs)
-        pooled = sync_to_async(run, thread_sensitive=False, executor=_executor(lane))
+        if pooled is None:
+            pooled = sync_to_async(run, thread_sensitive=False, executor=_executor(lane))
         return await pooled(*args, **kwargs)
 
     return call

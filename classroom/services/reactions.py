@@ -58,14 +58,22 @@ return 1
 """
 
 
-def _keys(session_id: int, user_id: int, kind: str, client_id: str | None) -> list[str]:
+def _base(session_id: int) -> str:
     from core.realtime import _namespace
 
-    base = f"roundtable:rx:{_namespace()}:{session_id}"
+    return f"roundtable:rx:{_namespace()}:{session_id}"
+
+
+def _pending_key(session_id: int) -> str:
+    return f"{_base(session_id)}:pending"
+
+
+def _keys(session_id: int, user_id: int, kind: str, client_id: str | None) -> list[str]:
+    base = _base(session_id)
     return [
         f"{base}:id:{user_id}:{client_id or ''}",
         f"{base}:rate:{user_id}",
-        f"{base}:pending",
+        _pending_key(session_id),
         f"roundtable:count:reactions:{session_id}:{kind}",
     ]
 
@@ -127,7 +135,7 @@ def reaction_burst_take(session_id: int) -> dict[str, int]:
 def reactions_persist(session_id: int) -> int:
     """Write the pending reactions of a session: one `reacted` event each and
     the per-learner counts and last-reacted times. Returns how many."""
-    pending_key = _keys(session_id, 0, "", None)[2]
+    pending_key = _pending_key(session_id)
     items = _pending_take(pending_key)
     if not items:
         return 0
