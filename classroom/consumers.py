@@ -594,7 +594,7 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         seq = event.get("seq")
         if seq:
             self.last_forwarded_seq = max(self.last_forwarded_seq, seq)
-        await self.send(text_data=event["text"])
+        await self.frames_write(event)
         if event.get("control") == "refresh":
             # This user changed tables: follow the new table and start over
             # from a snapshot. Later frames wait for it.

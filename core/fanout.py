@@ -11,7 +11,11 @@ encoded once, so they travel differently:
 - each event loop has one `Hub`: one pub/sub connection subscribed to the
   groups its local consumers follow, and the local members of each group;
 - the hub hands the text to each local member in turn (`frame_deliver`), which
-  writes it to its socket: no per-recipient decode, copy or Redis call.
+  writes it to its socket: no per-recipient decode, copy or Redis call;
+- under Daphne, a frame is also WebSocket-framed once (`wire_frame`) and the
+  same bytes are written to each local socket's transport, past the ASGI
+  `send` chain (a dict, three coroutine calls, a UTF-8 encode and autobahn's
+  framing per recipient). Other servers, and tests, use the ASGI `send`.
 
 Pub/sub is at-most-once, like the channel layer. Sequenced frames are also in
 the resync buffer (core/realtime.py); when the hub's Redis connection breaks it
@@ -24,6 +28,7 @@ hubs of this process directly, in order, through each hub's queue.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import weakref
@@ -304,6 +309,63 @@ def reset_for_tests() -> None:
     _hubs.clear()
 
 
+class Wire:
+    """Daphne's WebSocket protocol under a consumer's ASGI `send`: writes a
+    frame framed once for every recipient (autobahn's `PreparedMessage`).
+
+    Daphne calls an application with `send=partial(server.handle_reply,
+    protocol)`; that shape is checked, not assumed, and anything else (another
+    server, a middleware wrapping `send`, a test communicator) gets no wire.
+    `write` does what `handle_reply` does for `websocket.send` on an open
+    socket: nothing once Daphne counts the connection as gone."""
+
+    __slots__ = ("connections", "protocol")
+
+    def __init__(self, connections: dict, protocol: Any) -> None:
+        self.connections = connections
+        self.protocol = protocol
+
+    @classmethod
+    def under(cls, send: Any) -> Wire | None:
+        if not isinstance(send, functools.partial) or len(send.args) != 1 or send.keywords:
+            return None
+        server = getattr(send.func, "__self__", None)
+        protocol = send.args[0]
+        connections = getattr(server, "connections", None)
+        if (
+            getattr(send.func, "__name__", "") != "handle_reply"
+            or not isinstance(connections, dict)
+            or not hasattr(protocol, "sendPreparedMessage")
+            or not hasattr(protocol, "STATE_OPEN")
+        ):
+            return None
+        return cls(connections, protocol)
+
+    def write(self, event: dict[str, Any]) -> None:
+        details = self.connections.get(self.protocol)
+        if details is None or details.get("disconnected"):
+            return
+        if self.protocol.state != self.protocol.STATE_OPEN:
+            return
+        self.protocol.sendPreparedMessage(wire_frame(event))
+
+
+def wire_frame(event: dict[str, Any]):
+    """The WebSocket frame of an event's text, built once per event (the hub
+    hands one event dict to all its members)."""
+    prepared = event.get("wire")
+    if prepared is None:
+        from autobahn.websocket.protocol import PreparedMessage
+
+        # Server frames are not masked; never compressed (Daphne does not
+        # negotiate permessage-deflate, and an uncompressed frame is valid
+        # where it is negotiated).
+        prepared = event["wire"] = PreparedMessage(
+            event["text"].encode(), isBinary=False, applyMask=False, doNotCompress=True
+        )
+    return prepared
+
+
 class FrameMember:
     """Mixin for consumers fed by the hub. It follows groups and holds frames
     while a snapshot or resync is being prepared, so that no frame reaches the
@@ -314,6 +376,20 @@ class FrameMember:
     _held: list | None = None
     _holds = 0
     _through = 0
+    _wire: Wire | None | bool = False  # False: not looked up yet
+
+    async def frames_write(self, event: dict[str, Any]) -> None:
+        """Write an event's text to this socket: through Daphne's transport
+        when there is one, else through the ASGI `send`. Either way the
+        write is in program order with the consumer's other sends (Daphne's
+        `handle_reply` writes synchronously too)."""
+        wire = self._wire
+        if wire is False:
+            wire = self._wire = Wire.under(getattr(self, "base_send", None))
+        if wire is not None:
+            wire.write(event)
+        else:
+            await self.send(text_data=event["text"])
 
     async def frames_follow(self, groups: list[str]) -> None:
         current = self.frame_groups

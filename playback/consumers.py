@@ -411,7 +411,7 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
     async def frame_forward(self, event: dict) -> None:
         if event.get("seq"):
             self.last_seq = max(self.last_seq, event["seq"])
-        await self.send(text_data=event["text"])
+        await self.frames_write(event)
         if event.get("control") == events.STATE_CONTROL:
             frame = json.loads(event["text"])
             self._schedule_tick(frame.get("data"))

@@ -191,3 +191,81 @@ async def test_idle_groups_are_unsubscribed(settings, monkeypatch):
     counts = dict(await kv.async_client().pubsub_numsub(channel))
     assert counts[channel.encode()] == 0
     fanout.reset_for_tests()
+
+
+# --- Pre-framed writes to Daphne's sockets -------------------------------------------------------
+
+
+def _daphne_socket():
+    """Daphne's own WebSocket protocol on a Twisted string transport, shaped
+    as Daphne hands it to an application: `send=partial(server.handle_reply,
+    protocol)`."""
+    import functools
+
+    from daphne.server import Server
+    from daphne.ws_protocol import WebSocketFactory
+    from twisted.internet.testing import StringTransport
+
+    server = Server(application=None, endpoints=["tcp:port=0:interface=127.0.0.1"])
+    server.connections = {}  # set by Server.run(), which these tests do not start
+    protocol = WebSocketFactory(server).buildProtocol(("127.0.0.1", 1))
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.state = protocol.STATE_OPEN  # as after the handshake
+    server.connections[protocol] = {}
+    return server, protocol, transport, functools.partial(server.handle_reply, protocol)
+
+
+def _unframe(data: bytes) -> list[str]:
+    """Decode unmasked server-to-client text frames (RFC 6455, section 5.2)."""
+    texts = []
+    while data:
+        assert data[0] == 0x81  # FIN + text
+        length, start = data[1], 2
+        if length == 126:
+            length, start = int.from_bytes(data[2:4], "big"), 4
+        elif length == 127:
+            length, start = int.from_bytes(data[2:10], "big"), 10
+        texts.append(data[start : start + length].decode())
+        data = data[start + length :]
+    return texts
+
+
+def test_the_wire_is_found_only_under_daphnes_send():
+    server, protocol, _, send = _daphne_socket()
+    wire = fanout.Wire.under(send)
+    assert wire is not None and wire.protocol is protocol
+
+    async def other_send(message):
+        return None
+
+    assert fanout.Wire.under(other_send) is None
+    assert fanout.Wire.under(None) is None
+    assert fanout.Wire.under(__import__("functools").partial(print, protocol)) is None
+
+
+def test_one_framing_serves_every_socket_and_lengths_of_each_size_arrive_intact():
+    sockets = [_daphne_socket() for _ in range(3)]
+    wires = [fanout.Wire.under(send) for *_, send in sockets]
+    texts = ["short", "é" * 100, "€" * 30_000]  # 7-bit, 16-bit and 64-bit lengths
+    for text in texts:
+        event = {"text": text, "seq": 1, "control": None}
+        for wire in wires:
+            wire.write(event)
+        assert fanout.wire_frame(event) is event["wire"]  # framed once, then reused
+    for _, _, transport, _ in sockets:
+        assert _unframe(transport.value()) == texts
+
+
+def test_nothing_is_written_to_a_closing_or_disconnected_socket():
+    server, protocol, transport, send = _daphne_socket()
+    wire = fanout.Wire.under(send)
+    server.connections[protocol]["disconnected"] = True
+    wire.write({"text": "gone"})
+    server.connections[protocol] = {}
+    protocol.state = protocol.STATE_CLOSING
+    wire.write({"text": "closing"})
+    del server.connections[protocol]
+    protocol.state = protocol.STATE_OPEN
+    wire.write({"text": "forgotten"})
+    assert transport.value() == b""
