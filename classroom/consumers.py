@@ -27,7 +27,6 @@ from core import realtime
 from core.asyncdb import db_call
 from core.errors import ApplicationError, PermissionDeniedError, ValidationError
 from core.fanout import FrameMember
-from core.protocol import client_frame_parse
 from courses.access import CourseAction
 
 logger = logging.getLogger(__name__)
@@ -222,31 +221,14 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.access is None:
             return
-        frame, error = self._parse(text_data, bytes_data)
-        if error is not None:
-            await self._send_error(None, error)
+        routed = await self.frames_receive(text_data, bytes_data, ACTIONS)
+        if routed is None:
             return
-        frame_type, client_id, data = frame["type"], frame.get("id"), frame.get("data") or {}
-        if frame_type == "ping":
-            await self._pong(client_id, data)
-            return
-        if frame_type == "resync":
-            seq = data.get("seq")
-            await self.frames_catch_up(
-                seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-            )
-            return
-        action = ACTIONS.get(frame_type)
-        if action is None:
-            await self._send_error(
-                client_id,
-                ValidationError(f"Unknown frame type '{frame_type}'.", code="unknown_type"),
-            )
-            return
+        action, client_id, data = routed
         try:
             if not self.access.course_access.may(action.permission):
                 self.access.require(action.permission)
-            if frame_type == "reaction.send":
+            if action.handler == "reaction_send":
                 await self._reaction(client_id, data)
                 return
             handler = getattr(self, f"do_{action.handler}")
@@ -291,12 +273,6 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         await self._send_json(ack)
         if applied:
             await self._schedule("reactions")
-
-    def _parse(self, text_data, bytes_data) -> tuple[dict | None, ApplicationError | None]:
-        try:
-            return client_frame_parse(text_data, bytes_data), None
-        except ApplicationError as error:
-            return None, error
 
     async def _pong(self, client_id: str | None, data: dict) -> None:
         now = time.monotonic()

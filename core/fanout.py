@@ -32,9 +32,12 @@ import functools
 import logging
 import time
 import weakref
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from core import kv
+from core.errors import ApplicationError, ValidationError
+from core.protocol import client_frame_parse
 
 logger = logging.getLogger(__name__)
 
@@ -369,8 +372,10 @@ def wire_frame(event: dict[str, Any]):
 class FrameMember:
     """Mixin for consumers fed by the hub. It follows groups and holds frames
     while a snapshot or resync is being prepared, so that no frame reaches the
-    client before the state it applies to. Consumers implement
-    `frame_forward(event)`, `_send_initial(after_seq)` and `frames_last_seq()`."""
+    client before the state it applies to, and routes client frames
+    (`frames_receive`). Consumers implement `frame_forward(event)`,
+    `_send_initial(after_seq)`, `frames_last_seq()`, `_pong(client_id, data)`
+    and `_send_error(client_id, error)`."""
 
     frame_groups: tuple[str, ...] = ()
     _held: list | None = None
@@ -446,7 +451,45 @@ class FrameMember:
         what this client missed since the last frame it was given."""
         await self.frames_catch_up(self.frames_last_seq())
 
+    async def frames_receive(
+        self, text_data: str | None, bytes_data: bytes | None, actions: Mapping[str, Any]
+    ) -> tuple[Any, str | None, dict] | None:
+        """The common start of a consumer's `receive`: parse the client frame
+        (malformed JSON or a bad shape gets an `error` frame, the socket stays
+        open), answer `ping` (the consumer's `_pong`) and `resync`, and look the
+        type up in `actions` (an unknown type gets `unknown_type`). Returns
+        `(action, client_id, data)`, or None when nothing is left to do."""
+        try:
+            frame = client_frame_parse(text_data, bytes_data)
+        except ApplicationError as error:
+            await self._send_error(None, error)
+            return None
+        frame_type, client_id, data = frame["type"], frame.get("id"), frame.get("data") or {}
+        if frame_type == "ping":
+            await self._pong(client_id, data)
+            return None
+        if frame_type == "resync":
+            seq = data.get("seq")
+            await self.frames_catch_up(
+                seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+            )
+            return None
+        action = actions.get(frame_type)
+        if action is None:
+            await self._send_error(
+                client_id,
+                ValidationError(f"Unknown frame type '{frame_type}'.", code="unknown_type"),
+            )
+            return None
+        return action, client_id, data
+
     # Implemented by the consumer:
+
+    async def _pong(self, client_id: str | None, data: dict) -> None:
+        raise NotImplementedError
+
+    async def _send_error(self, client_id: str | None, error: Exception) -> None:
+        raise NotImplementedError
 
     async def frame_forward(self, event: dict[str, Any]) -> None:
         raise NotImplementedError

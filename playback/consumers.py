@@ -22,7 +22,6 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from core.asyncdb import db_call
 from core.errors import ApplicationError, ValidationError
 from core.fanout import FrameMember
-from core.protocol import client_frame_parse
 from playback import events
 from playback.access import RoomAccess, access_playback_room
 from playback.selectors import room_snapshot_get
@@ -177,27 +176,10 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.access is None:
             return
-        frame, error = self._parse(text_data, bytes_data)
-        if error is not None:
-            await self._send_error(None, error)
+        routed = await self.frames_receive(text_data, bytes_data, ACTIONS)
+        if routed is None:
             return
-        frame_type, client_id, data = frame["type"], frame.get("id"), frame.get("data") or {}
-        if frame_type == "ping":
-            await self._pong(client_id, data)
-            return
-        if frame_type == "resync":
-            seq = data.get("seq")
-            await self.frames_catch_up(
-                seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-            )
-            return
-        action = ACTIONS.get(frame_type)
-        if action is None:
-            await self._send_error(
-                client_id,
-                ValidationError(f"Unknown frame type '{frame_type}'.", code="unknown_type"),
-            )
-            return
+        action, client_id, data = routed
         await self.actions.put((action, client_id, data))
 
     async def _work(self) -> None:
@@ -243,12 +225,6 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
             await events.coalesce(
                 f"playback-reactions:{room_id}", REACTIONS_DELAY, lambda: _reactions_flush(room_id)
             )
-
-    def _parse(self, text_data, bytes_data) -> tuple[dict | None, ApplicationError | None]:
-        try:
-            return client_frame_parse(text_data, bytes_data), None
-        except ApplicationError as error:
-            return None, error
 
     async def _pong(self, client_id: str | None, data: dict) -> None:
         """Answer at once, before any database work: the clock sample's

@@ -250,12 +250,23 @@ def attendance_join(*, session_id: int, user: User, connection: str) -> int:
     with transaction.atomic():
         session = LiveSession.objects.only("pk", "state", "course_id").get(pk=session_id)
         now = timezone.now()
-        Participant.objects.get_or_create(session=session, user=user)
+        # INSERT … ON CONFLICT DO NOTHING: no savepoint, no read first (a
+        # class arriving at once makes these the hottest statements).
+        Participant.objects.bulk_create(
+            [Participant(session=session, user=user)], ignore_conflicts=True
+        )
         Participant.objects.select_for_update().filter(session=session, user=user).first()
-        Attendance.objects.get_or_create(
-            session=session,
-            connection=connection[:200],
-            defaults={"user": user, "joined_at": now, "last_seen_at": now},
+        Attendance.objects.bulk_create(
+            [
+                Attendance(
+                    session=session,
+                    user=user,
+                    connection=connection[:200],
+                    joined_at=now,
+                    last_seen_at=now,
+                )
+            ],
+            ignore_conflicts=True,
         )
         connections = Attendance.objects.filter(
             session=session, user=user, left_at__isnull=True
