@@ -538,11 +538,6 @@ class Server:
         return [process.pid for process in self.processes]
 
     @property
-    def base(self) -> str:
-        """The first process's address (warm-up)."""
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
     def bases(self) -> str:
         """Every process's address, comma-separated: clients spread their
         connections over them (by user id), as a load balancer would."""
@@ -701,15 +696,21 @@ class Clients:
 
 
 def warm_up(server: Server, plan: list[dict]) -> None:
-    """One connection through the whole path before memory is measured, so
-    that lazy imports and pools are not counted as per-connection memory."""
+    """One connection through the whole path of every server process before
+    memory is measured, so that lazy imports and pools are not counted as
+    per-connection memory."""
+    for base in server.bases.split(","):
+        _warm_up_one(server, base, plan)
+
+
+def _warm_up_one(server: Server, base: str, plan: list[dict]) -> None:
     from websockets.asyncio.client import connect
 
     session = plan[0]
     user = session["learners"][0]
 
     async def run() -> None:
-        url = f"{server.base}/ws/live/{session['id']}/"
+        url = f"{base}/ws/live/{session['id']}/"
         if server.kind == "bare":
             url += f"?u={user['id']}&t={user['table_id']}&s=0"
         async with connect(
@@ -1318,8 +1319,9 @@ def report(cfg: Config, results: dict[str, dict], database: str) -> str:
         "received by all clients (acks and errors excluded). *Latency* of a switch is from the "
         "instructor's send to its `mode.changed` reaching the **last** of the session's learners "
         "(`time.monotonic()` in the client process that holds the whole session). *Memory per "
-        "connection* is the server's VmRSS after every client connected and went idle, minus VmRSS "
-        "after one warm-up connection, divided by the open connections. *Held* counts learners whose "
+        "connection* is the server's VmRSS (summed over its processes) after every client connected "
+        "and went idle, minus VmRSS after one warm-up connection to each process, divided by the "
+        "open connections. *Held* counts learners whose "
         "socket was open with a snapshot.",
         "The load generator shares the machine: server, PostgreSQL, Redis and "
         f"{cfg.procs} client processes run on the same 2 cores (see the CPU columns), so absolute "
