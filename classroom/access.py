@@ -46,7 +46,15 @@ def access_live_session(
 ) -> LiveAccess:
     if user is None or not user.is_authenticated:
         raise NotAuthenticatedError()
-    session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
+    # Without the stream heads: a socket keeps its access for its lifetime,
+    # and the heads (one entry per table and private stream) were a third of
+    # an idle connection's memory. Whoever needs them reads the row again.
+    session = (
+        LiveSession.objects.select_related("course")
+        .defer("stream_heads")
+        .filter(pk=session_id)
+        .first()
+    )
     if session is None:
         raise NotFoundError(_("Session not found."), code="session_not_found")
     try:

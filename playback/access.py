@@ -133,7 +133,12 @@ def access_playback_room(*, user, room_id: int) -> RoomAccess:
     if user is None or not user.is_authenticated:
         raise NotAuthenticatedError()
     not_found = NotFoundError(_("Playback room not found."), code="room_not_found")
-    room = PlaybackRoom.objects.select_related("table", "host").filter(pk=room_id).first()
+    room = (
+        PlaybackRoom.objects.select_related("table", "host")
+        .defer("stream_heads")
+        .filter(pk=room_id)
+        .first()
+    )
     if room is None:
         raise not_found
     try:
