@@ -27,6 +27,7 @@ from core import realtime
 from core.asyncdb import db_call
 from core.errors import ApplicationError, PermissionDeniedError, ValidationError
 from core.fanout import FrameMember
+from core.protocol import frame_int
 from courses.access import CourseAction
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ SLOW_CLIENT_LAG = 300  # frames forwarded but not yet applied by the client
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 4008
+CLOSE_SERVER_ERROR = 1011  # the snapshot could not be built (a bug, logged)
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,7 @@ TALLY_DELAY = 0.25  # at most one tally frame per poll per 250 ms
 
 
 def _int(data: dict, key: str) -> int:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(
-            f"'{key}' must be an integer.", code="invalid", details={key: "integer"}
-        )
-    return value
+    return frame_int(data, key)
 
 
 def _optional_int(data: dict, key: str) -> int | None:
@@ -139,7 +136,16 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         await db_call(sessions.attendance_join)(
             session_id=self.session_id, user=self.access.user, connection=self.connection_id
         )
-        await self._send_initial(self._query_seq())
+        try:
+            await self._send_initial(self._query_seq())
+        except Exception:
+            # A snapshot that cannot be built is a bug; close the attendance
+            # just opened, so that the user does not stay "present" for good.
+            logger.exception("snapshot for session %s failed", self.session_id)
+            await self.disconnect(CLOSE_SERVER_ERROR)
+            self.access = None
+            await self.close(code=CLOSE_SERVER_ERROR)
+            return
         await self.frames_release(self.last_forwarded_seq)
         await self._schedule("presence")
 
@@ -245,6 +251,16 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         except ApplicationError as error:
             await self._send_error(client_id, error)
             return
+        except Exception:
+            # A bug in one action must not close the socket (an exception out
+            # of receive() kills the consumer before disconnect() can close
+            # its attendance): log it and answer like the API's 500.
+            logger.exception("live action %s failed in session %s", action.handler, self.session_id)
+            await self._send_error(
+                client_id,
+                ApplicationError("Something went wrong on our side.", code="server_error"),
+            )
+            return
         ack: dict[str, Any] = {"type": "ack", "id": client_id}
         if not applied:
             ack["duplicate"] = True
@@ -323,7 +339,9 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             actor=self.access.user,
             mode=mode,
             table_id=_optional_int(data, "table_id"),
-            podium_addresses_all=podium_all if isinstance(podium_all, bool) else None,
+            podium_addresses_all=None
+            if podium_all is None
+            else _bool(data, "podium_addresses_all"),
         )
 
     def do_chat_send(self, data: dict) -> dict:

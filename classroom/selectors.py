@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -344,6 +345,16 @@ def poll_correct_payload(poll) -> dict:
     return {}
 
 
+def _mean(values: list, digits: int) -> float | None:
+    """The mean, or None when there is none or it is not a finite number
+    (frames and API answers are strict JSON: no NaN or Infinity). Each value
+    is divided first, so large answers cannot overflow the sum."""
+    if not values:
+        return None
+    mean = math.fsum(value / len(values) for value in values)
+    return round(mean, digits) if math.isfinite(mean) else None
+
+
 def poll_results_get(*, poll, for_staff: bool) -> dict:
     """Distribution, per-table breakdown, counts and rate; for staff also who
     has not answered (never for anonymous polls) and who was right (quiz)."""
@@ -379,21 +390,19 @@ def poll_results_get(*, poll, for_staff: bool) -> dict:
                 ]
             }
         if poll.kind in (PollKind.RATING,):
-            counts = {str(v): 0 for v in range(1, poll.definition["scale"] + 1)}
+            # int(): polls stored before the scale had to be an int may say 5.0.
+            counts = {str(v): 0 for v in range(1, int(poll.definition["scale"]) + 1)}
             values = [response.answer["value"] for response in items]
             for value in values:
-                counts[str(value)] += 1
-            return {
-                "counts": counts,
-                "mean": round(sum(values) / len(values), 2) if values else None,
-            }
+                counts[str(value)] = counts.get(str(value), 0) + 1
+            return {"counts": counts, "mean": _mean(values, 2)}
         if poll.kind == PollKind.NUMERIC:
             values = sorted(response.answer["value"] for response in items)
             median = values[len(values) // 2] if values else None
             return {
                 "values": values[:500],
                 "median": median,
-                "mean": round(sum(values) / len(values), 3) if values else None,
+                "mean": _mean(values, 3),
             }
         counts = {option["id"]: 0 for option in poll.definition["options"]}
         for response in items:

@@ -4,11 +4,41 @@
 from __future__ import annotations
 
 import json
+import re
 
 from core.errors import ValidationError
 
 CLIENT_ID_MAX = 64
 FRAME_MAX_BYTES = 16_000
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # what a database integer column holds
+
+# Escapes that may decode to a character no text column can store: NUL, or
+# half of a surrogate pair (a whole pair is one ordinary character).
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF][0-9a-fA-F]{2})")
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _storable(value) -> bool:
+    """No string in the frame (keys included) holds NUL or an unpaired surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:  # an unpaired surrogate
+                return False
+    return True
 
 
 def client_frame_parse(text_data: str | None, bytes_data: bytes | None) -> dict:
@@ -18,11 +48,17 @@ def client_frame_parse(text_data: str | None, bytes_data: bytes | None) -> dict:
     if len(raw) > FRAME_MAX_BYTES:
         raise ValidationError("The frame is too large.", code="frame_too_large")
     try:
-        frame = json.loads(raw)
-    except ValueError:
+        # NaN and Infinity are not JSON (Python's parser accepts them).
+        frame = json.loads(raw, parse_constant=_no_constants)
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         raise ValidationError("The frame is not valid JSON.", code="malformed_frame") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise ValidationError("A frame is an object with a string 'type'.", code="malformed_frame")
+    if _SUSPECT_ESCAPE.search(raw) and not _storable(frame):
+        raise ValidationError(
+            "Text may not contain NUL characters or unpaired surrogates.",
+            code="malformed_frame",
+        )
     client_id = frame.get("id")
     if client_id is not None and (
         not isinstance(client_id, str) or not 0 < len(client_id) <= CLIENT_ID_MAX
@@ -33,3 +69,21 @@ def client_frame_parse(text_data: str | None, bytes_data: bytes | None) -> dict:
     if frame.get("data") is not None and not isinstance(frame["data"], dict):
         raise ValidationError("'data' must be an object.", code="malformed_frame")
     return frame
+
+
+def frame_int(data: dict, key: str, *, numbers: bool = False) -> int:
+    """`data[key]` as an integer a database column can hold, else a
+    ValidationError (`invalid`). With `numbers`, a finite float is truncated
+    (positions in milliseconds may come as floats)."""
+    value = data.get(key)
+    kinds = (int, float) if numbers else int
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        noun = "a number" if numbers else "an integer"
+        raise ValidationError(
+            f"'{key}' must be {noun}.", code="invalid", details={key: noun.split()[-1]}
+        )
+    if not INT_MIN <= value <= INT_MAX:  # also catches a float's inf
+        raise ValidationError(
+            f"'{key}' is out of range.", code="invalid", details={key: "out_of_range"}
+        )
+    return int(value)

@@ -20,8 +20,9 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from core.asyncdb import db_call
-from core.errors import ApplicationError, ValidationError
+from core.errors import ApplicationError
 from core.fanout import FrameMember
+from core.protocol import frame_int
 from playback import events
 from playback.access import RoomAccess, access_playback_room
 from playback.selectors import room_snapshot_get
@@ -64,10 +65,7 @@ ACTIONS: dict[str, Action] = {
 
 
 def _int(data: dict, key: str) -> int:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(f"'{key}' must be a number.", code="invalid", details={key: "number"})
-    return int(value)
+    return frame_int(data, key, numbers=True)
 
 
 class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):

@@ -34,6 +34,7 @@ from classroom.services.common import require_live, session_lock
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 
 OPTIONS_MIN, OPTIONS_MAX = 2, 10
+OPTION_ID_MAX = 40
 TEXT_ANSWER_MAX = 2000
 PROMPT_MAX = 500
 POLL_TIMER_MAX_SECONDS = 3600
@@ -86,6 +87,11 @@ def definition_clean(*, kind: str, definition: dict[str, Any]) -> dict[str, Any]
                 if isinstance(option, dict) and option.get("id")
                 else chr(97 + index)
             )
+            if len(option_id) > OPTION_ID_MAX:
+                raise _invalid(
+                    "options",
+                    _("Option ids have at most %(n)d characters.") % {"n": OPTION_ID_MAX},
+                )
             if option_id in seen:
                 raise _invalid("options", _("Option ids must be unique."))
             seen.add(option_id)
@@ -93,7 +99,7 @@ def definition_clean(*, kind: str, definition: dict[str, Any]) -> dict[str, Any]
         clean["options"] = clean_options
         if kind == PollKind.MULTIPLE and definition.get("max_choices") is not None:
             max_choices = definition["max_choices"]
-            if not isinstance(max_choices, int) or not 1 <= max_choices <= len(clean_options):
+            if not _whole(max_choices) or not 1 <= max_choices <= len(clean_options):
                 raise _invalid(
                     "max_choices", _("Max choices must be between 1 and the number of options.")
                 )
@@ -110,7 +116,7 @@ def definition_clean(*, kind: str, definition: dict[str, Any]) -> dict[str, Any]
         clean["correct"] = [str(c) for c in correct]
     elif kind == PollKind.RATING:
         scale = definition.get("scale", 5)
-        if scale not in (5, 10):
+        if not _whole(scale) or scale not in (5, 10):
             raise _invalid("scale", _("A rating scale runs 1-5 or 1-10."))
         clean["scale"] = scale
     elif kind == PollKind.SHORT_TEXT:
@@ -124,7 +130,10 @@ def definition_clean(*, kind: str, definition: dict[str, Any]) -> dict[str, Any]
         value = definition.get("correct_value")
         tolerance = definition.get("tolerance", 0)
         if value is not None and not _finite(value):
-            raise _invalid("correct_value", _("The correct value must be a number."))
+            raise _invalid(
+                "correct_value",
+                _("The correct value must be a number between -10^15 and 10^15."),
+            )
         if not _finite(tolerance) or tolerance < 0:
             raise _invalid("tolerance", _("The tolerance must be zero or a positive number."))
         clean["correct_value"] = value
@@ -132,8 +141,32 @@ def definition_clean(*, kind: str, definition: dict[str, Any]) -> dict[str, Any]
     return clean
 
 
+NUMERIC_LIMIT = (
+    1e15  # numeric answers and keys: |x| <= 10^15, so sums and means stay exact enough and finite
+)
+
+
 def _finite(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A real number a numeric question may hold: not a boolean, not NaN or
+    infinite, and no larger than NUMERIC_LIMIT (an int of 400 digits cannot
+    even become a float; 1e308 twice overflows the mean)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value) and abs(value) <= NUMERIC_LIMIT
+    except OverflowError:
+        return False
+
+
+def _whole(value) -> bool:
+    """An int, not a bool (True == 1) and not a float (5.0 == 5)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def points_clean(points) -> int:
+    if not _whole(points) or not 0 <= points <= 100:
+        raise _invalid("points", _("Points run from 0 to 100."))
+    return points
 
 
 def has_correct_answer(kind: str, definition: dict) -> bool:
@@ -204,7 +237,11 @@ def answer_clean(*, poll: Poll, answer: Any) -> dict[str, Any]:
         return {"text": text.strip()}
     value = answer.get("value")
     if not _finite(value):
-        raise _invalid("value", _("The answer must be a number."), "invalid_answer")
+        raise _invalid(
+            "value",
+            _("The answer must be a number between -10^15 and 10^15."),
+            "invalid_answer",
+        )
     return {"value": value}
 
 
@@ -235,8 +272,7 @@ def bank_question_create(
     prompt = (prompt or "").strip()
     if not prompt or len(prompt) > PROMPT_MAX:
         raise _invalid("prompt", _("A question has 1 to 500 characters."))
-    if not isinstance(points, int) or isinstance(points, bool) or not 0 <= points <= 100:
-        raise _invalid("points", _("Points run from 0 to 100."))
+    points = points_clean(points)
     clean = definition_clean(kind=kind, definition=definition)
     return BankQuestion.objects.create(
         course=course, kind=kind, prompt=prompt, definition=clean, points=points, created_by=actor
@@ -354,6 +390,7 @@ def poll_open(
             if not prompt or len(prompt) > PROMPT_MAX:
                 raise _invalid("prompt", _("A question has 1 to 500 characters."))
             clean = definition_clean(kind=kind or "", definition=definition or {})
+            points = points_clean(points)
             question = None
         options = _launch_settings(launch)
         gradable = has_correct_answer(kind, clean)

@@ -13,6 +13,7 @@ import csv
 import io
 import math
 import random
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,10 @@ def _capacity_clean(value: Any, *, field: str = "capacity") -> int:
 def _name_error(name: str) -> str | None:
     if not name:
         return _("The table name is empty.")
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        return _("The table name contains a control character.")
+    if not any(unicodedata.category(char)[0] in "LNPS" for char in name):
+        return _("The table name has no visible character.")
     if len(name) > TABLE_NAME_MAX_LENGTH:
         return _("The table name is longer than %(max)d characters.") % {
             "max": TABLE_NAME_MAX_LENGTH
@@ -464,7 +469,9 @@ def _csv_rows(text: str) -> Iterable[tuple[int, list[str] | None, str | None]]:
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     first_line = text.split("\n", 1)[0]
     delimiter = next((sep for sep in (",", ";", "\t") if sep in first_line), ",")
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    # strict: an unterminated quote is an error, not a cell that swallows
+    # the rest of the file.
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
     read_until = 0
     while True:
         try:

@@ -81,6 +81,12 @@ def _int(data_value: Any, field: str) -> int:
             code="invalid",
             details={field: "integer"},
         )
+    if not -(2**63) <= data_value < 2**63:  # also a float's inf
+        raise ValidationError(
+            _("%(field)s is out of range.") % {"field": field},
+            code="invalid",
+            details={field: "out_of_range"},
+        )
     return int(data_value)
 
 

@@ -105,3 +105,15 @@ def test_session_list_is_ordered_by_start(client, course, learner):
     client.force_login(learner)
     titles = [s["title"] for s in client.get(f"/api/courses/{course.pk}/sessions/").json()]
     assert titles == ["A", "B"]
+
+
+def test_a_body_nested_too_deep_is_a_400_not_a_500(client, course, instructor):
+    client.force_login(instructor)
+    response = client.post(
+        f"/api/courses/{course.pk}/sessions/schedule/",
+        "[" * 100_000 + "]" * 100_000,
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["error"]["message"]
+    assert not LiveSession.objects.exists()

@@ -283,3 +283,62 @@ async def test_no_reaction_after_the_session_ended(room):
     assert late["type"] == "error" and late["data"]["code"] == "session_not_live"
     await ann.close()
     await teacher.close()
+
+
+async def test_frames_no_column_can_store_get_errors_and_store_nothing(room):
+    """Found by fuzzing: each of these closed the socket with 1011 (and left
+    the learner 'present' for good) instead of answering with an error."""
+    ann, _ = await join(room, "ann")
+    teacher, _ = await join(room, "instructor")
+    nested = '{"type":"ping","data":{"a":' + "[" * 1000 + "]" * 1000 + "}}"
+    await ann.communicator.send_to(text_data=nested)
+    assert (await ann.receive())["data"]["code"] == "malformed_frame"
+    for body in ("half a pair \\ud800", "nul \\u0000 inside"):
+        frame = '{"type":"chat.send","id":"s1","data":{"channel":"class","body":"BODY"}}'
+        await ann.communicator.send_to(text_data=frame.replace("BODY", body))
+        assert (await ann.receive())["data"]["code"] == "malformed_frame"
+    await ann.communicator.send_to(text_data='{"type":"chat.send","data":{"x":Infinity}}')
+    assert (await ann.receive())["data"]["code"] == "malformed_frame"
+    # A whole surrogate pair is an ordinary character.
+    reply = await ann.request("chat.send", {"channel": "class", "body": "ok \U0001f600"})
+    assert reply["type"] == "ack"
+    for user_id in (2**63, -(2**70)):
+        error = await teacher.request("podium.invite", {"user_id": user_id})
+        assert error["type"] == "error" and error["data"]["code"] == "invalid", error
+    bodies = await database_sync_to_async(
+        lambda: list(ChatMessage.objects.values_list("body", flat=True))
+    )()
+    assert bodies == ["ok \U0001f600"]
+    assert (await ann.request("hand.raise", {}))["type"] == "ack"  # still connected
+    await ann.close()
+    await teacher.close()
+
+
+async def test_a_failing_action_is_answered_server_error_and_the_socket_stays(room, monkeypatch):
+    from classroom.services import chat
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(chat, "chat_send", broken)
+    ann, _ = await join(room, "ann")
+    error = await ann.request("chat.send", {"channel": "class", "body": "hello"})
+    assert error["type"] == "error" and error["data"]["code"] == "server_error"
+    assert (await ann.request("hand.raise", {}))["type"] == "ack"
+    await ann.close()
+
+
+async def test_a_snapshot_that_fails_closes_the_attendance_it_opened(room, monkeypatch):
+    from classroom import consumers
+    from classroom.models import Attendance
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(consumers, "session_snapshot_get", broken)
+    client = await Client.connect(application, path(room["session"]), room["ann"], name="ann")
+    assert (await client.communicator.receive_output(3))["type"] == "websocket.close"
+    open_rows = await database_sync_to_async(
+        lambda: Attendance.objects.filter(user=room["ann"], left_at__isnull=True).count()
+    )()
+    assert open_rows == 0

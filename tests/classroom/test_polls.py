@@ -82,6 +82,17 @@ def buffered(live, after=0):
         ("single", {"options": [{"text": "a"}, {"text": "b"}], "correct": ["a", "b"]}, "correct"),
         ("multiple", {"options": [{"text": "a"}, {"text": "b"}], "max_choices": 3}, "max_choices"),
         ("rating", {"scale": 7}, "scale"),
+        ("rating", {"scale": 5.0}, "scale"),  # a float scale broke every staff snapshot
+        ("rating", {"scale": True}, "scale"),
+        (
+            "multiple",
+            {"options": [{"text": "a"}, {"text": "b"}], "max_choices": True},
+            "max_choices",
+        ),
+        ("single", {"options": [{"text": "a", "id": "x" * 41}, {"text": "b"}]}, "options"),
+        ("numeric", {"correct_value": 10**400}, "correct_value"),  # no float holds it
+        ("numeric", {"correct_value": 1e300}, "correct_value"),
+        ("numeric", {"correct_value": 1, "tolerance": 10**400}, "tolerance"),
         ("numeric", {"correct_value": "ten"}, "correct_value"),
         ("numeric", {"correct_value": 10, "tolerance": -1}, "tolerance"),
         ("short_text", {"accepted": [""]}, "accepted"),
@@ -93,6 +104,40 @@ def test_bad_definitions_are_refused_and_nothing_opened(live, instructor, kind, 
         open_poll(live, instructor, kind=kind, definition=definition)
     assert field in error.value.details
     assert not Poll.objects.exists()
+
+
+@pytest.mark.parametrize("points", [-1, 101, 2**70, True, 1.5])
+def test_bad_points_on_the_fly_are_refused(live, instructor, points):
+    with pytest.raises(ValidationError) as error:
+        polls.poll_open(
+            session_id=live.pk,
+            actor=instructor,
+            kind="single",
+            prompt="p",
+            definition=CHOICES,
+            points=points,
+        )
+    assert "points" in error.value.details
+    assert not Poll.objects.exists()
+
+
+def test_results_of_polls_stored_before_the_checks_still_work(live, instructor, present):
+    """A float rating scale and numeric answers near the float limit, stored
+    before they were refused, give results and strict JSON, not a 500."""
+    rating = open_poll(live, instructor, kind="rating", definition={"scale": 5})
+    Poll.objects.filter(pk=rating.pk).update(definition={"scale": 5.0})
+    vote(live, present["people"][0], Poll.objects.get(pk=rating.pk), {"value": 4})
+    rating.refresh_from_db()
+    assert poll_results_get(poll=rating, for_staff=True)["distribution"]["mean"] == 4
+    numeric = open_poll(live, instructor, kind="numeric", definition={})
+    for user in present["people"][:2]:
+        vote(live, user, numeric, {"value": 1})
+    PollResponse.objects.filter(poll=numeric).update(answer={"value": 1e308})
+    distribution = poll_results_get(poll=numeric, for_staff=True)["distribution"]
+    assert distribution["mean"] == 1e308
+    json.dumps(distribution, allow_nan=False)
+    access = access_live_session(user=instructor, session_id=live.pk)
+    json.dumps(session_snapshot_get(access=access)["polls"], default=str, allow_nan=False)
 
 
 def test_fixed_option_kinds_get_their_options(live, instructor):
@@ -120,6 +165,8 @@ def test_fixed_option_kinds_get_their_options(live, instructor):
         ("short_text", {}, {"text": "x" * 2001}, "text"),
         ("numeric", {"correct_value": 3}, {"value": "3"}, "value"),
         ("numeric", {"correct_value": 3}, {"value": float("inf")}, "value"),
+        ("numeric", {"correct_value": 3}, {"value": 1e308}, "value"),
+        ("numeric", {"correct_value": 3}, {"value": 10**400}, "value"),
         ("single", CHOICES, "b", "answer"),
     ],
 )

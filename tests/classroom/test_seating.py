@@ -104,8 +104,10 @@ def test_table_capacity_must_be_2_to_10(course, instructor, capacity):
     assert not Table.objects.exists()
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 61])
-def test_table_name_must_be_1_to_60_characters(course, instructor, name):
+@pytest.mark.parametrize(
+    "name", ["", "   ", "x" * 61, "\u200b", "\u200b\u200d", "Ta\x00ble", "\x1b[31m"]
+)
+def test_table_name_must_be_1_to_60_visible_characters(course, instructor, name):
     with pytest.raises(ValidationError) as caught:
         table_create(course=course, name=name, actor=instructor)
     assert "name" in caught.value.details
@@ -439,6 +441,35 @@ def test_csv_plan_quoted_names_and_multiline_rows_keep_line_numbers(course, inst
     with pytest.raises(ValidationError) as caught:
         seating_csv_import(course=course, csv_text=plan, actor=instructor)
     assert [row["line"] for row in caught.value.details["rows"]] == [3, 5]
+
+
+def test_csv_plan_with_an_unterminated_quote_is_an_error_not_a_swallowed_row(course, instructor):
+    """Found by fuzzing: the quote swallowed the next row into a table name."""
+    ada, ben = make_learners(course, 2)
+    plan = f'learner,table\n{ada.username},"Table 2\n{ben.username},Table 3\n'
+    with pytest.raises(ValidationError) as caught:
+        seating_csv_import(course=course, csv_text=plan, actor=instructor)
+    rows = caught.value.details["rows"]
+    assert [row["line"] for row in rows] == [2]
+    assert rows[0]["error"].startswith("Not valid CSV")
+    assert written(course) == ([], [], 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("Ta\x00ble", "The table name contains a control character."),
+        ("\u200b", "The table name has no visible character."),
+    ],
+)
+def test_csv_plan_table_names_must_be_visible_text(course, instructor, cell, message):
+    (ada,) = make_learners(course, 1)
+    with pytest.raises(ValidationError) as caught:
+        seating_csv_import(
+            course=course, csv_text=f"learner,table\n{ada.username},{cell}\n", actor=instructor
+        )
+    assert caught.value.details["rows"] == [{"line": 2, "error": message}]
+    assert written(course) == ([], [], 0, 0)
 
 
 # --- By hand ----------------------------------------------------------------------------
