@@ -11,11 +11,13 @@ import contextvars
 import logging
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.utils import timezone
 
 from classroom import events
@@ -100,6 +102,32 @@ def _bool(data: dict, key: str) -> bool:
     return value
 
 
+STALE_SWEEP_SECONDS = 60.0
+_stale_sweepers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _stale_sweeper_ensure() -> None:
+    """Without a Celery worker (the embedded default runs tasks eagerly and has
+    no beat), each server loop closes the attendance of connections that
+    stopped pinging itself, as the beat task does in production: a process
+    killed without running disconnect() must not leave people "present"."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    loop = asyncio.get_running_loop()
+    task = _stale_sweepers.get(loop)
+    if task is None or task.done():
+        _stale_sweepers[loop] = loop.create_task(_stale_sweep_forever())
+
+
+async def _stale_sweep_forever() -> None:
+    while True:
+        await asyncio.sleep(STALE_SWEEP_SECONDS)
+        try:
+            await db_call(sessions.attendance_close_stale)()
+        except Exception:  # try again next time
+            logger.exception("closing stale attendance failed")
+
+
 class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
     """Frames reach this consumer through the process's fan-out hub
     (core/fanout.py), not the channel layer: it has no channel of its own."""
@@ -148,6 +176,7 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             return
         await self.frames_release(self.last_forwarded_seq)
         await self._schedule("presence")
+        _stale_sweeper_ensure()
 
     async def disconnect(self, code: int) -> None:
         if self.access is None:

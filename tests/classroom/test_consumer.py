@@ -342,3 +342,46 @@ async def test_a_snapshot_that_fails_closes_the_attendance_it_opened(room, monke
         lambda: Attendance.objects.filter(user=room["ann"], left_at__isnull=True).count()
     )()
     assert open_rows == 0
+
+
+async def test_without_a_celery_worker_the_server_closes_stale_attendance(
+    room, settings, monkeypatch
+):
+    """The embedded default has no beat: the server loop runs the sweep."""
+    import asyncio
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from classroom import consumers
+    from classroom.models import Attendance
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    monkeypatch.setattr(consumers, "STALE_SWEEP_SECONDS", 0.05)
+    long_ago = timezone.now() - timedelta(minutes=10)
+    await database_sync_to_async(Attendance.objects.create)(
+        session=room["session"],
+        user=room["bob"],
+        connection="live.died-with-its-process",
+        joined_at=long_ago,
+        last_seen_at=long_ago,
+    )
+    ann, _ = await join(room, "ann")
+    try:
+        for _ in range(100):
+            row = await database_sync_to_async(Attendance.objects.get)(
+                connection="live.died-with-its-process"
+            )
+            if row.left_at is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert row.left_at == long_ago  # it ends at its last sign of life
+        assert (
+            await database_sync_to_async(
+                Attendance.objects.filter(user=room["ann"], left_at__isnull=True).count
+            )()
+            == 1
+        )
+    finally:
+        consumers._stale_sweepers[asyncio.get_running_loop()].cancel()
+        await ann.close()
