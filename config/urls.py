@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle
 
 from classroom.api.polls import (
@@ -31,6 +32,8 @@ class TokenObtainApi(ObtainAuthToken):
     """Exchange username and password for an API token (rate limited)."""
 
     throttle_classes = [TokenObtainThrottle]
+    # ObtainAuthToken names DRF's own parsers; use the API's (core/api/parsers.py).
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
 
 api_patterns = [

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from core.errors import ValidationError
@@ -19,6 +20,30 @@ _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF][0-9a-fA-F]{2})")
 
 def _no_constants(name: str):
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses to inf
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+def json_strict_loads(raw: str):
+    """json.loads without what is not JSON or cannot be stored as a number:
+    NaN and Infinity literals, numbers that overflow a float (1e999), and
+    nesting too deep for the parser (RecursionError). All are ValueError."""
+    try:
+        return json.loads(raw, parse_constant=_no_constants, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+
+
+def text_storable(value) -> bool:
+    """No string in a parsed JSON value (keys included) holds NUL or an
+    unpaired surrogate, which no text column can store (and which cannot be
+    encoded back to UTF-8 in a response)."""
+    return _storable(value)
 
 
 def _storable(value) -> bool:
@@ -48,9 +73,8 @@ def client_frame_parse(text_data: str | None, bytes_data: bytes | None) -> dict:
     if len(raw) > FRAME_MAX_BYTES:
         raise ValidationError("The frame is too large.", code="frame_too_large")
     try:
-        # NaN and Infinity are not JSON (Python's parser accepts them).
-        frame = json.loads(raw, parse_constant=_no_constants)
-    except (ValueError, RecursionError):  # RecursionError: nested too deep
+        frame = json_strict_loads(raw)
+    except ValueError:
         raise ValidationError("The frame is not valid JSON.", code="malformed_frame") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise ValidationError("A frame is an object with a string 'type'.", code="malformed_frame")

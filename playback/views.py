@@ -64,6 +64,9 @@ def clock(ms: int | None) -> str:
 _CLOCK = re.compile(r"^\s*(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)\s*$")
 
 
+CLOCK_MAX_SECONDS = 7 * 24 * 3600  # no recording is a week long
+
+
 def parse_clock(text: str) -> int | None:
     """'1:02:03', '2:03', '123' or '123.5' → milliseconds; '' → None."""
     text = (text or "").strip()
@@ -78,9 +81,18 @@ def parse_clock(text: str) -> int | None:
             total = float(text)
     except ValueError:
         raise ValueError(text) from None
-    if total < 0:
+    if not 0 <= total <= CLOCK_MAX_SECONDS:  # also NaN and inf
         raise ValueError(text)
     return int(round(total * 1000))
+
+
+def _whole(value: str | None) -> int | None:
+    """A form or query value as a database id or count: ASCII digits only
+    (str.isdigit also accepts '²', which int() refuses), at most 18 of them."""
+    value = (value or "").strip()
+    if value and len(value) <= 18 and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 # --- A course's recordings -----------------------------------------------------------------
@@ -211,16 +223,12 @@ def recording_room_open(request: HttpRequest, recording_id: int) -> HttpResponse
     if access.recording.status != RecordingStatus.READY:
         messages.error(request, _("This recording is not ready yet."))
         return redirect("recording-detail", recording_id=recording_id)
-    invite = []
-    for value in request.POST.getlist("invite"):
-        if value.isdigit():
-            invite.append(int(value))
-    table_id = request.POST.get("table_id")
+    invite = [uid for uid in map(_whole, request.POST.getlist("invite")) if uid is not None]
     try:
         room, _created = rooms.room_open(
             access=access,
             kind=request.POST.get("kind", ""),
-            table_id=int(table_id) if table_id and table_id.isdigit() else None,
+            table_id=_whole(request.POST.get("table_id")),
             invite_user_ids=invite,
             control=request.POST.get("control") or None,
         )
@@ -228,8 +236,8 @@ def recording_room_open(request: HttpRequest, recording_id: int) -> HttpResponse
         messages.error(request, error.message)
         return redirect("recording-detail", recording_id=recording_id)
     url = reverse("playback-room", args=[room.pk])
-    start = request.POST.get("t", "")
-    return redirect(f"{url}?t={start}" if start.isdigit() else url)
+    start = _whole(request.POST.get("t"))
+    return redirect(f"{url}?t={start}" if start is not None else url)
 
 
 # Strings the player builds at run time. Keys are the script's; text is plain.
@@ -298,14 +306,14 @@ PLAYER_STRINGS = {
 def playback_room(request: HttpRequest, room_id: int) -> HttpResponse:
     access = _page_access(access_playback_room, user=request.user, room_id=room_id)
     recording = access.recording
-    start = request.GET.get("t", "")
+    start = _whole(request.GET.get("t"))
     config = {
         "room_id": access.room.pk,
         "recording_id": recording.pk,
         "ws_path": f"/ws/playback/{access.room.pk}/",
         "media_url": reverse("recording-media", args=[recording.pk]),
         "notes_export_url": reverse("recording-notes-export", args=[recording.pk]),
-        "start_at_ms": int(start) * 1000 if start.isdigit() else None,
+        "start_at_ms": start * 1000 if start is not None else None,
     }
     context = {
         "access": access,
@@ -413,7 +421,7 @@ def _settings_changes(request, recording) -> tuple[dict, dict]:
     changes["forward_skip"] = post.get("forward_skip") == "on"
     polls = selectors.recording_polls_get(recording=recording)
     if polls:
-        chosen = {int(v) for v in post.getlist("replay_polls") if v.isdigit()}
+        chosen = {n for n in map(_whole, post.getlist("replay_polls")) if n is not None}
         all_ids = {item.poll.pk for item in polls}
         changes["replay_polls"] = None if chosen == all_ids else sorted(chosen)
     chapters = {}

@@ -80,10 +80,15 @@ def _capacity_clean(value: Any, *, field: str = "capacity") -> int:
     return value
 
 
+# Bidirectional embeddings, overrides and isolates: they can make one name
+# display as another.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _name_error(name: str) -> str | None:
     if not name:
         return _("The table name is empty.")
-    if any(unicodedata.category(char) == "Cc" for char in name):
+    if any(unicodedata.category(char) == "Cc" or char in BIDI_CONTROLS for char in name):
         return _("The table name contains a control character.")
     if not any(unicodedata.category(char)[0] in "LNPS" for char in name):
         return _("The table name has no visible character.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Any
@@ -90,9 +91,7 @@ def recording_upload(
     """Store a staff upload as a ready recording. The type is decided by
     reading the file with PyAV, never by its name; a bad file raises a
     ValidationError and nothing is kept (no row, no stored file)."""
-    title = (title or "").strip() or Path(getattr(uploaded, "name", "") or "").stem
-    if not title or len(title) > TITLE_MAX:
-        raise _invalid("title", _("A title has 1 to 200 characters."))
+    title = _title_clean((title or "").strip() or Path(getattr(uploaded, "name", "") or "").stem)
     if uploaded is None or not getattr(uploaded, "size", 0):
         raise _invalid("file", _("Choose a file to upload."), "invalid_media")
     limit = upload_max_bytes()
@@ -206,6 +205,19 @@ def _int_or_none(field: str, value: Any) -> int | None:
     return value
 
 
+def _title_clean(value: Any) -> str:
+    """1 to 200 characters, at least one of them visible, no control character
+    (NUL cannot be stored at all)."""
+    title = value.strip() if isinstance(value, str) else ""
+    if not title or len(title) > TITLE_MAX:
+        raise _invalid("title", _("A title has 1 to 200 characters."))
+    if any(unicodedata.category(char) == "Cc" for char in title):
+        raise _invalid("title", _("A title cannot hold control characters."))
+    if not any(unicodedata.category(char)[0] in "LNPS" for char in title):
+        raise _invalid("title", _("A title needs a visible character."))
+    return title
+
+
 def recording_settings_update(*, recording_id: int, actor, changes: dict[str, Any]) -> Recording:
     """Staff choices for one recording. `changes` may hold title, trim_start_ms,
     trim_end_ms (null: to the end), pause_at_polls, forward_skip, replay_polls
@@ -222,10 +234,7 @@ def recording_settings_update(*, recording_id: int, actor, changes: dict[str, An
         current = recording_settings_get(recording)
         fields = ["settings", "updated_at"]
         if "title" in changes:
-            title = changes["title"].strip() if isinstance(changes["title"], str) else ""
-            if not title or len(title) > TITLE_MAX:
-                raise _invalid("title", _("A title has 1 to 200 characters."))
-            recording.title = title
+            recording.title = _title_clean(changes["title"])
             fields.append("title")
         duration = recording.duration_ms or 0
         if "trim_start_ms" in changes or "trim_end_ms" in changes:

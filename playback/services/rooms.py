@@ -268,7 +268,7 @@ def _get_or_create(*, recording, kind, defaults, **lookup) -> tuple[PlaybackRoom
 
 def _invitees_clean(recording: Recording, inviter, user_ids: list[int]) -> set[int]:
     if not isinstance(user_ids, list) or any(
-        isinstance(uid, bool) or not isinstance(uid, int) for uid in user_ids
+        isinstance(uid, bool) or not isinstance(uid, int) or not 0 < uid < 2**63 for uid in user_ids
     ):
         raise ValidationError(
             _("Invite people by their user ids."), code="invalid", details={"user_ids": "list"}

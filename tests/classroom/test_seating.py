@@ -105,7 +105,7 @@ def test_table_capacity_must_be_2_to_10(course, instructor, capacity):
 
 
 @pytest.mark.parametrize(
-    "name", ["", "   ", "x" * 61, "\u200b", "\u200b\u200d", "Ta\x00ble", "\x1b[31m"]
+    "name", ["", "   ", "x" * 61, "\u200b", "\u200b\u200d", "Ta\x00ble", "\x1b[31m", "\u202eRed"]
 )
 def test_table_name_must_be_1_to_60_visible_characters(course, instructor, name):
     with pytest.raises(ValidationError) as caught:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.models import LearningEvent
-from core.errors import ConflictError, PermissionDeniedError
+from core.errors import ConflictError, PermissionDeniedError, ValidationError
 from courses.models import Role
 from playback.access import access_recording
 from playback.models import PlaybackRoom, RoomControl, RoomKind, RoomState
@@ -421,3 +421,12 @@ def test_staff_visiting_a_room_never_hold_up_a_poll(poll_room, tables, instructo
             answer={"option": "b"},
         )
     assert _state(room).state == RoomState.PLAYING
+
+
+@pytest.mark.parametrize("user_id", [2**63, 10**30, 0, -5])
+def test_invitations_of_ids_no_user_can_have_are_invalid(recording, tables, user_id):
+    ann = access_recording(user=tables["ann"], recording_id=recording.pk)
+    with pytest.raises(ValidationError) as error:
+        rooms.room_open(access=ann, kind="adhoc", invite_user_ids=[user_id])
+    assert error.value.code == "invalid"
+    assert not PlaybackRoom.objects.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from playback.models import PlaybackRoom, Recording
@@ -121,3 +123,64 @@ def test_staff_analytics_page(client, recording, instructor, learner):
     assert page.status_code == 200 and learner.name in page.content.decode()
     client.force_login(learner)
     assert client.get(f"/recordings/{recording.pk}/analytics/").status_code == 403
+
+
+def test_odd_numbers_in_forms_and_queries_are_ignored_or_refused_not_500(
+    client, recording, instructor, tables
+):
+    """Found by fuzzing: '²' passes str.isdigit but not int(); inf and 1e400
+    overflowed the clock parser."""
+    client.force_login(tables["ann"])
+    response = client.post(
+        f"/recordings/{recording.pk}/rooms/",
+        {"kind": "adhoc", "invite": ["²", "9" * 5000, str(2**70)], "t": "²"},
+    )
+    assert response.status_code == 302
+    room = PlaybackRoom.objects.get()
+    assert response["Location"] == f"/playback/rooms/{room.pk}/"
+    assert client.get(f"/playback/rooms/{room.pk}/?t=²").status_code == 200
+    assert client.get(f"/playback/rooms/{room.pk}/?t=" + "9" * 5000).status_code == 200
+    client.force_login(instructor)
+    url = f"/recordings/{recording.pk}/settings/"
+    for trim in ("inf", "1e400", "nan"):
+        bad = client.post(
+            url,
+            {
+                "title": "x",
+                "trim_end": trim,
+                "threshold_percent": "80",
+                "poll_timeout_seconds": "30",
+            },
+        )
+        assert bad.status_code == 400 and "Write a time" in bad.content.decode()
+
+
+def test_a_form_field_holding_nul_is_refused_and_nothing_stored(client, recording, instructor):
+    client.force_login(instructor)
+    title = recording.title
+    fields = {"threshold_percent": "80", "poll_timeout_seconds": "30"}
+    # As a browser sends a form: urlencoded (refused before the view)...
+    response = client.post(
+        f"/recordings/{recording.pk}/settings/",
+        urlencode({**fields, "chapter:x": "a\x00"}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400 and "NUL character" in response.content.decode()
+    # ...or multipart (the view's own title check).
+    response = client.post(f"/recordings/{recording.pk}/settings/", {**fields, "title": "T\x00X"})
+    assert response.status_code == 400 and "control characters" in response.content.decode()
+    recording.refresh_from_db()
+    assert recording.title == title and not recording.settings.get("chapters")
+
+
+@pytest.mark.parametrize("title", ["NUL\x00title", "\u200b"])
+def test_the_upload_form_refuses_a_title_that_cannot_be_shown(
+    client, course, instructor, media_files, title
+):
+    client.force_login(instructor)
+    with open(media_files["mp4"], "rb") as handle:
+        response = client.post(
+            f"/courses/{course.pk}/recordings/upload/", {"file": handle, "title": title}
+        )
+    assert response.status_code == 400
+    assert not Recording.objects.exists()
