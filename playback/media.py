@@ -44,6 +44,10 @@ class MediaInfo:
         return bool(self.video_codec)
 
 
+COMPLETE_SHARE = 0.9  # of the announced length that must be present
+COMPLETE_SLACK_MS = 1000
+
+
 def _invalid(message: str, code: str = "invalid_media") -> ValidationError:
     return ValidationError(message, code=code, details={"file": message})
 
@@ -108,6 +112,7 @@ def _describe(container) -> MediaInfo:
     if duration_ms <= 0:
         raise _invalid(_("This file has no playable length."))
     _decode_some(container, video, audio)
+    _require_complete(container, video or audio, duration_ms)
     return MediaInfo(
         mime_type=mime,
         extension=extension,
@@ -147,6 +152,35 @@ def _decode_some(container, video, audio) -> None:
             break
     if not any(decoded.values()):
         raise _invalid(_("This file is damaged: its audio or video cannot be decoded."))
+
+
+def _require_complete(container, stream, duration_ms: int) -> None:
+    """Read (without decoding) every packet of the main stream: a file cut
+    short, e.g. an upload interrupted halfway, still announces its whole
+    length in its header, and would play only its first part. Demuxing
+    costs about a second per hour of media."""
+    container.seek(0)
+    start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+    held = 0.0
+    for packet in container.demux(stream):
+        if packet.pts is None or packet.time_base is None:
+            continue
+        end = float((packet.pts + (packet.duration or 0)) * packet.time_base) - start
+        held = max(held, end)
+    held_ms = int(held * 1000)
+    if held_ms < duration_ms * COMPLETE_SHARE - COMPLETE_SLACK_MS:
+        raise _invalid(
+            _(
+                "This file is cut short: it announces %(announced)s but holds %(held)s. "
+                "Upload it again."
+            )
+            % {"announced": _clock(duration_ms), "held": _clock(held_ms)}
+        )
+
+
+def _clock(ms: int) -> str:
+    seconds = ms // 1000
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 # --- Synthetic media (demo data and tests; nothing is downloaded) -----------------------

@@ -71,6 +71,24 @@ def test_a_renamed_text_file_is_refused_and_nothing_is_kept(
     assert not Recording.objects.exists() and _stored_files(media_root) == []
 
 
+@pytest.mark.parametrize("kind", ["webm", "mp3"])
+def test_a_file_cut_short_is_refused_and_nothing_is_kept(
+    client, course, instructor, media_files, media_root, tmp_path, kind
+):
+    """Its header still announces the whole length (found by fuzzing: the
+    first 4 kB of a 90 s WebM was accepted as a ready 90 s recording)."""
+    whole = media_files[kind].read_bytes()
+    cut = tmp_path / f"lecture.{kind}"
+    cut.write_bytes(whole[: len(whole) * 2 // 5])
+    client.force_login(instructor)
+    with open(cut, "rb") as handle:
+        response = client.post(f"/api/courses/{course.pk}/recordings/upload/", {"file": handle})
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_media"
+    assert "cut short" in response.json()["error"]["message"]
+    assert not Recording.objects.exists() and _stored_files(media_root) == []
+
+
 def test_a_format_browsers_cannot_play_is_refused(client, course, instructor, media_root, tmp_path):
     import av
 
