@@ -33,11 +33,12 @@ class LiveAccess:
     def require(self, action: CourseAction | str) -> None:
         if not self.course_access.may(action):
             code = "forbidden"
-            message = (
-                _("Observers can watch but not take part.")
-                if self.course_access.is_observer
-                else _("Only staff can do this.")
-            )
+            if self.course_access.is_observer:
+                message = _("Observers can watch but not take part.")
+            elif self.course_access.is_staff:  # a TA asking for an instructor's action
+                message = _("Only the course's instructors can do this.")
+            else:
+                message = _("Only staff can do this.")
             raise PermissionDeniedError(message, code=code)
 
 

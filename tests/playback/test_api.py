@@ -296,3 +296,11 @@ def test_analytics_are_for_staff(client, recording, tables, instructor):
     )
     ann = next(row for row in body["learners"] if row["user"]["id"] == tables["ann"].pk)
     assert ann["percent"] == 50.0 and ann["completed"] is False
+
+
+def test_a_ta_is_told_that_deleting_is_for_instructors(client, recording, ta):
+    client.force_login(ta)
+    response = client.delete(f"/api/recordings/{recording.pk}/delete/")
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "Only the course's instructors can do this."
+    assert Recording.objects.filter(pk=recording.pk).exists()
