@@ -28,6 +28,7 @@ from core.errors import (
     RateLimitedError,
     ValidationError,
 )
+from core.text import text_visible
 
 MESSAGE_MAX_LENGTH = 2000
 RATE_LIMIT_MESSAGES = 5
@@ -47,7 +48,7 @@ def _record(session: LiveSession, actor, verb: str, object_type: str, object_id,
 
 
 def _clean_body(body) -> str:
-    if not isinstance(body, str) or not body.strip():
+    if not isinstance(body, str) or not text_visible(body):
         raise ValidationError(
             _("The message is empty."), code="message_empty", details={"body": "empty"}
         )

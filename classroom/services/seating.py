@@ -13,7 +13,6 @@ import csv
 import io
 import math
 import random
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from classroom.models import LiveSession, Seat, SeatingChange, SessionState, Tab
 from classroom.selectors import course_learner_list, seat_map_get
 from classroom.services.common import session_lock
 from core.errors import ConflictError, NotFoundError, ValidationError
+from core.text import text_has_control, text_visible
 from courses.models import Course, Enrollment, Role, User
 
 TABLE_CAPACITY_DEFAULT = 6
@@ -80,17 +80,12 @@ def _capacity_clean(value: Any, *, field: str = "capacity") -> int:
     return value
 
 
-# Bidirectional embeddings, overrides and isolates: they can make one name
-# display as another.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def _name_error(name: str) -> str | None:
     if not name:
         return _("The table name is empty.")
-    if any(unicodedata.category(char) == "Cc" or char in BIDI_CONTROLS for char in name):
+    if text_has_control(name, bidi=True):
         return _("The table name contains a control character.")
-    if not any(unicodedata.category(char)[0] in "LNPS" for char in name):
+    if not text_visible(name):
         return _("The table name has no visible character.")
     if len(name) > TABLE_NAME_MAX_LENGTH:
         return _("The table name is longer than %(max)d characters.") % {

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from analytics.models import EventMode
 from analytics.services import event_record
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from core.text import text_visible
 from playback import events
 from playback.models import Note, NoteVisibility, PlaybackConnection, PlaybackRoom, Recording
 
@@ -21,7 +22,7 @@ NOTE_LIMIT = (20, 60)  # notes per seconds per user
 
 def _body_clean(body: Any) -> str:
     body = body.strip() if isinstance(body, str) else ""
-    if not body:
+    if not text_visible(body):
         raise ValidationError(_("The note is empty."), code="note_empty", details={"body": "empty"})
     if len(body) > NOTE_MAX_LENGTH:
         raise ValidationError(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-import unicodedata
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 from analytics.models import EventMode
 from analytics.services import event_record
 from core.errors import NotFoundError, ValidationError
+from core.text import text_has_control, text_visible
 from playback.media import MediaInfo, media_probe
 from playback.models import Recording, RecordingSource, RecordingStatus, TimelineEntry
 from playback.services.timeline import recording_timeline_build_on_commit
@@ -211,9 +211,9 @@ def _title_clean(value: Any) -> str:
     title = value.strip() if isinstance(value, str) else ""
     if not title or len(title) > TITLE_MAX:
         raise _invalid("title", _("A title has 1 to 200 characters."))
-    if any(unicodedata.category(char) == "Cc" for char in title):
+    if text_has_control(title, bidi=True):
         raise _invalid("title", _("A title cannot hold control characters."))
-    if not any(unicodedata.category(char)[0] in "LNPS" for char in title):
+    if not text_visible(title):
         raise _invalid("title", _("A title needs a visible character."))
     return title
 

@@ -245,6 +245,7 @@ def test_staff_channel_is_staff_only(live, seated, ta):
     [
         ("", "message_empty"),
         ("   ", "message_empty"),
+        ("\u200b\u200b", "message_empty"),  # only invisible characters
         ("x" * 2001, "message_too_long"),
         (None, "message_empty"),
     ],

@@ -101,7 +101,7 @@ def test_unseated_people_cannot_share_with_a_table(recording, tables, learner):
             media_ms=0,
         )
     assert error.value.code == "not_seated"
-    for body, code in (("", "note_empty"), ("x" * 4001, "note_too_long")):
+    for body, code in (("", "note_empty"), ("\u200b", "note_empty"), ("x" * 4001, "note_too_long")):
         with pytest.raises(Exception) as invalid:
             notes.note_add(recording=recording, user=learner, table_id=None, body=body, media_ms=0)
         assert invalid.value.code == code
