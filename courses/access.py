@@ -65,6 +65,19 @@ class CourseAccess:
             return True
         return self.role in _ALLOWED_ROLES[CourseAction(action)]
 
+    def require_in_room(self, action: CourseAction | str) -> None:
+        """`forbidden` unless the user may take `action` in a live session or
+        playback room, with a message that says who may."""
+        if self.may(action):
+            return
+        if self.is_observer:
+            message = _("Observers can watch but not take part.")
+        elif self.is_staff:  # a TA asking for an instructor's action
+            message = _("Only the course's instructors can do this.")
+        else:
+            message = _("Only staff can do this.")
+        raise PermissionDeniedError(message, code="forbidden")
+
 
 def course_role_get(*, user: User, course: Course | int) -> str | None:
     """The user's active role in the course, or None."""

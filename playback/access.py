@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from classroom.models import Seat
-from core.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
+from core.errors import NotAuthenticatedError, NotFoundError
 from courses.access import CourseAccess, CourseAction, access_course
 from playback.models import (
     PlaybackRoom,
@@ -45,14 +45,7 @@ class RecordingAccess:
         return self.course_access.may(CourseAction.PARTICIPATE)
 
     def require(self, action: CourseAction | str) -> None:
-        if not self.course_access.may(action):
-            if self.course_access.is_observer:
-                message = _("Observers can watch but not take part.")
-            elif self.course_access.is_staff:  # a TA asking for an instructor's action
-                message = _("Only the course's instructors can do this.")
-            else:
-                message = _("Only staff can do this.")
-            raise PermissionDeniedError(message, code="forbidden")
+        self.course_access.require_in_room(action)
 
 
 def access_recording(
