@@ -127,6 +127,10 @@ def recording_file_response(request: HttpRequest, recording: Recording) -> HttpR
         "Content-Type": recording.mime_type or "application/octet-stream",
         "X-Content-Type-Options": "nosniff",
     }
+    if _precondition_failed(request, etag, modified):
+        response = HttpResponse(status=412)
+        response["ETag"] = etag
+        return response
     if _not_modified(request, etag, modified):
         response = HttpResponse(status=304)
         for name in ("ETag", "Last-Modified", "Cache-Control", "Accept-Ranges"):
@@ -163,6 +167,18 @@ def recording_file_response(request: HttpRequest, recording: Recording) -> HttpR
     if byte_range:
         response["Content-Range"] = f"bytes {first}-{last}/{size}"
     return response
+
+
+def _precondition_failed(request: HttpRequest, etag: str, modified: datetime) -> bool:
+    """RFC 9110, 13.2.2: If-Match, or else If-Unmodified-Since, names another
+    version of the file (strong comparison; a weak tag never matches)."""
+    if_match = request.META.get("HTTP_IF_MATCH")
+    if if_match:
+        if if_match.strip() == "*":
+            return False
+        return etag not in [tag.strip() for tag in if_match.split(",")]
+    since = parse_http_date_safe(request.META.get("HTTP_IF_UNMODIFIED_SINCE", ""))
+    return since is not None and int(modified.timestamp()) > since
 
 
 def _not_modified(request: HttpRequest, etag: str, modified: datetime) -> bool:

@@ -32,6 +32,7 @@ from classroom.models import (
 )
 from classroom.services.common import require_live, session_lock
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from core.text import text_visible
 
 OPTIONS_MIN, OPTIONS_MAX = 2, 10
 OPTION_ID_MAX = 40
@@ -226,7 +227,7 @@ def answer_clean(*, poll: Poll, answer: Any) -> dict[str, Any]:
         return {"value": value}
     if kind == PollKind.SHORT_TEXT:
         text = answer.get("text")
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not text_visible(text):
             raise _invalid("text", _("The answer is empty."), "invalid_answer")
         if len(text) > TEXT_ANSWER_MAX:
             raise _invalid(

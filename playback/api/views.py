@@ -99,6 +99,13 @@ class RecordingSettingsInput(serializers.Serializer):
     completion_threshold = serializers.FloatField(required=False, min_value=0.5, max_value=1.0)
     poll_timeout_seconds = serializers.IntegerField(required=False, min_value=10, max_value=600)
 
+    def validate(self, attrs):
+        # DRF's number fields take true as 1: a boolean is not a threshold.
+        for name in ("completion_threshold", "poll_timeout_seconds"):
+            if isinstance(self.initial_data.get(name), bool):
+                raise serializers.ValidationError({name: "A number, not true or false."})
+        return attrs
+
 
 class QueuedOutput(serializers.Serializer):
     queued = serializers.BooleanField()

@@ -162,6 +162,7 @@ def test_fixed_option_kinds_get_their_options(live, instructor):
         ("rating", {"scale": 10}, {"value": 0}, "value"),
         ("rating", {"scale": 5}, {"value": 2.5}, "value"),
         ("short_text", {}, {"text": ""}, "text"),
+        ("short_text", {}, {"text": "\u200b"}, "text"),
         ("short_text", {}, {"text": "x" * 2001}, "text"),
         ("numeric", {"correct_value": 3}, {"value": "3"}, "value"),
         ("numeric", {"correct_value": 3}, {"value": float("inf")}, "value"),

@@ -210,6 +210,8 @@ def test_staff_change_playback_settings(client, recording, instructor, learner, 
     assert (response.json()["start_ms"], response.json()["end_ms"]) == (500, 5000)
     detail = client.get(f"/api/recordings/{recording.pk}/").json()
     assert [c["title"] for c in detail["chapters"]] == ["Start", "Check-in"]
+    flag = client.patch(url, {"completion_threshold": True}, content_type="application/json")
+    assert flag.status_code == 400 and "completion_threshold" in flag.json()["error"]["details"]
     bad = client.patch(url, {"trim_end_ms": 600}, content_type="application/json")
     assert bad.status_code == 400 and "trim_end_ms" in bad.json()["error"]["details"]
     client.force_login(learner)

@@ -73,6 +73,20 @@ def test_conditional_requests_and_if_range(client, recording, learner):
     assert fresh.status_code == 206
 
 
+def test_if_match_and_if_unmodified_since_guard_the_version(client, recording, learner):
+    client.force_login(learner)
+    head = client.head(_url(recording))
+    etag, modified = head["ETag"], head["Last-Modified"]
+    assert client.get(_url(recording), HTTP_IF_MATCH=etag).status_code == 200
+    assert client.get(_url(recording), HTTP_IF_MATCH="*").status_code == 200
+    assert client.get(_url(recording), HTTP_IF_MATCH='"nope"').status_code == 412
+    assert client.get(_url(recording), HTTP_IF_UNMODIFIED_SINCE=modified).status_code == 200
+    past = "Mon, 01 Jan 2001 00:00:00 GMT"
+    assert client.get(_url(recording), HTTP_IF_UNMODIFIED_SINCE=past).status_code == 412
+    ranged = client.get(_url(recording), HTTP_RANGE="bytes=0-9", HTTP_IF_MATCH=etag)
+    assert ranged.status_code == 206
+
+
 def test_another_course_gets_404_and_anonymous_403(client, recording, outsider):
     assert client.get(_url(recording), HTTP_RANGE="bytes=0-9").status_code == 403
     client.force_login(outsider)
