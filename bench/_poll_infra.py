@@ -313,19 +313,9 @@ class Server:
     def start(self) -> None:
         RESULTS.mkdir(parents=True, exist_ok=True)
         self.log = self.log_path.open("w", encoding="utf-8")
-        command = [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            # As the Makefile, Dockerfile and docker-compose.yml run it.
-            "--websocket_connect_timeout",
-            "30",
-            APPLICATIONS[self.kind],
-        ]
+        from core.daphne import daphne_command
+
+        command = daphne_command(self.port, APPLICATIONS[self.kind])
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
         )

@@ -555,19 +555,9 @@ class Server:
             "naive": "bench._naive_asgi:application",
             "pooled": "bench._pooled_asgi:application",
         }.get(self.kind, "config.asgi:application")
-        # As the Makefile and docker-compose.yml run it.
-        return [
-            python,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--websocket_connect_timeout",
-            "30",
-            application,
-        ]
+        from core.daphne import daphne_command
+
+        return daphne_command(port, application)
 
     def start(self) -> None:
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -217,6 +217,8 @@ def free_port() -> int:
 
 
 def start_server(database_url: str, redis_url: str | None, port: int) -> subprocess.Popen:
+    from core.daphne import daphne_command
+
     env = dict(os.environ)
     env.update(
         {
@@ -231,16 +233,7 @@ def start_server(database_url: str, redis_url: str | None, port: int) -> subproc
     RESULTS.mkdir(exist_ok=True)
     log = open(RESULTS / f"{NAME}-server.log", "w")  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
+        daphne_command(port),
         cwd=ROOT,
         env=env,
         stdout=log,

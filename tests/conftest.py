@@ -145,27 +145,17 @@ def daphne_process(extra_env: dict | None = None):
     """Daphne on the current test database; yields its base URL. Its output goes
     to a file (a pipe nobody reads would block it) and is printed on exit."""
     import subprocess
-    import sys
     import tempfile
     import time
     import urllib.request
+
+    from core.daphne import daphne_command
 
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_ENV": "test", **(extra_env or {})}
     log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--websocket_connect_timeout",
-            "30",
-            "config.asgi:application",
-        ],
+        daphne_command(port),
         cwd=ROOT,
         env=env,
         stdout=log,
