@@ -176,6 +176,7 @@ POLL_STRINGS = {
     ),
     "poll_none_yet": _("No poll yet in this session."),
     "poll_start_first": _("Start the session to launch polls."),
+    "poll_session_ended": _("The session has ended: no new polls."),
     "poll_close": _("Close poll"),
     "poll_reopen": _("Reopen"),
     "poll_publish": _("Publish results"),

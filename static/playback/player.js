@@ -745,11 +745,11 @@ function onStatus(status, detail) {
 
 let toastTimer = null;
 function toast(text, sticky = false) {
+  // The banner floats over the player (no layout shift); empty means hidden.
   const banner = $("banner");
   banner.textContent = text;
-  banner.hidden = false;
   clearTimeout(toastTimer);
-  if (!sticky) toastTimer = setTimeout(() => (banner.hidden = true), 4000);
+  if (!sticky) toastTimer = setTimeout(() => (banner.textContent = ""), 4000);
 }
 
 media.src = config.media_url;

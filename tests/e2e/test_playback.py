@@ -183,7 +183,19 @@ def test_two_learners_watch_together_answer_the_poll_and_share_a_note(
     expect(ann.locator(".pb-member--online")).to_have_count(2)
 
     # One presses play: both play, from the same position at the same moment.
+    # Ben's page says who did it in a banner that floats over the player: his
+    # video does not move.
+    video_box = (
+        "() => JSON.stringify(document.querySelector('[data-ref=media]').getBoundingClientRect())"
+    )
+    before = ben.evaluate(video_box)
     ann.get_by_role("button", name="Play").click()
+    expect(ben.locator("[data-ref=banner]")).to_have_text("Ann Okafor pressed play")
+    expect(ben.locator("[data-ref=banner]")).to_be_visible()
+    assert ben.evaluate(video_box) == before
+    ben.screenshot(path=output_dir / "02a-banner-over-the-player-ben.png", full_page=True)
+    expect(ben.locator("[data-ref=banner]")).to_be_hidden(timeout=6_000)
+    assert ben.evaluate(video_box) == before
     for page in (ann, ben):
         wait_playing_past(page, 1200)
     played = positions([ann, ben])
