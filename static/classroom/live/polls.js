@@ -259,8 +259,9 @@ export class PollPanel {
   renderPlan(live, polls) {
     const { t } = this.app;
     const items = this.plan || [];
+    const over = ["ended", "cancelled"].includes(this.app.state.session.state);
     show(this.planEmpty, this.plan !== null && items.length === 0);
-    setText(this.planEmpty, t.poll_plan_empty);
+    setText(this.planEmpty, over ? t.poll_plan_empty_over : t.poll_plan_empty);
     syncList(
       this.planList,
       items,
