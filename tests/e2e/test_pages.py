@@ -172,7 +172,8 @@ def test_a_past_session_leads_to_its_recording_and_chat_and_its_console_makes_no
     expect(teacher.locator("[data-ref=poll-live-note]")).to_have_text(
         "The session has ended: no new polls."
     )
-    expect(teacher.get_by_role("button", name="+ New poll")).to_be_hidden()
+    expect(teacher.locator("[data-ref=poll-create-toggle]")).to_be_hidden()
+    expect(teacher.locator("[data-ref=poll-create]")).to_be_hidden()
     teacher.screenshot(path=output_dir / "04-ended-console.png", full_page=True)
     assert LiveSession.objects.get(pk=session.pk).polls.count() == 0
     assert errors == []
