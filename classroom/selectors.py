@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from classroom.models import LiveSession, SessionState
-from courses.models import Course, Role, User
+from courses.models import STAFF_ROLES, Course, Role, User
 from courses.selectors import course_list_for_user
 
 
@@ -33,6 +33,10 @@ class CourseSessions:
     @property
     def role_label(self) -> str:
         return str(Role(self.role).label) if self.role else ""
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
 
 
 def course_sessions_split(
@@ -245,7 +249,13 @@ def session_snapshot_get(*, access) -> dict:
             "messages": [events.message_payload(m) for m in history],
         },
         "questions": [
-            {**events.question_payload(q), "upvoted_by_me": q.pk in my_upvotes} for q in questions
+            {
+                **events.question_payload(q),
+                "upvoted_by_me": q.pk in my_upvotes,
+                # Only to its author: their own question, even an anonymous one.
+                "asked_by_me": q.author_id == user.pk,
+            }
+            for q in questions
         ],
         "staff_members": staff_members,
         "present": len(online),
@@ -529,3 +539,34 @@ def seating_page_get(*, course: Course) -> SeatingPage:
         live_session=live,
         table_of=table_of,
     )
+
+
+def session_transcript_get(*, access) -> list[dict]:
+    """The session's chat, read-only, as this user could see it live: staff
+    every channel; learners and observers the class channel, their table's
+    and what they wrote themselves. Removed messages keep their place
+    without author or text. Each channel is one list, oldest first."""
+    from django.db.models import Q
+
+    from classroom.models import ChatChannel, ChatMessage
+
+    messages = ChatMessage.objects.filter(session_id=access.session.pk).select_related(
+        "author", "table"
+    )
+    if not access.is_staff:
+        messages = messages.filter(
+            Q(channel=ChatChannel.CLASS)
+            | Q(channel=ChatChannel.TABLE, table_id=access.table_id)
+            | Q(channel=ChatChannel.TABLE, author=access.user)
+        )
+    channels: dict[tuple[str, int | None], dict] = {}
+    for message in messages.order_by("created_at", "id"):
+        key = (message.channel, message.table_id)
+        if key not in channels:
+            label = ChatChannel(message.channel).label
+            if message.channel == ChatChannel.TABLE and message.table is not None:
+                label = f"{label}: {message.table.name}"
+            channels[key] = {"channel": message.channel, "label": label, "messages": []}
+        channels[key]["messages"].append(message)
+    order = {ChatChannel.CLASS: 0, ChatChannel.TABLE: 1, ChatChannel.STAFF: 2}
+    return sorted(channels.values(), key=lambda c: (order[c["channel"]], c["label"]))

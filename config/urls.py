@@ -19,6 +19,7 @@ from classroom.views import courses as classroom_views
 from classroom.views import live as live_views
 from classroom.views import plan as plan_views
 from classroom.views import seating as seating_views
+from classroom.views import transcript as transcript_views
 from core.views import healthz
 from courses.api.views import CourseDetailApi, CourseListApi, MeApi
 from playback.urls import urlpatterns as playback_patterns
@@ -95,6 +96,7 @@ urlpatterns = [
     path("courses/<int:course_id>/seating/", seating_views.seating, name="course-seating"),
     path("sessions/<int:session_id>/live/", live_views.session_live, name="session-live"),
     path("sessions/<int:session_id>/plan/", plan_views.session_plan, name="session-plan"),
+    path("sessions/<int:session_id>/chat/", transcript_views.session_chat, name="session-chat"),
     path("sessions/<int:session_id>/media/", media_views.media_room, name="session-media"),
     path("media/janus-events/", media_views.janus_events, name="media-janus-events"),
     path("media/status/", media_views.media_health, name="media-status"),

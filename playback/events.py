@@ -130,6 +130,12 @@ def user_payload(user) -> dict[str, Any]:
     return {"id": user.pk, "name": user.name}
 
 
+def _poll_review(room: PlaybackRoom) -> bool:
+    from playback.services.rooms import poll_review
+
+    return poll_review(room)
+
+
 def state_payload(room: PlaybackRoom, *, cause: str = "", by=None) -> dict[str, Any]:
     """Where the room's media is: at server time `at_ms` (epoch ms) the position
     is `position_ms`; while playing it advances at `rate`, up to `until_ms`."""
@@ -141,6 +147,7 @@ def state_payload(room: PlaybackRoom, *, cause: str = "", by=None) -> dict[str, 
             "deadline_ms": room.waiting_deadline_ms,
             "ready": list(room.waiting_ready or []),
             "resume_playing": room.resume_playing,
+            "review": _poll_review(room),
         }
     return {
         "state": room.state,

@@ -146,6 +146,7 @@ class TimelineEntry(models.Model):
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name_plural = "timeline entries"
         ordering = ["offset_ms", "id"]
         indexes = [models.Index(fields=["recording", "offset_ms"], name="timeline_rec_offset_idx")]
         constraints = [
@@ -416,6 +417,7 @@ class WatchProgress(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "watch progress"
         constraints = [
             models.UniqueConstraint(fields=["recording", "user"], name="progress_once_per_user")
         ]

@@ -554,3 +554,15 @@ def progress_for_user(*, recording: Recording, user) -> dict:
 
     progress = WatchProgress.objects.filter(recording=recording, user=user).first()
     return progress_payload(progress, recording)
+
+
+def session_recordings_get(*, session_ids: list[int], is_staff: bool) -> dict[int, Recording]:
+    """For each live session, its most recent recording this viewer may open
+    (learners: ready ones only). One query."""
+    recordings = Recording.objects.filter(live_session_id__in=session_ids)
+    if not is_staff:
+        recordings = recordings.filter(status=RecordingStatus.READY)
+    found: dict[int, Recording] = {}
+    for recording in recordings.order_by("-created_at", "-id"):
+        found.setdefault(recording.live_session_id, recording)
+    return found

@@ -252,6 +252,7 @@ PLAYER_STRINGS = {
     "waiting_poll": gettext_lazy("Paused for a poll: {answered} of {total} answered"),
     "resume_now": gettext_lazy("Resume for everyone"),
     "skip_poll": gettext_lazy("Skip this poll"),
+    "review_countdown": gettext_lazy("Everyone has answered. Playing on in {seconds} s…"),
     "playing_by": gettext_lazy("{name} pressed play"),
     "paused_by": gettext_lazy("{name} paused"),
     "seeked_by": gettext_lazy("{name} jumped to {time}"),

@@ -70,3 +70,5 @@ def janus_installed() -> bool:
 
 
 FIX_COMMAND = "sudo apt-get install -y janus janus-tools && make run"
+# What learners read when media is off: how to turn it on is for staff.
+LEARNER_MEDIA_OFF = "Audio and video are not available right now; everything else works."

@@ -29,7 +29,7 @@ from django.core.cache import cache
 
 from classroom.access import access_live_session
 from classroom.media import policy, services
-from classroom.media.conf import FIX_COMMAND, media_conf
+from classroom.media.conf import FIX_COMMAND, LEARNER_MEDIA_OFF, media_conf
 from classroom.media.janus import JanusError, gateway
 from core import realtime
 from core.asyncdb import db_call
@@ -133,6 +133,10 @@ class MediaConsumer(AsyncWebsocketConsumer):
         return self.access.may_participate and policy.may_publish(state, self.user_id)
 
     async def _unavailable(self, reason: str) -> None:
+        """Staff learn why and how to fix it; learners get one plain line."""
+        if not self.access.is_staff:
+            await self._send("media.unavailable", {"reason": LEARNER_MEDIA_OFF, "fix": ""})
+            return
         await self._send("media.unavailable", {"reason": reason, "fix": FIX_COMMAND})
 
     async def _janus_join(self) -> None:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 
 from classroom.access import access_live_session
 from classroom.media import services
-from classroom.media.conf import FIX_COMMAND, janus_installed, media_conf
+from classroom.media.conf import FIX_COMMAND, LEARNER_MEDIA_OFF, janus_installed, media_conf
 from core import realtime
 from core.errors import NotFoundError
 
@@ -96,8 +96,16 @@ async def janus_events(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=200)  # the sample handler retransmits on anything else
 
 
-def media_status() -> dict:
-    """What pages say about audio and video on this installation."""
+def media_status(*, for_staff: bool = True) -> dict:
+    """What pages say about audio and video on this installation. How to turn
+    media on is for the people who run the course; learners get one plain line."""
+    status = _media_status()
+    if not status["available"] and not for_staff:
+        return {"available": False, "reason": LEARNER_MEDIA_OFF, "fix": ""}
+    return status
+
+
+def _media_status() -> dict:
     conf = media_conf()
     if not conf.enabled:
         return {
@@ -139,7 +147,7 @@ def media_page_config(access) -> dict:
         "ws_path": f"/ws/media/{access.session.pk}/",
         "session_id": access.session.pk,
         "is_staff": access.is_staff,
-        "status": media_status(),
+        "status": media_status(for_staff=access.is_staff),
     }
 
 

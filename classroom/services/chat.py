@@ -203,6 +203,11 @@ def question_upvote(*, session_id: int, user, question_id: int) -> Question:
         ).first()
         if question is None:
             raise NotFoundError(_("No such question."), code="question_not_found")
+        if question.author_id == user.pk:
+            # Anonymous or not: a question's votes say how many others want it answered.
+            raise PermissionDeniedError(
+                _("You cannot upvote your own question."), code="own_question"
+            )
         try:
             with transaction.atomic():
                 QuestionUpvote.objects.create(question=question, user=user)

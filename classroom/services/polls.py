@@ -29,6 +29,7 @@ from classroom.models import (
     PollState,
     Seat,
     SessionPlanItem,
+    SessionState,
 )
 from classroom.services.common import require_live, session_lock
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
@@ -367,6 +368,10 @@ def poll_open(
     the settings say otherwise."""
     with transaction.atomic():
         session = session_lock(session_id)
+        if session.state in (SessionState.ENDED, SessionState.CANCELLED):
+            raise ConflictError(
+                _("This session is over: no new polls can be created."), code="session_not_live"
+            )
         require_live(session)
         launch = dict(settings_ or {})
         if question_id is not None:

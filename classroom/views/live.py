@@ -174,8 +174,10 @@ POLL_STRINGS = {
     "poll_plan_empty": _(
         "Nothing planned for this session. Prepare questions on the plan page, or create one now with “New poll”."
     ),
+    "poll_plan_empty_over": _("Nothing was planned for this session."),
     "poll_none_yet": _("No poll yet in this session."),
     "poll_start_first": _("Start the session to launch polls."),
+    "poll_session_ended": _("The session has ended: no new polls."),
     "poll_close": _("Close poll"),
     "poll_reopen": _("Reopen"),
     "poll_publish": _("Publish results"),

@@ -58,6 +58,7 @@ CHAT_LIMIT = (5, 5)  # messages per seconds per user
 REACTION_LIMIT = (10, 5)
 ADHOC_MEMBERS_MAX = 12
 END_RESTART_MS = 250  # "play" this close to the end starts over
+POLL_REVIEW_MS = 5000  # a group keeps a poll's results on screen this long before playing on
 
 
 def now_ms() -> int:
@@ -684,14 +685,56 @@ def _wait_maybe_finish(room: PlaybackRoom) -> bool:
         from playback.selectors import answered_user_ids
 
         participants = participant_ids(room.recording, present)
-        done = room.waiting_poll is None or participants <= answered_user_ids(
-            poll=room.waiting_poll, user_ids=participants
+        answered = (
+            answered_user_ids(poll=room.waiting_poll, user_ids=participants)
+            if room.waiting_poll is not None
+            else set()
         )
+        done = room.waiting_poll is None or participants <= answered
         cause = "answered"
+        if done and room.waiting_poll is not None and participants:
+            # Everyone answered: the room stays on the poll while its results
+            # are read (docs/playback.md, "Polls").
+            _poll_review_begin(room, answered & participants)
+            return True
     if not done:
         return False
     _end_wait(room, cause=cause)
     return True
+
+
+def _poll_review_begin(room: PlaybackRoom, answered: set[int]) -> None:
+    """Keep a poll wait everyone present has answered, so each learner reads
+    their result: alone until they continue (no deadline), in a group for
+    POLL_REVIEW_MS (never longer than the wait had left)."""
+    if room.kind == RoomKind.SOLO:
+        deadline = None
+    else:
+        deadline = now_ms() + POLL_REVIEW_MS
+        if room.waiting_deadline_ms is not None:
+            deadline = min(deadline, room.waiting_deadline_ms)
+    ready = sorted(answered)
+    if room.waiting_deadline_ms == deadline and list(room.waiting_ready or []) == ready:
+        return
+    room.waiting_deadline_ms = deadline
+    room.waiting_ready = ready
+    room.save(update_fields=["waiting_deadline_ms", "waiting_ready", "updated_at"])
+    events.room_state_changed(room, cause="review")
+
+
+def poll_review(room: PlaybackRoom) -> bool:
+    """Whether the room waits at a poll that every learner present has
+    answered: its results are on screen until it plays on."""
+    if room.state != RoomState.WAITING or room.waiting_reason != WaitReason.POLL:
+        return False
+    if room.waiting_poll_id is None:
+        return False
+    from playback.selectors import answered_user_ids
+
+    participants = participant_ids(room.recording, present_user_ids(room.pk))
+    return bool(participants) and participants <= answered_user_ids(
+        poll=room.waiting_poll, user_ids=participants
+    )
 
 
 def _end_wait(room: PlaybackRoom, *, cause: str, by=None) -> None:
@@ -736,8 +779,9 @@ def room_tick(*, room_id: int) -> str | None:
         if not _tick_due(room, now):
             return None
         if room.state == RoomState.WAITING:
-            _end_wait(room, cause="timeout")
-            return "timeout"
+            cause = "answered" if poll_review(room) else "timeout"
+            _end_wait(room, cause=cause)
+            return cause
         return _stop_at_poll(room, now)
 
 

@@ -207,7 +207,7 @@ function inputsFor(poll, form) {
 
 /** The card of a poll from the live session: a form, or my answer with its grade. */
 export function pollCard(poll, options) {
-  const { strings, blocking, answered, total, alone, mayControl, mayAnswer, onSubmit, onRewatch, onResume, onClose } = options;
+  const { strings, blocking, review, answered, total, alone, mayControl, mayAnswer, onSubmit, onRewatch, onResume, onClose } = options;
   const card = el("div", "pb-poll__card");
   card.append(el("p", "eyebrow", strings.poll));
   const prompt = el("h2", "pb-poll__prompt", poll.prompt);
@@ -256,7 +256,20 @@ export function pollCard(poll, options) {
     card.append(form);
   }
   const footer = el("div", "pb-poll__footer");
-  if (blocking) {
+  if (blocking && review && alone) {
+    // Answered alone: the result stays until the learner continues.
+    const next = el("button", "button button--primary", strings.continue);
+    next.type = "button";
+    next.dataset.action = "continue";
+    next.addEventListener("click", onResume);
+    footer.append(next);
+  } else if (blocking && review) {
+    // Everyone answered in a group: a short countdown, then the room plays on.
+    const countdown = el("p", "pb-poll__countdown");
+    countdown.dataset.ref = "poll-countdown";
+    countdown.setAttribute("role", "status");
+    footer.append(countdown);
+  } else if (blocking) {
     if (!alone) footer.append(el("p", "pb-poll__waiting", fmt(strings.waiting_poll, { answered, total })));
     if (mayControl) {
       const resume = el("button", "button", alone ? strings.skip_poll : strings.resume_now);

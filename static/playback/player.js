@@ -335,6 +335,7 @@ function tick() {
   $("note-time").textContent = clock(position);
   $("chat-input").placeholder = fmt(S.comment, { time: clock(position) });
   renderFeedNow(false, position);
+  renderCountdown();
   // A poll that does not pause the room still pops up at its moment.
   if (lastTickPosition != null && position > lastTickPosition && position - lastTickPosition < 2000) {
     for (const poll of view.polls.values()) {
@@ -513,11 +514,13 @@ function renderPoll() {
   }
   const state = view.state;
   const blocking = state.state === "waiting" && state.waiting?.reason === "poll" && state.waiting.poll_id === poll.id;
+  const review = blocking && Boolean(state.waiting.review);
   const online = view.members.filter((m) => m.online).length || 1;
   panel.replaceChildren(
     pollCard(poll, {
       strings: S,
       blocking,
+      review,
       answered: blocking ? (state.waiting.ready || []).length : 0,
       total: online,
       alone: view.room.kind === "solo",
@@ -540,8 +543,19 @@ function renderPoll() {
     }),
   );
   panel.hidden = false;
-  const focusTarget = panel.querySelector("input, button");
+  renderCountdown();
+  const focusTarget = panel.querySelector('[data-action="continue"]') || panel.querySelector("input, button");
   if (focusTarget && !panel.contains(document.activeElement)) focusTarget.focus({ preventScroll: true });
+}
+
+/** The seconds left before a group plays on after everyone answered. */
+function renderCountdown() {
+  const countdown = $("poll").querySelector('[data-ref="poll-countdown"]');
+  const deadline = view.state?.waiting?.deadline_ms;
+  if (!countdown || deadline == null) return;
+  const seconds = Math.max(0, Math.ceil((deadline - serverNow()) / 1000));
+  const text = fmt(S.review_countdown, { seconds });
+  if (countdown.textContent !== text) countdown.textContent = text;
 }
 
 // --- Actions ---------------------------------------------------------------------------------------
@@ -731,11 +745,11 @@ function onStatus(status, detail) {
 
 let toastTimer = null;
 function toast(text, sticky = false) {
+  // The banner floats over the player (no layout shift); empty means hidden.
   const banner = $("banner");
   banner.textContent = text;
-  banner.hidden = false;
   clearTimeout(toastTimer);
-  if (!sticky) toastTimer = setTimeout(() => (banner.hidden = true), 4000);
+  if (!sticky) toastTimer = setTimeout(() => (banner.textContent = ""), 4000);
 }
 
 media.src = config.media_url;

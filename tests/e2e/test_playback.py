@@ -4,6 +4,7 @@ learners of one table in two browser contexts (separate cookies)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from datetime import timedelta
@@ -182,7 +183,19 @@ def test_two_learners_watch_together_answer_the_poll_and_share_a_note(
     expect(ann.locator(".pb-member--online")).to_have_count(2)
 
     # One presses play: both play, from the same position at the same moment.
+    # Ben's page says who did it in a banner that floats over the player: his
+    # video does not move.
+    video_box = (
+        "() => JSON.stringify(document.querySelector('[data-ref=media]').getBoundingClientRect())"
+    )
+    before = ben.evaluate(video_box)
     ann.get_by_role("button", name="Play").click()
+    expect(ben.locator("[data-ref=banner]")).to_have_text("Ann Okafor pressed play")
+    expect(ben.locator("[data-ref=banner]")).to_be_visible()
+    assert ben.evaluate(video_box) == before
+    ben.screenshot(path=output_dir / "02a-banner-over-the-player-ben.png", full_page=True)
+    expect(ben.locator("[data-ref=banner]")).to_be_hidden(timeout=6_000)
+    assert ben.evaluate(video_box) == before
     for page in (ann, ben):
         wait_playing_past(page, 1200)
     played = positions([ann, ben])
@@ -230,8 +243,25 @@ def test_two_learners_watch_together_answer_the_poll_and_share_a_note(
     ann.screenshot(path=output_dir / "04-ann-answered-wrong.png", full_page=True)
     ben.get_by_label("Mitochondrion").check()
     ben.get_by_role("button", name="Submit answer").click()
+    # Everyone answered: both keep reading their result under a visible
+    # countdown while the room stays paused, then it plays on by itself.
+    for page in (ann, ben):
+        expect(page.locator(".pb-poll__countdown")).to_have_text(
+            re.compile(r"Everyone has answered\. Playing on in [1-5] s")
+        )
+    expect(ben.get_by_text("Correct!")).to_be_visible()
+    expect(ann.get_by_text("Correct answer: Mitochondrion")).to_be_visible()
+    first = ann.locator(".pb-poll__countdown").inner_text()
+    time.sleep(1.5)
+    assert ann.locator(".pb-poll__countdown").inner_text() != first  # it counts down
+    expect(ben.get_by_text("Correct!")).to_be_visible()
+    assert all(
+        p.evaluate("() => document.querySelector('[data-ref=media]').paused") for p in (ann, ben)
+    )
+    ben.screenshot(path=output_dir / "04b-countdown-ben.png", full_page=True)
     for page in (ann, ben):
         wait_playing_past(page, POLL_AT_S * 1000 + 400)
+        expect(page.locator(".pb-poll__card")).to_be_hidden()
     resumed = positions([ann, ben])
     print(f"spread after the poll: {max(resumed) - min(resumed):.0f} ms; stopped at {stopped}")
     assert max(resumed) - min(resumed) < SPREAD_LIMIT_MS, resumed
@@ -266,6 +296,37 @@ def test_two_learners_watch_together_answer_the_poll_and_share_a_note(
     phone.goto(ben.url)
     wait_ready(phone)
     phone.screenshot(path=output_dir / "07-phone.png", full_page=True)
+    assert errors == []
+
+
+def test_alone_the_quiz_feedback_stays_until_continue(
+    browser, media_env, watch_party, asgi_server, output_dir
+):
+    errors: list[str] = []
+    recording = watch_party["recording"]
+    ann = open_page(browser, asgi_server, watch_party["ann"], errors)
+    ann.goto(f"{asgi_server}/recordings/{recording.pk}/")
+    ann.get_by_role("button", name="Start watching").click()
+    wait_ready(ann)
+    ann.get_by_role("button", name="Play").click()
+    expect(ann.locator(".pb-poll__card")).to_be_visible(timeout=12_000)
+    ann.get_by_label("Golgi apparatus").check()
+    ann.get_by_role("button", name="Submit answer").click()
+
+    # Right/wrong and the correct answer stay on screen, the video paused,
+    # until Ann continues; the Continue button has the keyboard focus.
+    expect(ann.get_by_text("Not quite.")).to_be_visible()
+    time.sleep(2.5)
+    expect(ann.get_by_text("Not quite.")).to_be_visible()
+    expect(ann.get_by_text("Correct answer: Mitochondrion")).to_be_visible()
+    assert ann.evaluate("() => document.querySelector('[data-ref=media]').paused")
+    assert ann.evaluate("() => window.__playback.state.state") == "waiting"
+    expect(ann.get_by_role("button", name="Continue")).to_be_focused()
+    ann.screenshot(path=output_dir / "01-feedback-alone.png", full_page=True)
+    ann.keyboard.press("Enter")
+    wait_playing_past(ann, POLL_AT_S * 1000 + 300)
+    expect(ann.locator(".pb-poll__card")).to_be_hidden()
+    ann.screenshot(path=output_dir / "02-after-continue.png", full_page=True)
     assert errors == []
 
 

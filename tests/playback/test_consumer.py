@@ -207,8 +207,9 @@ async def test_another_tables_learner_and_outsiders_learn_nothing(room, tables, 
 
 
 async def test_a_poll_stops_the_room_until_both_answer_then_it_plays_on(
-    recording, ended_session, room, tables
+    recording, ended_session, room, tables, monkeypatch
 ):
+    monkeypatch.setattr(rooms, "POLL_REVIEW_MS", 400)
     poll = await database_sync_to_async(add_quiz_poll)(recording, ended_session, at_seconds=1)
     await database_sync_to_async(recording_timeline_build)(recording_id=recording.pk)
     ann, snapshot = await join(room, tables["ann"], "ann")
@@ -231,6 +232,8 @@ async def test_a_poll_stops_the_room_until_both_answer_then_it_plays_on(
     assert not [f for f in seen if f["type"] == "poll.answered"]  # ann's grade is hers alone
     assert progress["data"]["pending"] == [tables["bob"].pk]
     await bob.request("poll.answer", {"poll_id": poll.pk, "answer": {"option": "b"}})
+    review, _ = await ann.receive_until(is_state("review"))
+    assert review["data"]["state"] == "waiting" and review["data"]["waiting"]["review"] is True
     resumed, _ = await ann.receive_until(is_state("answered"))
     assert resumed["data"]["state"] == "playing" and resumed["data"]["position_ms"] == 1000
     await ann.close()

@@ -303,14 +303,25 @@ def test_a_playing_room_stops_at_a_poll_until_everyone_present_answered(
     }
     answered = [f for f in frames(room.pk) if f["type"] == "poll.answered"]
     assert [f["stream"] for f in answered] == [f"user.{tables['ann'].pk}"]
-    playback_poll_answer(
-        room_id=room.pk,
-        user=tables["bob"],
-        may_participate=True,
-        table_id=tables["a"].pk,
-        poll_id=poll.pk,
-        answer={"option": "b"},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        playback_poll_answer(
+            room_id=room.pk,
+            user=tables["bob"],
+            may_participate=True,
+            table_id=tables["a"].pk,
+            poll_id=poll.pk,
+            answer={"option": "b"},
+        )
+    # Everyone answered: the table reads the results for POLL_REVIEW_MS, then plays on.
+    room = _state(room)
+    assert room.state == RoomState.WAITING and room.waiting_poll_id == poll.pk
+    assert rooms.now_ms() < room.waiting_deadline_ms <= rooms.now_ms() + rooms.POLL_REVIEW_MS
+    review = [f for f in frames(room.pk) if f["type"] == "room.state"][-1]["data"]
+    assert review["cause"] == "review" and review["waiting"]["review"] is True
+    assert review["waiting"]["ready"] == sorted([tables["ann"].pk, tables["bob"].pk])
+    assert rooms.room_tick(room_id=room.pk) is None  # not before the countdown ends
+    PlaybackRoom.objects.filter(pk=room.pk).update(waiting_deadline_ms=rooms.now_ms() - 1)
+    assert rooms.room_tick(room_id=room.pk) == "answered"
     room = _state(room)
     assert room.state == RoomState.PLAYING and room.position_ms == 2000 and room.until_ms is None
     assert LearningEvent.objects.filter(verb="answered", mode="playback").count() == 2
@@ -324,6 +335,38 @@ def test_the_poll_wait_times_out(poll_room, tables):
     PlaybackRoom.objects.filter(pk=room.pk).update(waiting_deadline_ms=rooms.now_ms() - 1)
     assert rooms.room_tick(room_id=room.pk) == "timeout"
     assert _state(room).state == RoomState.PLAYING
+
+
+def test_alone_the_answered_poll_stays_until_the_learner_continues(
+    recording, ended_session, tables, django_capture_on_commit_callbacks
+):
+    poll = add_quiz_poll(recording, ended_session, at_seconds=2)
+    recording_timeline_build(recording_id=recording.pk)
+    room, _ = rooms.room_open(
+        access=access_recording(user=tables["ann"], recording_id=recording.pk), kind=RoomKind.SOLO
+    )
+    rooms.room_join(room_id=room.pk, user=tables["ann"], channel="c-ann")
+    rooms.room_play(room_id=room.pk, actor=tables["ann"], may_participate=True)
+    PlaybackRoom.objects.filter(pk=room.pk).update(reference_ms=rooms.now_ms() - 2500)
+    assert rooms.room_tick(room_id=room.pk) == "poll"
+    with django_capture_on_commit_callbacks(execute=True):
+        playback_poll_answer(
+            room_id=room.pk,
+            user=tables["ann"],
+            may_participate=True,
+            table_id=tables["a"].pk,
+            poll_id=poll.pk,
+            answer={"option": "a"},
+        )
+    room = _state(room)
+    # No deadline: the room waits on the result until Ann continues.
+    assert room.state == RoomState.WAITING and room.waiting_deadline_ms is None
+    state = [f for f in frames(room.pk) if f["type"] == "room.state"][-1]["data"]
+    assert state["cause"] == "review" and state["waiting"]["review"] is True
+    assert rooms.next_check_ms(state) is None and rooms.room_tick(room_id=room.pk) is None
+    rooms.room_resume(room_id=room.pk, actor=tables["ann"], may_participate=True)
+    room = _state(room)
+    assert room.state == RoomState.PLAYING and room.position_ms == 2000
 
 
 def test_the_host_can_resume_a_poll_wait(poll_room, tables):
@@ -420,6 +463,10 @@ def test_staff_visiting_a_room_never_hold_up_a_poll(poll_room, tables, instructo
             poll_id=poll.pk,
             answer={"option": "b"},
         )
+    # The learners answered: only the short review of the results remains.
+    assert rooms.poll_review(_state(room))
+    PlaybackRoom.objects.filter(pk=room.pk).update(waiting_deadline_ms=rooms.now_ms() - 1)
+    assert rooms.room_tick(room_id=room.pk) == "answered"
     assert _state(room).state == RoomState.PLAYING
 
 

@@ -234,8 +234,15 @@ export class PollPanel {
     setText(this.activeEmpty, t.poll_none_yet);
 
     this.launchButton.disabled = !live || this.launchingNew;
-    show(this.liveNote, !live && state.session.state === "scheduled");
-    setText(this.liveNote, t.poll_start_first);
+    // Once the session is over, no new poll: the button and the form go away.
+    const over = state.session.state === "ended" || state.session.state === "cancelled";
+    if (over && this.createToggle.getAttribute("aria-expanded") === "true") {
+      this.createToggle.setAttribute("aria-expanded", "false");
+      show(this.createWrap, false);
+    }
+    show(this.createToggle, !over);
+    show(this.liveNote, over || state.session.state === "scheduled");
+    setText(this.liveNote, over ? t.poll_session_ended : t.poll_start_first);
     this.renderPlan(live, polls);
 
     show(this.earlierWrap, earlier.length > 0);
@@ -252,8 +259,9 @@ export class PollPanel {
   renderPlan(live, polls) {
     const { t } = this.app;
     const items = this.plan || [];
+    const over = ["ended", "cancelled"].includes(this.app.state.session.state);
     show(this.planEmpty, this.plan !== null && items.length === 0);
-    setText(this.planEmpty, t.poll_plan_empty);
+    setText(this.planEmpty, over ? t.poll_plan_empty_over : t.poll_plan_empty);
     syncList(
       this.planList,
       items,

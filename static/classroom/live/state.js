@@ -58,7 +58,15 @@ export function stateFromSnapshot(data, previous) {
     polls,
     staff,
     // Kept across snapshots: what this browser asked for and knows already.
-    upvoted: previous?.upvoted || new Set(),
+    upvoted: new Set([
+      ...(previous?.upvoted || []),
+      ...(data.questions || []).filter((q) => q.upvoted_by_me).map((q) => q.id),
+    ]),
+    // My own questions (anonymous ones too): never upvoted by me. Frames do not say it.
+    mine: new Set([
+      ...(previous?.mine || []),
+      ...(data.questions || []).filter((q) => q.asked_by_me).map((q) => q.id),
+    ]),
   };
 }
 

@@ -476,6 +476,10 @@ export class Questions {
       }
       this.input.value = "";
       const result = await app.act("question.ask", data);
+      if (result.ok && result.data?.question_id != null) {
+        app.state.mine.add(result.data.question_id);
+        this.render();
+      }
       if (!result.ok && !this.input.value) this.input.value = body;
     });
   }
@@ -573,7 +577,8 @@ export class Questions {
           const done = state.upvoted.has(q.id);
           upvote.setAttribute("aria-pressed", String(done));
           upvote.setAttribute("aria-label", format(t.upvote_label, { n: q.upvotes }));
-          upvote.hidden = !state.me.may_participate || state.session.state !== "live";
+          const own = state.mine.has(q.id) || (q.author != null && q.author.id === state.me.id);
+          upvote.hidden = own || !state.me.may_participate || state.session.state !== "live";
           upvote.disabled = done || q.answered;
         }
       },
