@@ -17,7 +17,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -121,10 +121,10 @@ DB_STAFF_THREADS = env_int("ROUNDTABLE_DB_STAFF_THREADS", 4)
 # DB_POOL_TIMEOUT seconds, then answer 503 server_busy).
 DB_POOL_MIN = env_int("ROUNDTABLE_DB_POOL_MIN", 2)
 DB_POOL_MAX = env_int("ROUNDTABLE_DB_POOL_MAX", DB_THREADS + DB_STAFF_THREADS + 4)
-DB_POOL_TIMEOUT = env_int("ROUNDTABLE_DB_POOL_TIMEOUT", 3)
+DB_POOL_TIMEOUT = env_float("ROUNDTABLE_DB_POOL_TIMEOUT", 3.0)
 # Every DB_POOL_MAX_IDLE seconds the pool closes one connection that was not
 # needed during that time, down to DB_POOL_MIN.
-DB_POOL_MAX_IDLE = env_int("ROUNDTABLE_DB_POOL_MAX_IDLE", 30)
+DB_POOL_MAX_IDLE = env_float("ROUNDTABLE_DB_POOL_MAX_IDLE", 30.0)
 if DATABASE_URL:
     # One pool per process (Django's psycopg pool), shared by the HTTP request
     # threads and the database lanes: a thread borrows a connection for one
