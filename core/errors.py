@@ -73,9 +73,11 @@ class RateLimitedError(ApplicationError):
     default_message = _("Too many requests. Slow down and try again.")
 
 
-# WebSocket close code 1013 "Try Again Later" (RFC 6455 registry): sent after a
-# `server_busy` error frame when a socket cannot be set up now.
-CLOSE_TRY_AGAIN = 1013
+# The close code after a `server_busy` error frame, when a socket cannot be
+# set up now: 4000 + the HTTP status, like 4403 and 4404. (The registry's 1013
+# "Try Again Later" would say the same, but Daphne's WebSocket library lets a
+# server close with 1000 or 3000-4999 only.)
+CLOSE_TRY_AGAIN = 4503
 
 
 def close_code_for(error: ApplicationError, *, forbidden: int, not_found: int) -> int:

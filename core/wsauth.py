@@ -54,7 +54,7 @@ class SessionAuthMiddleware:
 
 async def _refuse_busy(receive, send, error: ServerBusyError) -> None:
     """The database could not say who this is: accept, send the `server_busy`
-    error frame the consumers send, and close with 1013 (try again later). A
+    error frame the consumers send, and close with 4503 (try again later). A
     refused handshake would tell the client nothing."""
     message = await receive()
     if message["type"] != "websocket.connect":

@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -156,3 +162,94 @@ def wait_for(predicate, timeout: float, interval: float = 0.1) -> float | None:
 @pytest.fixture
 def postgresql(transactional_db):
     require_postgresql()
+
+
+# --- A private PostgreSQL cluster, to stop and start at will --------------------------------
+# The shared server of a machine or CI job must never be restarted by a test:
+# fault tests run their own cluster (initdb into a temporary directory).
+
+PG_BIN = Path(os.environ.get("ROUNDTABLE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class PrivatePostgres:
+    """A throwaway cluster on a free port (trust authentication, its unix
+    socket in its own directory). PostgreSQL refuses to run as root: as root
+    its programs run as the `postgres` user."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root = root
+        self.port = port
+        self.data = root / "data"
+        self.log = root / "postgres.log"
+        self.url = f"postgres://postgres@127.0.0.1:{port}/roundtable"
+
+    def _run(self, *args: str, timeout: float = 60) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        result = subprocess.run(
+            [*prefix, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed: {result.stdout}{result.stderr}")
+
+    def init(self) -> None:
+        self._run(
+            str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-N"
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c full_page_writes=off -c max_connections=60"
+        )
+        self._run(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
+            "-w", "-t", "30", "start",
+        )  # fmt: skip
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def admin_dsn(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+
+def django_env(database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_ENV": "test",
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        **extra,
+    }
+
+
+@pytest.fixture
+def private_postgresql():
+    """A migrated database in a private cluster; stopped and removed after."""
+    require_postgresql()
+    require((PG_BIN / "initdb").exists(), f"no PostgreSQL server programs in {PG_BIN}")
+    from tests.conftest import free_port
+
+    root = Path(tempfile.mkdtemp(prefix="rt-faults-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    root.chmod(0o700)
+    cluster = PrivatePostgres(root, free_port())
+    try:
+        cluster.init()
+        cluster.start()
+        with psycopg.connect(cluster.admin_dsn(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE roundtable")
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT, env=django_env(cluster.url), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert migrate.returncode == 0, migrate.stderr
+        yield cluster
+    finally:
+        try:
+            cluster.stop("fast")
+        except (RuntimeError, subprocess.TimeoutExpired):
+            pass  # not running
+        shutil.rmtree(root, ignore_errors=True)
