@@ -1,6 +1,7 @@
 """Soak: a real Daphne process on PostgreSQL, with the production database
-settings, serves a few thousand HTTP requests in concurrent bursts and a class
-of live sockets acting at the same time. Its PostgreSQL connections (counted
+settings, serves up to 2,000 HTTP requests in concurrent bursts of 40 (as many
+as 25 s allow, at least 600) and a class of 30 live sockets acting at the
+same time (up to 960 socket actions: chat, hands, pings). Its PostgreSQL connections (counted
 in pg_stat_activity by its application_name) never exceed the documented
 per-process budget (`ROUNDTABLE_DB_POOL_MAX`), no request answers 5xx, every
 socket action is acknowledged, and after the load the count falls back to the
@@ -34,9 +35,12 @@ from tests.faults.conftest import (
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 LEARNERS = 30
-BURSTS = 50
-BURST_SIZE = 40  # concurrent requests: 2,000 in all
+BURST_SIZE = 40  # concurrent requests
+BURSTS = 50  # 2,000 requests, or as many bursts as LOAD_SECONDS allow:
+LOAD_SECONDS = 25  # the machine may be shared; the test's time stays bounded
+MIN_BURSTS = 15
 ROUNDS = 8  # socket actions: 4 per round per learner, one round a second (chat's rate limit)
+MIN_ROUNDS = 3  # within LOAD_SECONDS too
 # Shrink one idle connection every 0.25 s (production: 30 s), so that the fall
 # back to the pool's minimum is seen within the test's time.
 MAX_IDLE = 0.25
@@ -71,6 +75,8 @@ def test_connections_stay_within_the_budget_and_fall_back_when_idle(postgresql):
             for burst in range(BURSTS):
                 if watch.exceeded.is_set():
                     return  # over budget already: stop before max_connections
+                if time.monotonic() - load_started > LOAD_SECONDS:
+                    return
                 answers = await asyncio.gather(
                     *[
                         loop.run_in_executor(
@@ -95,7 +101,7 @@ def test_connections_stay_within_the_budget_and_fall_back_when_idle(postgresql):
                 snapshot = await ws_until(socket, lambda f: f["type"] in ("snapshot", "error"))
                 assert snapshot["type"] == "snapshot", snapshot
                 for round_ in range(ROUNDS):
-                    if watch.exceeded.is_set():
+                    if watch.exceeded.is_set() or time.monotonic() - load_started > LOAD_SECONDS:
                         return
                     started = time.monotonic()
                     for frame_type, data in (
@@ -121,9 +127,9 @@ def test_connections_stay_within_the_budget_and_fall_back_when_idle(postgresql):
                     *[learner(i, cookie) for i, cookie in enumerate(learner_cookies)],
                 )
 
-        started = time.monotonic()
+        load_started = time.monotonic()
         asyncio.run(scenario())
-        load_seconds = time.monotonic() - started
+        load_seconds = time.monotonic() - load_started
         peak = watch.peak()
         after_load = watch.samples[-1][1] if watch.samples else None
         fell_back_in = wait_for(lambda: watch.count() <= settings.DB_POOL_MIN, timeout=20)
@@ -135,6 +141,8 @@ def test_connections_stay_within_the_budget_and_fall_back_when_idle(postgresql):
         )
     assert 0 < peak <= budget, f"{peak} connections, budget {budget}"
     assert not failures, failures[:5]
-    assert statuses == Counter({200: BURSTS * BURST_SIZE})
-    assert replies == Counter({"ack": LEARNERS * ROUNDS * 3, "pong": LEARNERS * ROUNDS})
+    assert set(statuses) == {200}, statuses
+    assert statuses[200] >= MIN_BURSTS * BURST_SIZE, statuses
+    assert set(replies) == {"ack", "pong"} and replies["ack"] == 3 * replies["pong"], replies
+    assert replies["pong"] >= LEARNERS * MIN_ROUNDS, replies
     assert fell_back_in is not None, f"still {watch.count()} connections after 20 s idle"
