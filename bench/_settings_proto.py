@@ -18,5 +18,8 @@ if REDIS_URL:
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
         {"address": REDIS_URL, "max_connections": 1000, "socket_timeout": 15}
     ]
+# The prototypes keep the per-thread persistent connections they were measured
+# with; Django refuses those beside a pool, so the pool is dropped here.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 DATABASES["default"]["CONN_MAX_AGE"] = 600
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -441,11 +441,16 @@ def app_settings() -> str:
     ]
     hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts", [{}])
     timeout = hosts[0].get("socket_timeout", "redis-py default (5 s)") if hosts else "?"
-    conn_max_age = settings.DATABASES["default"].get("CONN_MAX_AGE")
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    database = (
+        f"a connection pool of {pool['min_size']}–{pool['max_size']} per process"
+        if pool
+        else f"`CONN_MAX_AGE` {settings.DATABASES['default'].get('CONN_MAX_AGE')}"
+    )
     return (
         f"code at commit {head}"
         + (f" plus uncommitted changes to {len(dirty)} app file(s)" if dirty else "")
-        + f"; `CONN_MAX_AGE` {conn_max_age}, channel-layer Redis socket_timeout {timeout}; "
+        + f"; {database}, channel-layer Redis socket_timeout {timeout}; "
         "Daphne `--websocket_connect_timeout 30` (as the Makefile and Dockerfile)"
     )
 

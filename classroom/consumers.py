@@ -27,7 +27,14 @@ from classroom.services import chat, polls, reactions, room, sessions
 from classroom.services.common import action_apply, session_live_known, session_live_require
 from core import realtime
 from core.asyncdb import db_call
-from core.errors import ApplicationError, PermissionDeniedError, ValidationError
+from core.errors import (
+    CLOSE_TRY_AGAIN,
+    ApplicationError,
+    PermissionDeniedError,
+    ServerBusyError,
+    ValidationError,
+    close_code_for,
+)
 from core.fanout import FrameMember
 from core.protocol import frame_int
 from courses.access import CourseAction
@@ -152,7 +159,7 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             await self.accept()
             await self._send_error(None, error)
             await self.close(
-                code=CLOSE_FORBIDDEN if error.status_code in (401, 403) else CLOSE_NOT_FOUND
+                code=close_code_for(error, forbidden=CLOSE_FORBIDDEN, not_found=CLOSE_NOT_FOUND)
             )
             return
         # Frames published from here on wait until the snapshot (or the missed
@@ -160,12 +167,20 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         self.frames_hold()
         await self._join_groups()
         await self.accept()
-        # Join first, so that the snapshot already counts this connection.
-        await db_call(sessions.attendance_join)(
-            session_id=self.session_id, user=self.access.user, connection=self.connection_id
-        )
         try:
+            # Join first, so that the snapshot already counts this connection.
+            await db_call(sessions.attendance_join)(
+                session_id=self.session_id, user=self.access.user, connection=self.connection_id
+            )
             await self._send_initial(self._query_seq())
+        except ServerBusyError as error:
+            # The database cannot serve now: say so and close with "try again
+            # later"; the client reconnects (with ?seq=) as after any drop.
+            await self._send_error(None, error)
+            await self.disconnect(CLOSE_TRY_AGAIN)
+            self.access = None
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         except Exception:
             # A snapshot that cannot be built is a bug; close the attendance
             # just opened, so that the user does not stay "present" for good.
@@ -182,9 +197,14 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         if self.access is None:
             return
         self.frames_unfollow()
-        await db_call(sessions.attendance_leave)(
-            session_id=self.session_id, user=self.access.user, connection=self.connection_id
-        )
+        try:
+            await db_call(sessions.attendance_leave)(
+                session_id=self.session_id, user=self.access.user, connection=self.connection_id
+            )
+        except ServerBusyError:
+            # The database is down: the stale sweep closes this interval at
+            # its last ping once it is back (docs/architecture.md, attendance).
+            return
         await self._schedule("presence")
 
     def _query_seq(self) -> int | None:

@@ -17,7 +17,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
     "core.middleware.UserTimezoneMiddleware",
     "core.middleware.FormTextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -110,10 +111,41 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+# Database threads of a web process (core/asyncdb.py): learners' actions, and
+# staff actions in a lane of their own.
+DB_THREADS = env_int("ROUNDTABLE_DB_THREADS", 12)
+DB_STAFF_THREADS = env_int("ROUNDTABLE_DB_STAFF_THREADS", 4)
+# The connection budget of one process: its pool never holds more than
+# DB_POOL_MAX connections. By default every lane thread can hold one at once,
+# plus 4 for HTTP requests (more requests than that wait for one, up to
+# DB_POOL_TIMEOUT seconds, then answer 503 server_busy).
+DB_POOL_MIN = env_int("ROUNDTABLE_DB_POOL_MIN", 2)
+DB_POOL_MAX = env_int("ROUNDTABLE_DB_POOL_MAX", DB_THREADS + DB_STAFF_THREADS + 4)
+DB_POOL_TIMEOUT = env_float("ROUNDTABLE_DB_POOL_TIMEOUT", 3.0)
+# Every DB_POOL_MAX_IDLE seconds the pool closes one connection that was not
+# needed during that time, down to DB_POOL_MIN.
+DB_POOL_MAX_IDLE = env_float("ROUNDTABLE_DB_POOL_MAX_IDLE", 30.0)
 if DATABASE_URL:
-    # Persistent connections (one per worker thread), checked before reuse.
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    # One pool per process (Django's psycopg pool), shared by the HTTP request
+    # threads and the database lanes: a thread borrows a connection for one
+    # request or one call and gives it back (CONN_MAX_AGE 0 returns it to the
+    # pool instead of closing it). Persistent connections leaked under ASGI:
+    # Django runs every request in a thread of its own, and the connection
+    # that thread kept stayed open after it ended (a burst of 30 requests: 10 →
+    # 84 connections, until max_connections was reached and requests failed).
+    # No check on borrowing (a round trip per call): a connection that turns
+    # out broken fails its request with 503 server_busy and makes the pool
+    # test its idle ones (core/dbfailure.py).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DB_POOL_MIN,
+        "max_size": DB_POOL_MAX,
+        "timeout": DB_POOL_TIMEOUT,
+        "max_idle": DB_POOL_MAX_IDLE,
+        # Give up a reconnection's backoff (1, 2, 4 s...) after 5 s: the next
+        # request starts a fresh attempt at once, so a restarted PostgreSQL is
+        # used again within seconds, not after a backoff grown long.
+        "reconnect_timeout": 5.0,
     }
 else:
     DATABASES = {
@@ -137,7 +169,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 # redis-py caps an asyncio pool at 100 connections; a class of
-                # 150 connecting at once needs more (FIELD-NOTES.md).
+                # 150 connecting at once needs more.
                 # socket_timeout above channels-redis's 5 s blocking read: with
                 # redis-py's default the idle reader timed out and dropped a
                 # socket every 5 s (close 1011, docs/performance.md).
@@ -159,8 +191,6 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Realtime process tuning (core/asyncdb.py, config/asgi.py; docs/performance.md) ---
-DB_THREADS = env_int("ROUNDTABLE_DB_THREADS", 12)  # database threads for learners' actions
-DB_STAFF_THREADS = env_int("ROUNDTABLE_DB_STAFF_THREADS", 4)  # staff actions' own lane
 GIL_SWITCH_US = env_int("ROUNDTABLE_GIL_SWITCH_US", 1000)  # Python's default is 5000
 # Python's default is (700, 10, 10); config/asgi.py says why the web process
 # collects its old generation far less often.

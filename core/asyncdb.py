@@ -9,10 +9,16 @@ the session) run in a lane of their own, so they never wait behind a busy
 room's chat. SQLite (the embedded default) allows one writer at a time, so
 there calls stay on the one shared thread.
 
-Connection hygiene: Channels closes stale connections before and after every
-call; with `conn_health_checks` that is a `SELECT 1` per call. Here a thread
-checks its connection only after it sat idle for HEALTH_CHECK_IDLE_SECONDS,
-and closes it after any error, so a busy process pays no extra round trip.
+Connections: with PostgreSQL a thread keeps no connection of its own. Each
+call borrows one from the process's pool (config/settings.py: the request
+threads borrow from the same pool) and gives it back when it returns, so the
+lanes' threads never hold more connections than calls are running, and the
+pool's size is the process's whole budget. A call that fails because the
+database cannot serve (down, restarting, no connection free within the pool's
+timeout) raises `ServerBusyError` (503 `server_busy`, core/dbfailure.py), and
+the broken connection is discarded, not lent again. On SQLite (no pool) a
+thread checks its connection only after it sat idle for
+HEALTH_CHECK_IDLE_SECONDS, so a busy process pays no extra round trip.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from typing import ParamSpec, TypeVar
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
+
+from core.dbfailure import database_unavailable, server_busy
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,13 +92,15 @@ def db_call(func: Callable[P, R], lane: str = "default") -> Callable[P, Awaitabl
             close_old_connections()
         try:
             return func(*args, **kwargs)
-        except Exception:
+        except Exception as error:
             close_old_connections()  # drop a connection the error left unusable
+            if database_unavailable(error):
+                raise server_busy(error) from error
             raise
         finally:
             _local.last_call = time.monotonic()
             if not settings.DATABASES["default"].get("CONN_MAX_AGE"):
-                close_old_connections()  # no persistent connections (tests)
+                close_old_connections()  # back to the pool (or closed, without one)
 
     serial = sync_to_async(run, thread_sensitive=True)
     pooled = None  # made on first use: the lane's executor reads settings

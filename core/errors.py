@@ -71,3 +71,28 @@ class RateLimitedError(ApplicationError):
     status_code = 429
     default_code = "rate_limited"
     default_message = _("Too many requests. Slow down and try again.")
+
+
+# The close code after a `server_busy` error frame, when a socket cannot be
+# set up now: 4000 + the HTTP status, like 4403 and 4404. (The registry's 1013
+# "Try Again Later" would say the same, but Daphne's WebSocket library lets a
+# server close with 1000 or 3000-4999 only.)
+CLOSE_TRY_AGAIN = 4503
+
+
+def close_code_for(error: ApplicationError, *, forbidden: int, not_found: int) -> int:
+    """The close code after a refused connection's error frame."""
+    if error.status_code == 503:
+        return CLOSE_TRY_AGAIN
+    return forbidden if error.status_code in (401, 403) else not_found
+
+
+class ServerBusyError(ApplicationError):
+    """The database cannot serve now (restarting, unreachable, or every pooled
+    connection in use): nothing was written, and the same request or frame may
+    be sent again (core/dbfailure.py)."""
+
+    status_code = 503
+    default_code = "server_busy"
+    default_message = _("The server is busy. Try again in a few seconds.")
+    retry_after_seconds = 2

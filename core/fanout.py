@@ -3,7 +3,7 @@
 Channels' Redis layer stores one copy of a group message per recipient and its
 receiver pops them one Redis round trip, one decode and one dispatch each: with
 150 learners per change that per-recipient work is the ceiling of a Daphne
-process (FIELD-NOTES.md, docs/performance.md). Live and playback frames are
+process (docs/performance.md). Live and playback frames are
 encoded once, so they travel differently:
 
 - a publish is one Redis `PUBLISH` per group, whatever the number of
@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from core import kv
-from core.errors import ApplicationError, ValidationError
+from core.errors import ApplicationError, ServerBusyError, ValidationError
 from core.protocol import client_frame_parse
 
 logger = logging.getLogger(__name__)
@@ -465,14 +465,18 @@ class FrameMember:
             await self._send_error(None, error)
             return None
         frame_type, client_id, data = frame["type"], frame.get("id"), frame.get("data") or {}
-        if frame_type == "ping":
-            await self._pong(client_id, data)
-            return None
-        if frame_type == "resync":
-            seq = data.get("seq")
-            await self.frames_catch_up(
-                seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-            )
+        try:
+            if frame_type == "ping":
+                await self._pong(client_id, data)
+                return None
+            if frame_type == "resync":
+                seq = data.get("seq")
+                await self.frames_catch_up(
+                    seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+                )
+                return None
+        except ServerBusyError as error:  # the database is down: the client retries
+            await self._send_error(client_id, error)
             return None
         action = actions.get(frame_type)
         if action is None:

@@ -12,6 +12,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
 
+from core.dbfailure import pool_discard_broken
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -45,11 +47,24 @@ def _timed(name: str, backend: str, probe) -> CheckResult:
 
 def check_database() -> CheckResult:
     connection = connections["default"]
+    pool = getattr(connection, "pool", None)
 
     def probe() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        if pool is None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+            return
+        # A connection of its own from the pool, waiting no longer than the
+        # check's timeout (a busy or unreachable database answers 503 in
+        # time); a failure drops the pool's broken connections too.
+        pool.open()
+        try:
+            with pool.connection(timeout=settings.HEALTHCHECK_TIMEOUT_SECONDS) as conn:
+                conn.execute("SELECT 1").fetchone()
+        except Exception:
+            pool_discard_broken()
+            raise
 
     return _timed("database", connection.vendor, probe)
 

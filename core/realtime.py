@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from core import asyncdb, fanout, kv
+from core.errors import ServerBusyError
 
 logger = logging.getLogger(__name__)
 
@@ -285,6 +286,10 @@ async def coalesce(key: str, delay: float, flush) -> bool:
     async def run() -> None:
         try:
             await flush()
+        except ServerBusyError:
+            # Not a bug: the database cannot serve now (already logged by
+            # core.dbfailure); the room's next change schedules a new flush.
+            logger.warning("coalesced flush %s skipped: database unavailable", key)
         except Exception:
             logger.exception("coalesced flush %s failed", key)
 

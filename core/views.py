@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import sys
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.dbfailure import database_unavailable, server_busy
 from core.health import health_report
+from core.middleware import server_busy_response
 
 
 @never_cache
@@ -34,4 +38,10 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its `except` block: a database failure in a
+    # middleware's response phase (core.middleware.DatabaseUnavailableMiddleware
+    # covers the rest) is still a 503, not a bug.
+    error = sys.exc_info()[1]
+    if error is not None and database_unavailable(error):
+        return server_busy_response(request, server_busy(error))
     return _error_page(request, 500, "500.html", str(_("Something went wrong on our side.")))

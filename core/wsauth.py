@@ -12,6 +12,7 @@ connect)."""
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 
 from core.asyncdb import db_call
+from core.errors import CLOSE_TRY_AGAIN, ServerBusyError
 
 
 def _user_for_session(session_key: str | None):
@@ -42,5 +44,22 @@ class SessionAuthMiddleware:
                 cookie = value
                 break
         key = parse_cookie(cookie.decode("latin1")).get(settings.SESSION_COOKIE_NAME)
-        user = await db_call(_user_for_session)(key)
+        try:
+            user = await db_call(_user_for_session)(key)
+        except ServerBusyError as error:
+            await _refuse_busy(receive, send, error)
+            return None
         return await self.inner({**scope, "user": user}, receive, send)
+
+
+async def _refuse_busy(receive, send, error: ServerBusyError) -> None:
+    """The database could not say who this is: accept, send the `server_busy`
+    error frame the consumers send, and close with 4503 (try again later). A
+    refused handshake would tell the client nothing."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    frame = {"type": "error", "id": None, "data": error.as_dict()}
+    await send({"type": "websocket.send", "text": json.dumps(frame)})
+    await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})

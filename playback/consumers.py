@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from core.asyncdb import db_call
-from core.errors import ApplicationError
+from core.errors import CLOSE_TRY_AGAIN, ApplicationError, ServerBusyError, close_code_for
 from core.fanout import FrameMember
 from core.protocol import frame_int
 from playback import events
@@ -96,7 +96,7 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
             await self.accept()
             await self._send_error(None, error)
             await self.close(
-                code=CLOSE_FORBIDDEN if error.status_code in (401, 403) else CLOSE_NOT_FOUND
+                code=close_code_for(error, forbidden=CLOSE_FORBIDDEN, not_found=CLOSE_NOT_FOUND)
             )
             return
         access = self.access
@@ -107,11 +107,20 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
             )
         )
         await self.accept()
-        await self._send_initial(self._query_seq())
-        await self.frames_release(self.last_seq)
-        await db_call(rooms.room_join)(
-            room_id=self.room_id, user=access.user, channel=self.connection_id
-        )
+        try:
+            await self._send_initial(self._query_seq())
+            await self.frames_release(self.last_seq)
+            await db_call(rooms.room_join)(
+                room_id=self.room_id, user=access.user, channel=self.connection_id
+            )
+        except ServerBusyError as error:
+            # The database cannot serve now: say so and close with "try again
+            # later"; the client reconnects (with ?seq=) as after any drop.
+            await self._send_error(None, error)
+            self.frames_unfollow()
+            self.access = None
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         self.worker = asyncio.create_task(self._work())
 
     async def disconnect(self, code: int) -> None:
@@ -122,9 +131,14 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
         if self.access is None:
             return
         self.frames_unfollow()
-        await db_call(rooms.room_leave)(
-            room_id=self.room_id, user=self.access.user, channel=self.connection_id
-        )
+        try:
+            await db_call(rooms.room_leave)(
+                room_id=self.room_id, user=self.access.user, channel=self.connection_id
+            )
+        except ServerBusyError:
+            # The database is down: a connection not seen for 45 s stops
+            # counting as present (rooms.PRESENCE_STALE_SECONDS).
+            pass
 
     def _query_seq(self) -> int | None:
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -185,6 +199,8 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
             action, client_id, data = await self.actions.get()
             try:
                 await self._apply(action, client_id, data)
+            except ServerBusyError as error:  # the database is down: the client retries
+                await self._send_error(client_id, error)
             except Exception:  # a bug in one action must not stop the next ones
                 logger.exception(
                     "playback action %s failed in room %s", action.handler, self.room_id

@@ -33,7 +33,13 @@ from classroom.media.conf import FIX_COMMAND, LEARNER_MEDIA_OFF, media_conf
 from classroom.media.janus import JanusError, gateway
 from core import realtime
 from core.asyncdb import db_call
-from core.errors import ApplicationError, ConflictError, PermissionDeniedError, ValidationError
+from core.errors import (
+    ApplicationError,
+    ConflictError,
+    PermissionDeniedError,
+    ValidationError,
+    close_code_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +90,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self._send_error(None, error)
             await self.close(
-                code=CLOSE_FORBIDDEN if error.status_code in (401, 403) else CLOSE_NOT_FOUND
+                code=close_code_for(error, forbidden=CLOSE_FORBIDDEN, not_found=CLOSE_NOT_FOUND)
             )
             return
         self.user_id = self.access.user.pk

@@ -1,5 +1,6 @@
 """One DRF exception handler: every error leaves the API as
-`{"error": {"code", "message", "details"?}}` with a 4xx status."""
+`{"error": {"code", "message", "details"?}}` with a 4xx status, or 503
+`server_busy` when the database cannot serve (core/dbfailure.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import ApplicationError
+from core.dbfailure import database_unavailable, server_busy
+from core.errors import ApplicationError, ServerBusyError
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +27,18 @@ def _drf_code(error: drf_exceptions.APIException) -> str:
     return codes if isinstance(codes, str) else error.default_code
 
 
+def application_error_response(error: ApplicationError) -> Response:
+    response = Response({"error": error.as_dict()}, status=error.status_code)
+    if isinstance(error, ServerBusyError):
+        response["Retry-After"] = str(error.retry_after_seconds)
+    return response
+
+
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
+    if database_unavailable(error):
+        return application_error_response(server_busy(error))
     if isinstance(error, ApplicationError):
-        return Response({"error": error.as_dict()}, status=error.status_code)
+        return application_error_response(error)
     if isinstance(error, DjangoValidationError):
         details = (
             error.message_dict

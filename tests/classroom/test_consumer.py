@@ -328,6 +328,53 @@ async def test_a_failing_action_is_answered_server_error_and_the_socket_stays(ro
     await ann.close()
 
 
+async def test_an_action_the_database_cannot_serve_is_answered_server_busy(room, monkeypatch):
+    """Not a bug: a `server_busy` frame the client may retry with the same id
+    (tests/faults drives a real PostgreSQL restart)."""
+    from django.db import OperationalError
+
+    from classroom.services import chat
+
+    real = chat.chat_send
+
+    def unreachable(**kwargs):
+        raise OperationalError("connection to server failed: Connection refused")
+
+    monkeypatch.setattr(chat, "chat_send", unreachable)
+    ann, _ = await join(room, "ann")
+    error = await ann.request("chat.send", {"channel": "class", "body": "hello"}, frame_id="c1")
+    assert error["type"] == "error" and error["data"]["code"] == "server_busy", error
+    monkeypatch.setattr(chat, "chat_send", real)
+    retried = await ann.request("chat.send", {"channel": "class", "body": "hello"}, frame_id="c1")
+    assert retried["type"] == "ack" and not retried.get("duplicate"), retried
+    bodies = await database_sync_to_async(
+        lambda: list(ChatMessage.objects.values_list("body", flat=True))
+    )()
+    assert bodies == ["hello"]
+    await ann.close()
+
+
+async def test_a_snapshot_the_database_cannot_serve_closes_4503(room, monkeypatch):
+    from django.db import OperationalError
+
+    from classroom import consumers
+    from classroom.models import Attendance
+
+    def unreachable(**kwargs):
+        raise OperationalError("the database system is starting up")
+
+    monkeypatch.setattr(consumers, "session_snapshot_get", unreachable)
+    client = await Client.connect(application, path(room["session"]), room["ann"], name="ann")
+    frame = await client.communicator.receive_json_from(3)
+    assert frame["type"] == "error" and frame["data"]["code"] == "server_busy", frame
+    closed = await client.communicator.receive_output(3)
+    assert closed == {"type": "websocket.close", "code": 4503}
+    open_rows = await database_sync_to_async(
+        lambda: Attendance.objects.filter(user=room["ann"], left_at__isnull=True).count()
+    )()
+    assert open_rows == 0
+
+
 async def test_a_snapshot_that_fails_closes_the_attendance_it_opened(room, monkeypatch):
     from classroom import consumers
     from classroom.models import Attendance

@@ -68,10 +68,17 @@ def test_healthz_is_503_naming_the_broker_when_it_is_unreachable(client):
 def test_healthz_is_503_naming_the_database_when_it_fails(client, monkeypatch):
     from core import health
 
-    def broken_cursor(*args, **kwargs):
-        raise health.connections["default"].Database.OperationalError("connection refused")
+    connection = health.connections["default"]
 
-    monkeypatch.setattr(health.connections["default"], "cursor", broken_cursor)
+    def refused(*args, **kwargs):
+        raise connection.Database.OperationalError("connection refused")
+
+    # With PostgreSQL the check borrows from the process's pool; on SQLite it
+    # uses the connection (tests/faults stops a real PostgreSQL instead).
+    if getattr(connection, "pool", None) is not None:
+        monkeypatch.setattr(connection.pool, "connection", refused)
+    else:
+        monkeypatch.setattr(connection, "cursor", refused)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["database"]
