@@ -156,7 +156,8 @@ class MediaConsumer(AsyncWebsocketConsumer):
                 continue
             logger.info("media back for user %s in session %s", self.user_id, self.session_id)
             await services.media_health_report(self.session_id, up=True)
-            await self._media_ready()
+            await self._send("media.config", await self._media_config())
+            await self._apply_safely()  # a refusal here must not end the task silently
             return
 
     async def disconnect(self, code: int) -> None:
