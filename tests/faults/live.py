@@ -47,11 +47,12 @@ class LiveClient:
     def seen(self, kind: str, since: float = 0.0) -> list[dict]:
         return [frame for at, frame in self.frames if frame["type"] == kind and at >= since]
 
-    async def wait_for(self, predicate, seconds: float) -> float:
+    async def wait_for(self, predicate, seconds: float, since: float = 0.0) -> float:
+        """The arrival time of the first frame since `since` matching `predicate`."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             for at, frame in self.frames:
-                if predicate(frame):
+                if at >= since and predicate(frame):
                     return at
             await asyncio.sleep(0.05)
         raise AssertionError(f"frame not seen within {seconds} s: {self.frames[-5:]}")
