@@ -165,3 +165,90 @@ def test_janus_killed_mid_session_media_comes_back_without_a_reload(lab, classro
     assert result["closed_frames"] == []
     assert ChatMessage.objects.filter(body="can you hear me?").count() == 1
     assert Poll.objects.filter(session=people["session"]).count() == 1
+
+
+def test_janus_killed_in_chromium_console_banner_and_video_come_back(lab, classroom, tmp_path):  # noqa: F811
+    """The same in real Chromium (fake camera): Ann and Ben see each other,
+    Janus dies, the instructor console shows the banner, Janus returns, and
+    both see each other again on the same pages (no reload: a marker set on
+    each page before the kill is still there)."""
+    import os
+    import stat
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.conftest import require_chromium
+    from tests.media.test_browser import CHROMIUM_ARGS
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    executable = require_chromium()
+    people = classroom
+    session = people["session"]
+    names = ("teacher", "ann", "ben")
+    cookies = {name: session_cookie(people[name]).split("=", 1)[1] for name in names}
+    ids = {name: people[name].pk for name in names}
+    wrapper = tmp_path / "chromium-in-namespace"
+    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {lab.name} "{executable}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    video_advancing = """(id) => {
+      const v = document.querySelector(`.media-tile[data-user-id="${id}"] video`);
+      if (!v || !v.videoWidth) return false;
+      window.__t = window.__t || {};
+      const last = window.__t[id]; window.__t[id] = v.currentTime;
+      return last !== undefined && v.currentTime > last;
+    }"""
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_ARGS)
+        try:
+            pages = {}
+            for name in names:
+                context = browser.new_context(viewport={"width": 1100, "height": 800})
+                context.add_cookies(
+                    [{"name": "sessionid", "value": cookies[name], "url": lab.base_url}]
+                )
+                page = context.new_page()
+                page.set_default_timeout(20_000)
+                path = "live" if name == "teacher" else "media"
+                page.goto(f"{lab.base_url}/sessions/{session.pk}/{path}/")
+                pages[name] = page
+            for name in ("ann", "ben"):
+                page = pages[name]
+                expect(page.locator("[data-media-root]")).to_have_attribute("data-media", "ready")
+                page.get_by_role("button", name="Join with camera and microphone").click()
+                expect(page.locator("[data-ref=media-controls]")).to_be_visible()
+            for name, mate in (("ann", "ben"), ("ben", "ann")):
+                pages[name].wait_for_function(
+                    video_advancing, arg=ids[mate], polling=500, timeout=30_000
+                )
+            banner = pages["teacher"].locator("[data-ref=media-down]")
+            expect(banner).to_be_hidden()
+            for page in pages.values():
+                page.evaluate("window.__notReloaded = true")
+
+            lab.kill_janus()
+            expect(banner).to_be_visible(timeout=10_000)
+            expect(banner).to_contain_text("Audio and video are down")
+            for name in ("ann", "ben"):
+                root = pages[name].locator("[data-media-root]")
+                # Joined: the page waits on its socket for media to come back.
+                expect(root).to_have_attribute("data-media", "reconnecting", timeout=10_000)
+                expect(root).to_have_attribute("data-publisher", "closed")
+                expect(root).to_contain_text("The connection to the media server was lost.")
+            pages["teacher"].screenshot(path=str(tmp_path / "console-media-down.png"))
+
+            lab.restart_janus()
+            expect(banner).to_be_hidden(timeout=30_000)
+            for name, mate in (("ann", "ben"), ("ben", "ann")):
+                page = pages[name]
+                expect(page.locator("[data-media-root]")).to_have_attribute(
+                    "data-media", "ready", timeout=30_000
+                )
+                page.evaluate("window.__t = {}")
+                page.wait_for_function(video_advancing, arg=ids[mate], polling=500, timeout=30_000)
+            not_reloaded = [
+                page.evaluate("window.__notReloaded === true") for page in pages.values()
+            ]
+        finally:
+            browser.close()
+    assert not_reloaded == [True, True, True]

@@ -232,6 +232,7 @@ export class MediaClient {
         // media.config again on this socket; then we publish again.
         for (const pc of [this.publisher, this.subscriber]) if (pc) pc.close();
         this.publisher = this.subscriber = null;
+        this.root.dataset.publisher = this.root.dataset.subscriber = "closed"; // close() fires no event
         this.syncTiles([]);
         if (this.joined && !this.leaving) {
           this.root.dataset.media = "reconnecting";
