@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.redisconf import celery_url, channel_layer_host, target_from
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -162,7 +163,20 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery -------------------------------------
-REDIS_URL = env_str("REDIS_URL")
+# One server (REDIS_URL), or a Sentinel-managed primary: REDIS_SENTINELS
+# ("host:port,host:port") + REDIS_SENTINEL_MASTER (its name); REDIS_URL then
+# only gives the database number and password (`redis://:password@any/5`).
+# Every Redis user (channel layer, fan-out hub, cache, Celery, core.kv) follows
+# the sentinels (config/redisconf.py, docs/architecture.md "Failures").
+REDIS_SENTINELS = env_list("REDIS_SENTINELS")
+REDIS_TARGET = target_from(
+    env_str("REDIS_URL"),
+    REDIS_SENTINELS,
+    env_str("REDIS_SENTINEL_MASTER"),
+    env_str("REDIS_SENTINEL_PASSWORD"),
+)
+# Truthy whenever Redis is in use (code tests it); clients are built from REDIS_TARGET.
+REDIS_URL = REDIS_TARGET.url or ("redis://sentinel/0" if REDIS_TARGET.uses_sentinel else "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -173,7 +187,9 @@ if REDIS_URL:
                 # socket_timeout above channels-redis's 5 s blocking read: with
                 # redis-py's default the idle reader timed out and dropped a
                 # socket every 5 s (close 1011, docs/performance.md).
-                "hosts": [{"address": REDIS_URL, "max_connections": 1000, "socket_timeout": 15}],
+                "hosts": [
+                    channel_layer_host(REDIS_TARGET, max_connections=1000, socket_timeout=15)
+                ],
                 "capacity": 1500,
                 "expiry": 60,
             },
@@ -181,8 +197,13 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            # Django's own backend; with sentinels, one that follows the primary.
+            "BACKEND": (
+                "core.rediscache.SentinelRedisCache"
+                if REDIS_TARGET.uses_sentinel
+                else "django.core.cache.backends.redis.RedisCache"
+            ),
+            "LOCATION": REDIS_TARGET.url or "redis://sentinel/0",
             "KEY_PREFIX": "roundtable",
         }
     }
@@ -200,8 +221,21 @@ GC_THRESHOLDS = (
     env_int("ROUNDTABLE_GC_GEN2", 1000),
 )
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+CELERY_BROKER_URL = celery_url(REDIS_TARGET) or "memory://"
+CELERY_RESULT_BACKEND = celery_url(REDIS_TARGET) or "cache+memory://"
+# A worker's private queue (several deployments or test runs on one Redis).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# Redis redelivers a task whose worker died (no ack) only after this many
+# seconds; it must exceed the longest task run (JOB_TIME_LIMIT) and the
+# longest retry countdown, or a running task is delivered twice (config/celery.py).
+JOB_VISIBILITY_TIMEOUT = env_int("JOB_VISIBILITY_TIMEOUT", 20 * 60)
+JOB_TIME_LIMIT = env_int("JOB_TIME_LIMIT", 15 * 60)
+# How often each worker looks for tasks past their visibility timeout (kombu's
+# default is one real scan per 100 s; we scan every time, a cheap ZRANGE).
+JOB_RESTORE_INTERVAL = env_int("JOB_RESTORE_INTERVAL", 10)
+# A task delivered this many times without finishing (its worker died each
+# time) is dropped and its failure hook runs, rather than killing workers forever.
+JOB_MAX_DELIVERIES = env_int("JOB_MAX_DELIVERIES", 3)
 # Without a broker the embedded default runs tasks in-process, at once.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -165,9 +165,11 @@ class Hub:
     async def _connect(self) -> None:
         if self._pubsub is not None:
             return
-        import redis.asyncio as aioredis
+        from django.conf import settings
 
-        client = aioredis.Redis.from_url(kv.redis_url(), socket_keepalive=True)
+        from config.redisconf import async_client
+
+        client = async_client(settings.REDIS_TARGET, socket_keepalive=True)
         self._pubsub = client.pubsub()
 
     async def _read(self, pubsub) -> None:

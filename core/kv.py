@@ -35,10 +35,13 @@ def sync_client():
     if _sync_client is None:
         with _sync_lock:
             if _sync_client is None:
-                import redis
+                from config.redisconf import sync_client as client_for
 
-                _sync_client = redis.Redis.from_url(
-                    redis_url(), socket_timeout=5, socket_connect_timeout=5, max_connections=200
+                _sync_client = client_for(
+                    settings.REDIS_TARGET,
+                    socket_timeout=5,
+                    socket_connect_timeout=5,
+                    max_connections=200,
                 )
     return _sync_client
 
@@ -50,9 +53,9 @@ def async_client():
     loop = asyncio.get_running_loop()
     client = _async_clients.get(id(loop))
     if client is None:
-        import redis.asyncio as aioredis
+        from config.redisconf import async_client as client_for
 
-        client = aioredis.Redis.from_url(redis_url(), max_connections=1000)
+        client = client_for(settings.REDIS_TARGET, max_connections=1000)
         _async_clients.clear()  # a new loop (tests): drop the clients of dead loops
         _async_clients[id(loop)] = client
     return client

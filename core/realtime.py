@@ -135,10 +135,10 @@ class MemoryFrameBuffer(FrameBuffer):
 class RedisFrameBuffer(FrameBuffer):
     """A sorted set per scope, scored by seq, trimmed to the newest frames."""
 
-    def __init__(self, url: str, max_frames: int = FRAME_BUFFER_MAX_FRAMES) -> None:
-        import redis
+    def __init__(self, target, max_frames: int = FRAME_BUFFER_MAX_FRAMES) -> None:
+        from config.redisconf import sync_client
 
-        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis = sync_client(target, socket_timeout=2, socket_connect_timeout=2)
         self._max = max_frames
         self._namespace = _namespace()
 
@@ -194,8 +194,9 @@ def frame_buffer() -> FrameBuffer:
     if _frame_buffer is None:
         from django.conf import settings
 
-        url = settings.REDIS_URL
-        _frame_buffer = RedisFrameBuffer(url) if url else MemoryFrameBuffer()
+        _frame_buffer = (
+            RedisFrameBuffer(settings.REDIS_TARGET) if settings.REDIS_URL else MemoryFrameBuffer()
+        )
     return _frame_buffer
 
 

@@ -12,7 +12,22 @@ logger = logging.getLogger(__name__)
 INGEST_MAX_ATTEMPTS = 3
 
 
-@shared_task(bind=True, name="playback.recording_ingest", max_retries=INGEST_MAX_ATTEMPTS - 1)
+def _ingest_deliveries_exhausted(task, args, kwargs) -> None:
+    """Workers died processing this recording again and again: fail it with a reason."""
+    from playback.ingest import recording_ingest_failed
+
+    recording_id = args[0] if args else kwargs.get("recording_id")
+    recording_ingest_failed(
+        recording_id, "the worker processing this recording died every time", final=True
+    )
+
+
+@shared_task(
+    bind=True,
+    name="playback.recording_ingest",
+    max_retries=INGEST_MAX_ATTEMPTS - 1,
+    on_deliveries_exhausted=_ingest_deliveries_exhausted,
+)
 def recording_ingest(self, recording_id: int) -> str:
     """Process a stopped recording into one WebM; retried with the reason kept,
     then marked failed. Idempotent (a ready recording is skipped)."""

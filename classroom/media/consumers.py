@@ -30,7 +30,7 @@ from django.core.cache import cache
 from classroom.access import access_live_session
 from classroom.media import policy, services
 from classroom.media.conf import FIX_COMMAND, LEARNER_MEDIA_OFF, media_conf
-from classroom.media.janus import JanusError, gateway
+from classroom.media.janus import JanusError, gateway, gateway_ready
 from core import realtime
 from core.asyncdb import db_call
 from core.errors import (
@@ -47,7 +47,6 @@ FRAME_MAX_BYTES = 64_000  # SDP offers are a few kB
 ANSWER_TIMEOUT = 10.0
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
-CLOSE_MEDIA_LOST = 4503
 
 
 def mute_lock_key(session_id: int, user_id: int) -> str:
@@ -80,6 +79,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         self.answered.set()
         self.apply_lock = asyncio.Lock()
         self.closed = False
+        self.recovering: asyncio.Task | None = None
         self.state: policy.RoomState | None = None
         self.capture: tuple[int, int] | None = None
         try:
@@ -100,8 +100,22 @@ class MediaConsumer(AsyncWebsocketConsumer):
         state = await db_call(policy.room_state_get)(self.session_id)
         self.state = state
         self.capture = await db_call(_recording_capture)(self.session_id)
-        conf = media_conf()
-        config = {
+        if not media_conf().enabled:
+            await self._unavailable("Audio and video are turned off (JANUS_ENABLED=false).")
+            return
+        try:
+            await self._janus_join()
+        except JanusError as error:
+            logger.warning("media unavailable for session %s: %s", self.session_id, error)
+            await self._media_lost(
+                "The media server (Janus) is not running, so audio and video are off."
+            )
+            return
+        await self._media_ready()
+
+    async def _media_config(self) -> dict:
+        state = self.state
+        return {
             "user_id": self.user_id,
             "is_staff": self.access.is_staff,
             "may_publish": self._may_publish(state),
@@ -110,22 +124,50 @@ class MediaConsumer(AsyncWebsocketConsumer):
             "receives": sorted(policy.audible_sources(state, self.user_id)),
             "recording": await db_call(_recording_state)(self.session_id),
         }
-        if not conf.enabled:
-            await self._unavailable("Audio and video are turned off (JANUS_ENABLED=false).")
+
+    async def _media_ready(self) -> None:
+        """Janus joined: tell the client (publish now, or again) and subscribe."""
+        await self._send("media.config", await self._media_config())
+        await self._apply(self.state)
+
+    async def _media_lost(self, reason: str) -> None:
+        """Janus is unreachable or went away: every PeerConnection of this
+        socket is dead. Say so (the client drops them and keeps the socket),
+        tell staff, and rejoin by ourselves as soon as Janus answers again."""
+        self.janus_session = self.publisher = self.subscriber = None
+        self.publishers = {}
+        self.subscribed = set()
+        self.published = False
+        self.record_file = None
+        self.answered.set()
+        await self._unavailable(reason, retrying=True)
+        await services.media_health_report(self.session_id, up=False)
+        if self.recovering is None or self.recovering.done():
+            self.recovering = asyncio.ensure_future(self._recover())
+
+    async def _recover(self) -> None:
+        while not self.closed:
+            await gateway_ready()
+            if self.closed:
+                return
+            try:
+                self.state = await db_call(policy.room_state_get)(self.session_id)
+                await self._janus_join()
+            except JanusError as error:  # went away again, or refused: wait and retry
+                logger.info("media rejoin for session %s failed: %s", self.session_id, error)
+                self.janus_session = None
+                await asyncio.sleep(1.0)
+                continue
+            logger.info("media back for user %s in session %s", self.user_id, self.session_id)
+            await services.media_health_report(self.session_id, up=True)
+            await self._send("media.config", await self._media_config())
+            await self._apply_safely()  # a refusal here must not end the task silently
             return
-        try:
-            await self._janus_join()
-        except JanusError as error:
-            logger.warning("media unavailable for session %s: %s", self.session_id, error)
-            await self._unavailable(
-                "The media server (Janus) is not running, so audio and video are off."
-            )
-            return
-        await self._send("media.config", config)
-        await self._apply(state)
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
+        if self.recovering is not None:
+            self.recovering.cancel()
         if self.access is None:
             return
         await realtime.group_leave(self.channel_layer, [self.group], self.channel_name)
@@ -138,12 +180,13 @@ class MediaConsumer(AsyncWebsocketConsumer):
     def _may_publish(self, state: policy.RoomState) -> bool:
         return self.access.may_participate and policy.may_publish(state, self.user_id)
 
-    async def _unavailable(self, reason: str) -> None:
+    async def _unavailable(self, reason: str, *, retrying: bool = False) -> None:
         """Staff learn why and how to fix it; learners get one plain line."""
+        extra = {"retrying": True} if retrying else {}
         if not self.access.is_staff:
-            await self._send("media.unavailable", {"reason": LEARNER_MEDIA_OFF, "fix": ""})
+            await self._send("media.unavailable", {"reason": LEARNER_MEDIA_OFF, "fix": "", **extra})
             return
-        await self._send("media.unavailable", {"reason": reason, "fix": FIX_COMMAND})
+        await self._send("media.unavailable", {"reason": reason, "fix": FIX_COMMAND, **extra})
 
     async def _janus_join(self) -> None:
         connection, control = gateway()
@@ -181,9 +224,8 @@ class MediaConsumer(AsyncWebsocketConsumer):
         if kind == "gateway_lost":
             self.janus_session = None
             if not self.closed:
-                await self._unavailable("The connection to the media server was lost.")
-                # The browser reconnects and publishes again once Janus is back.
-                await self.close(code=CLOSE_MEDIA_LOST)
+                # The socket stays: media comes back on it when Janus does.
+                await self._media_lost("The connection to the media server was lost.")
             return
         if kind in ("webrtcup", "hangup", "media", "slowlink"):
             await self._send(

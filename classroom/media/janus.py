@@ -21,6 +21,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 25  # Janus drops a session after 60 s of silence
+RECONNECT_FIRST_DELAY = 0.5  # after Janus went away, probe again after this …
+RECONNECT_MAX_DELAY = 5.0  # … doubling up to this
 REQUEST_TIMEOUT = 10.0
 VIDEOROOM = "janus.plugin.videoroom"
 
@@ -302,6 +304,35 @@ def gateway() -> tuple[JanusConnection, ControlHandle]:
             _gateways.pop(stale, None)
         _gateways[key] = found
     return found
+
+
+_recoveries: dict[int, asyncio.Task] = {}
+
+
+async def gateway_ready() -> None:
+    """Return once this process is connected to Janus again. One probe loop per
+    process (event loop) serves every waiting connection: a class of 150
+    sockets costs one connection attempt per interval, not 150."""
+    loop = asyncio.get_running_loop()
+    key = id(loop)
+    task = _recoveries.get(key)
+    if task is None or task.done():
+        for stale in [k for k in _recoveries if k != key]:
+            _recoveries.pop(stale, None)
+        task = _recoveries[key] = loop.create_task(_reconnect())
+    await asyncio.shield(task)
+
+
+async def _reconnect() -> None:
+    delay = RECONNECT_FIRST_DELAY
+    while True:
+        connection, _control = gateway()
+        try:
+            await connection.connect()
+            return
+        except JanusUnavailable:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_DELAY)
 
 
 async def admin_request(body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:

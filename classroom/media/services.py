@@ -239,3 +239,25 @@ async def speaking_announce(session_id: int, user_id: int, speaking: bool) -> No
     await realtime.broadcast_now_async(
         media_group(session_id), {"type": SPEAKING, "user_id": user_id, "speaking": speaking}
     )
+
+
+# --- Media health (docs/media.md "When Janus goes away") --------------------------------
+
+_media_up: dict[int, bool] = {}  # session id → last state this process reported
+
+
+async def media_health_report(session_id: int, up: bool) -> None:
+    """Tell the session's staff that audio/video went down or came back
+    (`media.health` on the live socket's staff stream; the console shows a
+    banner). Each process reports a change once, however many of its media
+    connections noticed it; from several processes staff may get the same
+    state twice, which is harmless."""
+    from classroom import events
+
+    if _media_up.get(session_id, True) == up:
+        return
+    _media_up[session_id] = up
+    await realtime.forward_now(
+        [events.group_staff(session_id)],
+        events.encode({"type": "media.health", "data": {"up": up, "at": timezone.now()}}),
+    )

@@ -294,6 +294,10 @@ LIVE_STRINGS = {
     "unseated_help": _("Your instructor seats everyone at tables; yours will show here."),
     "engagement_none": _("No learner has joined yet."),
     "talk_by_table": _("Talk time by table"),
+    "media_down": _(
+        "Audio and video are down (the media server stopped). The class goes on; "
+        "media comes back by itself when the server is back."
+    ),
     "marker_chatted": _("chatted"),
     "marker_reacted": _("reacted"),
     "marker_answered": _("answered"),

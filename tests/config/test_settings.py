@@ -84,6 +84,20 @@ def test_redis_and_postgres_urls_switch_every_backend():
     assert values["broker"] == "redis://cache.example:6379/1"
 
 
+def test_redis_sentinels_switch_every_backend_to_the_sentinels():
+    values = _settings(
+        {
+            "REDIS_URL": "redis://:pw@ignored/4",
+            "REDIS_SENTINELS": "s1.example:26379,s2.example:26380",
+            "REDIS_SENTINEL_MASTER": "roundtable",
+        }
+    )
+    assert values["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert values["cache"] == "core.rediscache.SentinelRedisCache"
+    assert values["eager"] is False
+    assert values["broker"] == "sentinel://:pw@s1.example:26379/4;sentinel://:pw@s2.example:26380/4"
+
+
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
 def test_production_refuses_to_start_without_secrets(missing):
     env = {"DJANGO_ENV": "production", "SECRET_KEY": "x" * 60, "ALLOWED_HOSTS": "rt.example.org"}

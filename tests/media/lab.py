@@ -105,7 +105,7 @@ class MediaLab:
             "MEDIA_ROOT": str(self.media_root),
         }
 
-    def _start_janus(self) -> None:
+    def _start_janus(self, append_log: bool = False) -> None:
         from classroom.media import janus_config
 
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
@@ -116,13 +116,24 @@ class MediaLab:
             events_url=f"{self.base_url}/media/janus-events/",
             rtp_port_range="20000-20999",
         )
-        self.janus_log = open(self.workdir / "janus.log", "w")  # noqa: SIM115
+        self.janus_log = open(self.workdir / "janus.log", "a" if append_log else "w")  # noqa: SIM115
         self.janus = subprocess.Popen(
             ["ip", "netns", "exec", self.name, "janus", "-F", str(self.config_dir),
              "-C", str(self.config_dir / "janus.jcfg")],
             stdout=self.janus_log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         self._wait(lambda: self._admin_ok(), "Janus", 15)
+
+    def kill_janus(self) -> None:
+        """SIGKILL Janus (a crash: no goodbye to anyone)."""
+        os.killpg(self.janus.pid, signal.SIGKILL)
+        self.janus.wait(timeout=10)
+        self.janus_log.close()
+
+    def restart_janus(self) -> None:
+        """Start Janus again with the same configuration (it comes back empty:
+        no rooms, no sessions)."""
+        self._start_janus(append_log=True)
 
     def _admin_ok(self) -> bool:
         if self.janus.poll() is not None:

@@ -148,6 +148,10 @@ export class ConsoleView {
       control.disabled = !live;
     }
 
+    // Audio/video down (media.health): the class goes on; media returns by itself.
+    const mediaDown = state.staff && state.staff.media && state.staff.media.up === false;
+    show(r["media-down"], Boolean(mediaDown));
+    setText(r["media-down"], mediaDown ? t.media_down : "");
     this.renderSeatMap();
     this.renderHelp();
     this.renderEngagement();

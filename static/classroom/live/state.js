@@ -13,6 +13,8 @@ export function stateFromSnapshot(data, previous) {
         engagement: data.staff.engagement || { learners: {} },
         online: new Set(data.staff.online || []),
         away: new Set(),
+        // media.health: audio/video down (Janus gone) until it says up again.
+        media: previous?.staff?.media || { up: true },
       }
     : null;
   if (staff) {
@@ -190,6 +192,9 @@ export function applyFrame(state, frame) {
       break;
     case "talk.changed":
       if (state.staff) state.staff.talk = data;
+      break;
+    case "media.health":
+      if (state.staff) state.staff.media = data;
       break;
     case "engagement.changed":
       if (state.staff) {

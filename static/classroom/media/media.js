@@ -222,14 +222,21 @@ export class MediaClient {
         if (data.mute_locked) this.locked = true;
         this.showRecording(data.recording);
         if (data.is_staff && !this.recordingControls) this.renderStaffControls();
+        if (this.prejoin && !this.joined) this.prejoin.hidden = false; // media is back before joining
         if (this.joined && !this.publisher) this.publish().catch((error) => this.say(error.message));
         break;
       case "media.unavailable":
         this.showOff(data.reason, data.fix);
-        // Janus may come back (restarted): someone who had joined keeps trying.
+        // Janus went away (or is not up yet): our PeerConnections are dead.
+        // The server rejoins Janus by itself (`retrying`) and sends
+        // media.config again on this socket; then we publish again.
+        for (const pc of [this.publisher, this.subscriber]) if (pc) pc.close();
+        this.publisher = this.subscriber = null;
+        this.root.dataset.publisher = this.root.dataset.subscriber = "closed"; // close() fires no event
+        this.syncTiles([]);
         if (this.joined && !this.leaving) {
           this.root.dataset.media = "reconnecting";
-          this.socket.close();
+          if (!data.retrying) this.socket.close(); // a server that does not rejoin: reconnect
         }
         break;
       case "media.offer":
