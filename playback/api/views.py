@@ -9,11 +9,13 @@ from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.authentication import SessionAuthenticationCsrfLater, csrf_check
 from courses.access import CourseAction, access_course
 from playback import selectors
 from playback.access import access_playback_room, access_recording
@@ -25,7 +27,7 @@ from playback.services.recordings import (
     recording_upload,
 )
 from playback.services.timeline import recording_timeline_build_on_commit
-from playback.uploads import install_upload_limit, upload_check
+from playback.uploads import upload_body_check, upload_check
 
 
 class RecordingOutput(serializers.Serializer):
@@ -72,7 +74,13 @@ class RecordingDetailOutput(serializers.Serializer):
 
 
 class RecordingUploadInput(serializers.Serializer):
-    file = serializers.FileField(help_text="MP4, WebM, MP3 or M4A; checked by reading it")
+    file = serializers.FileField(
+        help_text="MP4, WebM, MP3 or M4A; checked by reading it",
+        error_messages={
+            "required": "A file is required: choose a recording to upload.",
+            "invalid": "A file is required: choose a recording to upload.",
+        },
+    )
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     live_session_id = serializers.IntegerField(required=False, allow_null=True)
 
@@ -173,16 +181,13 @@ class RecordingListApi(APIView):
 
 
 class RecordingUploadApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+    """Refuses before reading the body: who may upload (403), then the body's
+    type (400) and declared size (413); the CSRF check (which reads the form)
+    and the size-limited parse come after (playback/uploads.py)."""
 
-    def initialize_request(self, request, *args, **kwargs):
-        # Before anything parses the body: the size limit applies while reading.
-        self._too_large = None
-        try:
-            install_upload_limit(request)
-        except Exception as error:  # raised again from post(), as a 413
-            self._too_large = error
-        return super().initialize_request(request, *args, **kwargs)
+    reads_own_body = True  # core.middleware.FormTextMiddleware leaves the body alone
+    parser_classes = [MultiPartParser]
+    authentication_classes = [SessionAuthenticationCsrfLater, TokenAuthentication]
 
     @extend_schema(
         request={"multipart/form-data": RecordingUploadInput},
@@ -191,8 +196,8 @@ class RecordingUploadApi(APIView):
     )
     def post(self, request: Request, course_id: int) -> Response:
         access = access_course(user=request.user, course_id=course_id, action=CourseAction.TEACH)
-        if self._too_large is not None:
-            raise self._too_large
+        upload_body_check(request._request)
+        csrf_check(request)
         upload_check(request._request)
         payload = RecordingUploadInput(data=request.data)
         upload_check(request._request)
