@@ -246,7 +246,7 @@ REST_FRAMEWORK = {
     # JSON bodies only (a too-deeply nested body is a 400, not a 500); the
     # token endpoint also takes forms and the upload takes multipart only.
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",  # documents the error responses
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token_obtain": "10/min"},
 }
@@ -259,6 +259,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.storable_text_hook",
+    ],
 }
 
 # --- Security -------------------------------------------------------------------

@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.throttling import AnonRateThrottle
 
 from classroom.api.polls import (
@@ -33,6 +34,9 @@ class TokenObtainApi(ObtainAuthToken):
     """Exchange username and password for an API token (rate limited)."""
 
     throttle_classes = [TokenObtainThrottle]
+    # Open to anyone, with nothing else to authenticate (the schema says so).
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
     # ObtainAuthToken names DRF's own parsers; use the API's JSON one
     # (core/api/parsers.py) and take forms as well.
     parser_classes = [JSONParser, FormParser, MultiPartParser]

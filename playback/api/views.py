@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.authentication import SessionAuthenticationCsrfLater, csrf_check
+from core.api.serializers import InputSerializer
 from courses.access import CourseAction, access_course
 from playback import selectors
 from playback.access import access_playback_room, access_recording
@@ -26,6 +27,7 @@ from playback.services.recordings import (
     recording_settings_update,
     recording_upload,
 )
+from playback.services.rooms import ADHOC_MEMBERS_MAX
 from playback.services.timeline import recording_timeline_build_on_commit
 from playback.uploads import upload_body_check, upload_check
 
@@ -73,7 +75,7 @@ class RecordingDetailOutput(serializers.Serializer):
     progress = ProgressOutput()
 
 
-class RecordingUploadInput(serializers.Serializer):
+class RecordingUploadInput(InputSerializer):
     file = serializers.FileField(
         help_text="MP4, WebM, MP3 or M4A; checked by reading it",
         error_messages={
@@ -82,10 +84,12 @@ class RecordingUploadInput(serializers.Serializer):
         },
     )
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    live_session_id = serializers.IntegerField(required=False, allow_null=True)
+    live_session_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1
+    )
 
 
-class RecordingSettingsInput(serializers.Serializer):
+class RecordingSettingsInput(InputSerializer):
     title = serializers.CharField(max_length=200, required=False)
     trim_start_ms = serializers.IntegerField(min_value=0, required=False)
     trim_end_ms = serializers.IntegerField(min_value=0, required=False, allow_null=True)
@@ -94,7 +98,7 @@ class RecordingSettingsInput(serializers.Serializer):
         required=False, help_text="May learners skip ahead before completing?"
     )
     replay_polls = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         allow_null=True,
         help_text="Poll ids that replay; null = all",
@@ -119,11 +123,16 @@ class QueuedOutput(serializers.Serializer):
     queued = serializers.BooleanField()
 
 
-class RoomOpenInput(serializers.Serializer):
+class RoomOpenInput(InputSerializer):
     kind = serializers.ChoiceField(choices=RoomKind.choices)
-    table_id = serializers.IntegerField(required=False, help_text="staff only: which table")
+    table_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="staff only: which table"
+    )
     invite = serializers.ListField(
-        child=serializers.IntegerField(), required=False, help_text="ad-hoc: user ids"
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=ADHOC_MEMBERS_MAX,
+        help_text="ad-hoc: user ids of people in the course",
     )
     control = serializers.ChoiceField(choices=RoomControl.choices, required=False)
 
@@ -137,8 +146,13 @@ class RoomOutput(serializers.Serializer):
     created = serializers.BooleanField()
 
 
-class RoomInviteInput(serializers.Serializer):
-    user_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+class RoomInviteInput(InputSerializer):
+    user_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=ADHOC_MEMBERS_MAX,
+        help_text="user ids of people in the course",
+    )
 
 
 class InvitedOutput(serializers.Serializer):
@@ -156,7 +170,7 @@ class NoteOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class NoteCreateInput(serializers.Serializer):
+class NoteCreateInput(InputSerializer):
     body = serializers.CharField(max_length=4000)
     media_ms = serializers.IntegerField(min_value=0)
     visibility = serializers.ChoiceField(choices=NoteVisibility.choices, default="private")
