@@ -53,7 +53,7 @@ pytestmark = pytest.mark.django_db
 
 load_all_checks()
 ALL_CHECKS = [CHECKS.get_one(name) for name in CHECKS.get_all_names()]
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 10
 
 # Where `positive_data_acceptance` cannot apply to generated data: the rule
 # that decides is not one JSON Schema can state, so a schema-valid random
@@ -160,21 +160,27 @@ def in_process_app(request):
     return WSGIHandler()
 
 
-def _schema(app, key: str):
-    config = schemathesis.Config.from_dict(
-        {"auth": {"openapi": {"tokenAuth": {"api_key": f"Token {key}"}}}}
+def _schema(app, key: str, path_parameters: dict | None = None):
+    config = {"auth": {"openapi": {"tokenAuth": {"api_key": f"Token {key}"}}}}
+    if path_parameters:
+        config["parameters"] = {f"path.{name}": value for name, value in path_parameters.items()}
+    return schemathesis.openapi.from_wsgi(
+        "/api/schema/", app, config=schemathesis.Config.from_dict(config)
     )
-    return schemathesis.openapi.from_wsgi("/api/schema/", app, config=config)
+
+
+def _checks(operation, *, positive: bool) -> list:
+    if positive and operation.label in RULES_BEYOND_THE_SCHEMA:
+        acceptance = CHECKS.get_one("positive_data_acceptance")
+        return [check for check in ALL_CHECKS if check is not acceptance]
+    return ALL_CHECKS
 
 
 def _run(operation, mode: GenerationMode, path_parameters: dict) -> str | None:
     if mode == GenerationMode.NEGATIVE:
         # Negative cases make ids invalid too (a 404 must be documented).
         path_parameters = {}
-    excluded = []
-    if operation.label in RULES_BEYOND_THE_SCHEMA and mode == GenerationMode.POSITIVE:
-        excluded = [CHECKS.get_one("positive_data_acceptance")]
-    checks = [check for check in ALL_CHECKS if check not in excluded]
+    checks = _checks(operation, positive=mode == GenerationMode.POSITIVE)
 
     @given(
         case=operation.as_strategy(
@@ -268,11 +274,11 @@ def test_operations_with_rules_beyond_the_schema_accept_good_data(
             {"items": list(reversed(item_ids))},
         ),
     ]
+    statuses: dict[str, list[int]] = {}
     for path, path_parameters, body in cases:
         operation = schema[path]["POST"]
         assert operation.label in RULES_BEYOND_THE_SCHEMA
         media_type = "multipart/form-data" if "upload" in path else "application/json"
-        statuses = []
 
         # One case from Schemathesis's own strategy (so the token is applied
         # as the schema's tokenAuth), with the body fixed.
@@ -282,9 +288,38 @@ def test_operations_with_rules_beyond_the_schema_accept_good_data(
             )
         )
         @settings(max_examples=1, database=None, deadline=None, phases=[Phase.generate])
-        def run(case, statuses=statuses):
+        def run(case):
             response = case.call_and_validate(checks=ALL_CHECKS)
-            statuses.append(response.status_code)
+            statuses.setdefault(case.operation.path, []).append(response.status_code)
 
         run()
-        assert statuses and all(200 <= status < 300 for status in statuses), (path, statuses)
+        assert statuses.get(path) and all(200 <= code < 300 for code in statuses[path]), (
+            path,
+            statuses,
+        )
+
+
+@pytest.mark.parametrize("role", ["instructor", "learner"])
+def test_stateful_sequences(seeded, in_process_app, role):
+    """Linked sequences (create, then read; delete, then read): where
+    `use_after_free` and `ensure_resource_availability` have something to
+    judge, with every other check on each step."""
+    key = Token.objects.create(user=seeded["people"][role]).key
+    ids = {**seeded["ids"], "room_id": seeded["rooms"][role].pk}
+    schema = _schema(in_process_app, key, ids)
+    machine = schema.as_state_machine()
+
+    class Machine(machine):
+        def validate_response(self, response, case, additional_checks=(), **kwargs):
+            case.validate_response(response, checks=_checks(case.operation, positive=True))
+
+    Machine.run(
+        settings=settings(
+            max_examples=MAX_EXAMPLES,
+            stateful_step_count=6,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
