@@ -155,3 +155,61 @@ def storable_text_hook(result, generator, request, public):
             _storable(schema)
     schemas[STORABLE_VALUE] = STORABLE_VALUE_SCHEMA
     return result
+
+
+# OpenAPI links: which response gives the ids of a next request. They make
+# Schemathesis's stateful run chain real sequences (a plan item created, then
+# deleted; a room opened, then invited into; a recording deleted, then read).
+# (operationId, status) → {link name: (target operationId, {parameter: expression})}
+LINKS = {
+    ("courses_sessions_schedule_create", "201"): {
+        "SessionPlan": ("sessions_plan_list", {"session_id": "$response.body#/id"}),
+        "SessionPlanAdd": ("sessions_plan_create", {"session_id": "$response.body#/id"}),
+    },
+    ("sessions_plan_create", "201"): {
+        "PlanItemRemove": (
+            "sessions_plan_destroy",
+            {"session_id": "$request.path.session_id", "item_id": "$response.body#/0/id"},
+        ),
+        "PlanReorder": ("sessions_plan_reorder_create", {"session_id": "$request.path.session_id"}),
+    },
+    ("sessions_plan_destroy", "204"): {
+        "SessionPlan": ("sessions_plan_list", {"session_id": "$request.path.session_id"}),
+    },
+    ("recordings_rooms_create", "201"): {
+        "RoomInvite": ("playback_rooms_invite_create", {"room_id": "$response.body#/id"}),
+    },
+    ("recordings_rooms_create", "200"): {
+        "RoomInvite": ("playback_rooms_invite_create", {"room_id": "$response.body#/id"}),
+    },
+    ("recordings_notes_create_create", "201"): {
+        "Notes": ("recordings_notes_list", {"recording_id": "$request.path.recording_id"}),
+    },
+    ("courses_recordings_upload_create", "201"): {
+        "Recording": ("recordings_retrieve", {"recording_id": "$response.body#/id"}),
+        "RecordingDelete": ("recordings_delete_destroy", {"recording_id": "$response.body#/id"}),
+    },
+    ("recordings_delete_destroy", "204"): {
+        "RecordingGone": ("recordings_retrieve", {"recording_id": "$request.path.recording_id"}),
+    },
+}
+
+
+def links_hook(result, generator, request, public):
+    """drf-spectacular postprocessing hook: add LINKS to the responses."""
+    operations = {
+        operation.get("operationId"): operation
+        for item in result.get("paths", {}).values()
+        for operation in item.values()
+        if isinstance(operation, dict)
+    }
+    for (operation_id, status), links in LINKS.items():
+        response = operations.get(operation_id, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        response["links"] = {
+            name: {"operationId": target, "parameters": parameters}
+            for name, (target, parameters) in links.items()
+            if target in operations
+        }
+    return result

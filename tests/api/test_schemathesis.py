@@ -9,10 +9,9 @@ lists every operation and check that failed, with the curl line to
 reproduce it.
 
 Every check Schemathesis has is run. Two judge more than one request:
-`use_after_free` (a deleted resource must stay gone) and
-`ensure_resource_availability` (a created resource must be readable) need
-the requests that created or deleted a resource; they run here on every
-response, and in test_stateful_links below on linked sequences."""
+`use_after_free` and `ensure_resource_availability`; they run on every
+response here and on linked sequences in test_stateful_sequences (see there
+for what they can judge in this API)."""
 
 from __future__ import annotations
 
@@ -299,14 +298,33 @@ def test_operations_with_rules_beyond_the_schema_accept_good_data(
         )
 
 
+class RequestLog:
+    """WSGI middleware that notes (method, path, status) of every request."""
+
+    def __init__(self, app) -> None:
+        self.app, self.seen = app, []
+
+    def __call__(self, environ, start_response):
+        def noting(status, headers, *args):
+            self.seen.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], int(status[:3])))
+            return start_response(status, headers, *args)
+
+        return self.app(environ, noting)
+
+
 @pytest.mark.parametrize("role", ["instructor", "learner"])
 def test_stateful_sequences(seeded, in_process_app, role):
-    """Linked sequences (create, then read; delete, then read): where
-    `use_after_free` and `ensure_resource_availability` have something to
-    judge, with every other check on each step."""
+    """Sequences that follow the schema's links (core/api/schema.py LINKS,
+    and the ones Schemathesis infers), every check on each step: the only
+    place `ensure_resource_availability` (a resource a POST just created
+    must not be a 404 under its path) can judge anything. `use_after_free`
+    runs on every step too but looks for a read *under* a deleted path, and
+    no read lives under `/api/recordings/{id}/delete/` or a plan item, so
+    test_a_deleted_recording_stays_gone checks that promise directly."""
     key = Token.objects.create(user=seeded["people"][role]).key
     ids = {**seeded["ids"], "room_id": seeded["rooms"][role].pk}
-    schema = _schema(in_process_app, key, ids)
+    log = RequestLog(in_process_app)
+    schema = _schema(log, key, ids)
     machine = schema.as_state_machine()
 
     class Machine(machine):
@@ -315,11 +333,26 @@ def test_stateful_sequences(seeded, in_process_app, role):
 
     Machine.run(
         settings=settings(
-            max_examples=MAX_EXAMPLES,
-            stateful_step_count=6,
+            max_examples=25,
+            stateful_step_count=8,
             derandomize=True,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
         )
     )
+    assert len(log.seen) > 50  # the machine ran sequences, not a single call
+
+
+def test_a_deleted_recording_stays_gone(seeded, in_process_app):
+    instructor = seeded["people"]["instructor"]
+    client_key = Token.objects.create(user=instructor).key
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {client_key}")
+    recording_id = seeded["ids"]["recording_id"]
+    assert client.delete(f"/api/recordings/{recording_id}/delete/").status_code == 204
+    for path in ("", "notes/", "progress/", "analytics/"):
+        response = client.get(f"/api/recordings/{recording_id}/{path}")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "recording_not_found"
