@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.settings import api_settings
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.throttling import AnonRateThrottle
 
 from classroom.api.polls import (
@@ -20,6 +21,7 @@ from classroom.views import live as live_views
 from classroom.views import plan as plan_views
 from classroom.views import seating as seating_views
 from classroom.views import transcript as transcript_views
+from core.api.parsers import JSONParser
 from core.views import healthz
 from courses.api.views import CourseDetailApi, CourseListApi, MeApi
 from playback.urls import urlpatterns as playback_patterns
@@ -33,8 +35,12 @@ class TokenObtainApi(ObtainAuthToken):
     """Exchange username and password for an API token (rate limited)."""
 
     throttle_classes = [TokenObtainThrottle]
-    # ObtainAuthToken names DRF's own parsers; use the API's (core/api/parsers.py).
-    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    # Open to anyone, with nothing else to authenticate (the schema says so).
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    # ObtainAuthToken names DRF's own parsers; use the API's JSON one
+    # (core/api/parsers.py) and take forms as well.
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
 
 api_patterns = [
@@ -107,6 +113,7 @@ urlpatterns = [
     *playback_patterns,
 ]
 
+handler400 = "core.views.bad_request"
 handler403 = "core.views.permission_denied"
 handler404 = "core.views.page_not_found"
 handler500 = "core.views.server_error"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sys
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -10,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from core.dbfailure import database_unavailable, server_busy
 from core.health import health_report
-from core.middleware import server_busy_response
+from core.middleware import api_error_response, server_busy_response
 
 
 @never_cache
@@ -24,9 +25,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def _error_page(request: HttpRequest, status: int, template: str, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
-        codes = {403: "permission_denied", 404: "not_found", 500: "server_error"}
-        return JsonResponse({"error": {"code": codes[status], "message": message}}, status=status)
+        return api_error_response(status, message)
     return render(request, template, {"message": message}, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 (a SuspiciousOperation while reading the request). A body
+    over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413, said plainly."""
+    if isinstance(exception, RequestDataTooBig):
+        message = str(_("The request body is too large."))
+        return _error_page(request, 413, "400.html", message)
+    return _error_page(request, 400, "400.html", str(_("The request could not be understood.")))
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -1,6 +1,10 @@
-"""Upload plumbing: a size limit enforced while the body is parsed (chunked
-uploads have no Content-Length to check first), and a file always spooled to
-disk so PyAV can read it by path."""
+"""Upload plumbing: a body that is not multipart refused before it is read, a
+size limit enforced while the body is parsed (chunked uploads have no
+Content-Length to check first), and a file always spooled to disk so PyAV can
+read it by path.
+
+Order in both the page and the API: who may upload (403, nothing read), the
+body's type (400), its declared length (413), then the limited read."""
 
 from __future__ import annotations
 
@@ -16,6 +20,21 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 class FileTooLargeError(ApplicationError):
     status_code = 413
     default_code = "file_too_large"
+
+
+class NotMultipartError(ApplicationError):
+    status_code = 400
+    default_code = "not_multipart"
+
+
+def upload_body_check(request) -> None:
+    """Before anything reads the body: it must be multipart/form-data (a form
+    with a file field), within the size limit; then installs the limited
+    upload handler. `request` is Django's HttpRequest."""
+    if request.content_type != "multipart/form-data":
+        message = _("Send the recording as multipart/form-data, with the file in the field “file”.")
+        raise NotMultipartError(message, details={"file": message})
+    install_upload_limit(request)
 
 
 def file_too_large() -> FileTooLargeError:

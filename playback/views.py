@@ -25,6 +25,7 @@ from core.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from core.middleware import reads_own_body
 from courses.access import CourseAction, access_course
 from playback import selectors
 from playback.access import access_playback_room, access_recording
@@ -37,7 +38,7 @@ from playback.services.recordings import (
     upload_max_bytes,
 )
 from playback.serving import recording_file_response
-from playback.uploads import install_upload_limit, upload_check
+from playback.uploads import upload_body_check, upload_check
 
 
 def _page_access(fetch, **kwargs):
@@ -133,26 +134,31 @@ def _size_label(size: int) -> str:
     return f"{max(1, size // 1024**2)} MB"
 
 
+@reads_own_body
 @csrf_exempt
 @login_required
 @require_POST
 def course_recording_upload(request: HttpRequest, course_id: int) -> HttpResponse:
-    """Size limit first (before anything parses the body), then the CSRF check."""
+    """Refused before the body is read: who may upload (403), the body's type
+    (400) and declared size (413). Then the CSRF check (which reads the form,
+    size-limited) and the upload (playback/uploads.py)."""
     try:
         access = access_course(user=request.user, course_id=course_id)
     except (NotFoundError, PermissionDeniedError) as error:
         raise Http404(error.message) from error
+    if not access.may(CourseAction.TEACH):
+        return _forbidden(request, _("Only staff can upload recordings."))
     try:
-        install_upload_limit(request)
+        upload_body_check(request)
     except ApplicationError as error:
-        return _recordings_page(request, access, errors={"file": error.message}, status=413)
+        return _recordings_page(
+            request, access, errors={"file": error.message}, status=error.status_code
+        )
     return _upload(request, access)
 
 
 @csrf_protect
 def _upload(request: HttpRequest, access) -> HttpResponse:
-    if not access.may(CourseAction.TEACH):
-        return _forbidden(request, _("Only staff can upload recordings."))
     values = {
         "title": request.POST.get("title", ""),
         "session": request.POST.get("live_session", ""),

@@ -13,15 +13,17 @@ from classroom.access import access_live_session
 from classroom.models import BankQuestion, Poll, PollKind, SessionPlanItem
 from classroom.selectors import poll_public_payload, poll_results_get
 from classroom.services import polls
+from core.api.serializers import InputSerializer
 from core.errors import NotFoundError, PermissionDeniedError
 from courses.access import CourseAction, access_course
 
 
-class BankQuestionInput(serializers.Serializer):
+class BankQuestionInput(InputSerializer):
     kind = serializers.ChoiceField(choices=PollKind.choices)
     prompt = serializers.CharField(max_length=500)
-    definition = serializers.JSONField(
-        help_text="options [{text}], correct [ids]; scale; accepted [texts]; correct_value, tolerance"
+    definition = serializers.DictField(
+        help_text="options [{text}], correct [ids]; scale; accepted [texts]; correct_value, "
+        "tolerance (docs/polls.md: what each kind needs)"
     )
     points = serializers.IntegerField(min_value=0, max_value=100, default=1)
 
@@ -35,9 +37,9 @@ class BankQuestionOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PlanItemInput(serializers.Serializer):
-    question_id = serializers.IntegerField()
-    settings = serializers.JSONField(
+class PlanItemInput(InputSerializer):
+    question_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    settings = serializers.DictField(
         required=False,
         help_text="scope (class|per_table|one_per_table), timer_seconds, anonymous, allow_change, show_live_results, quiz",
     )
@@ -50,8 +52,11 @@ class PlanItemOutput(serializers.Serializer):
     question = BankQuestionOutput()
 
 
-class PlanReorderInput(serializers.Serializer):
-    items = serializers.ListField(child=serializers.IntegerField())
+class PlanReorderInput(InputSerializer):
+    items = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        help_text="every plan item id of the session exactly once, in the new order",
+    )
 
 
 class BankQuestionListApi(APIView):

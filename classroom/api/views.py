@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from classroom.selectors import live_session_list
 from classroom.services.sessions import live_session_schedule
+from core.api.serializers import InputSerializer
 from courses.access import CourseAction, access_course
 
 
@@ -22,7 +23,7 @@ class LiveSessionOutput(serializers.Serializer):
     ended_at = serializers.DateTimeField(allow_null=True)
 
 
-class LiveSessionScheduleInput(serializers.Serializer):
+class LiveSessionScheduleInput(InputSerializer):
     title = serializers.CharField(max_length=200)
     scheduled_start = serializers.DateTimeField()
     scheduled_end = serializers.DateTimeField()

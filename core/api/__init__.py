@@ -7,7 +7,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
@@ -39,6 +44,12 @@ def exception_handler(error: Exception, context: dict[str, Any]) -> Response | N
         return application_error_response(server_busy(error))
     if isinstance(error, ApplicationError):
         return application_error_response(error)
+    if isinstance(error, RequestDataTooBig):  # Django's limit, met while parsing
+        body = {"code": "request_too_large", "message": "The request body is too large."}
+        return Response({"error": body}, status=413)
+    if isinstance(error, (TooManyFieldsSent, TooManyFilesSent)):
+        body = {"code": "parse_error", "message": "The request has too many fields or files."}
+        return Response({"error": body}, status=400)
     if isinstance(error, DjangoValidationError):
         details = (
             error.message_dict

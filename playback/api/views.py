@@ -9,11 +9,14 @@ from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.authentication import SessionAuthenticationCsrfLater, csrf_check
+from core.api.serializers import InputSerializer
 from courses.access import CourseAction, access_course
 from playback import selectors
 from playback.access import access_playback_room, access_recording
@@ -24,8 +27,9 @@ from playback.services.recordings import (
     recording_settings_update,
     recording_upload,
 )
+from playback.services.rooms import ADHOC_MEMBERS_MAX
 from playback.services.timeline import recording_timeline_build_on_commit
-from playback.uploads import install_upload_limit, upload_check
+from playback.uploads import upload_body_check, upload_check
 
 
 class RecordingOutput(serializers.Serializer):
@@ -71,13 +75,21 @@ class RecordingDetailOutput(serializers.Serializer):
     progress = ProgressOutput()
 
 
-class RecordingUploadInput(serializers.Serializer):
-    file = serializers.FileField(help_text="MP4, WebM, MP3 or M4A; checked by reading it")
+class RecordingUploadInput(InputSerializer):
+    file = serializers.FileField(
+        help_text="MP4, WebM, MP3 or M4A; checked by reading it",
+        error_messages={
+            "required": "A file is required: choose a recording to upload.",
+            "invalid": "A file is required: choose a recording to upload.",
+        },
+    )
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    live_session_id = serializers.IntegerField(required=False, allow_null=True)
+    live_session_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1
+    )
 
 
-class RecordingSettingsInput(serializers.Serializer):
+class RecordingSettingsInput(InputSerializer):
     title = serializers.CharField(max_length=200, required=False)
     trim_start_ms = serializers.IntegerField(min_value=0, required=False)
     trim_end_ms = serializers.IntegerField(min_value=0, required=False, allow_null=True)
@@ -86,7 +98,7 @@ class RecordingSettingsInput(serializers.Serializer):
         required=False, help_text="May learners skip ahead before completing?"
     )
     replay_polls = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         allow_null=True,
         help_text="Poll ids that replay; null = all",
@@ -111,11 +123,16 @@ class QueuedOutput(serializers.Serializer):
     queued = serializers.BooleanField()
 
 
-class RoomOpenInput(serializers.Serializer):
+class RoomOpenInput(InputSerializer):
     kind = serializers.ChoiceField(choices=RoomKind.choices)
-    table_id = serializers.IntegerField(required=False, help_text="staff only: which table")
+    table_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="staff only: which table"
+    )
     invite = serializers.ListField(
-        child=serializers.IntegerField(), required=False, help_text="ad-hoc: user ids"
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=ADHOC_MEMBERS_MAX,
+        help_text="ad-hoc: user ids of people in the course",
     )
     control = serializers.ChoiceField(choices=RoomControl.choices, required=False)
 
@@ -129,8 +146,13 @@ class RoomOutput(serializers.Serializer):
     created = serializers.BooleanField()
 
 
-class RoomInviteInput(serializers.Serializer):
-    user_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+class RoomInviteInput(InputSerializer):
+    user_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=ADHOC_MEMBERS_MAX,
+        help_text="user ids of people in the course",
+    )
 
 
 class InvitedOutput(serializers.Serializer):
@@ -148,7 +170,7 @@ class NoteOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class NoteCreateInput(serializers.Serializer):
+class NoteCreateInput(InputSerializer):
     body = serializers.CharField(max_length=4000)
     media_ms = serializers.IntegerField(min_value=0)
     visibility = serializers.ChoiceField(choices=NoteVisibility.choices, default="private")
@@ -173,16 +195,13 @@ class RecordingListApi(APIView):
 
 
 class RecordingUploadApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+    """Refuses before reading the body: who may upload (403), then the body's
+    type (400) and declared size (413); the CSRF check (which reads the form)
+    and the size-limited parse come after (playback/uploads.py)."""
 
-    def initialize_request(self, request, *args, **kwargs):
-        # Before anything parses the body: the size limit applies while reading.
-        self._too_large = None
-        try:
-            install_upload_limit(request)
-        except Exception as error:  # raised again from post(), as a 413
-            self._too_large = error
-        return super().initialize_request(request, *args, **kwargs)
+    reads_own_body = True  # core.middleware.FormTextMiddleware leaves the body alone
+    parser_classes = [MultiPartParser]
+    authentication_classes = [SessionAuthenticationCsrfLater, TokenAuthentication]
 
     @extend_schema(
         request={"multipart/form-data": RecordingUploadInput},
@@ -191,8 +210,8 @@ class RecordingUploadApi(APIView):
     )
     def post(self, request: Request, course_id: int) -> Response:
         access = access_course(user=request.user, course_id=course_id, action=CourseAction.TEACH)
-        if self._too_large is not None:
-            raise self._too_large
+        upload_body_check(request._request)
+        csrf_check(request)
         upload_check(request._request)
         payload = RecordingUploadInput(data=request.data)
         upload_check(request._request)

@@ -91,9 +91,9 @@ def recording_upload(
     """Store a staff upload as a ready recording. The type is decided by
     reading the file with PyAV, never by its name; a bad file raises a
     ValidationError and nothing is kept (no row, no stored file)."""
-    title = _title_clean((title or "").strip() or Path(getattr(uploaded, "name", "") or "").stem)
     if uploaded is None or not getattr(uploaded, "size", 0):
-        raise _invalid("file", _("Choose a file to upload."), "invalid_media")
+        raise _invalid("file", _("Choose a file to upload: a file is required."), "invalid_media")
+    title = _title_clean((title or "").strip() or Path(getattr(uploaded, "name", "") or "").stem)
     limit = upload_max_bytes()
     if uploaded.size > limit:
         raise _invalid(

@@ -206,14 +206,18 @@ def room_open(
         progress = WatchProgress.objects.filter(recording=recording, user=user).first()
         position = start
         if progress and not progress.completed_at:
-            position = max(start, progress.position_ms)
+            position = max(start, min(progress.position_ms, _end))
         defaults = {
             "host": user,
             "control": RoomControl.HOST,
             "position_ms": position,
             "reference_ms": now,
         }
-        return _get_or_create(recording=recording, kind=kind, host=user, defaults=defaults)
+        room, created = _get_or_create(recording=recording, kind=kind, host=user, defaults=defaults)
+        if not created and progress is not None and not progress.completed_at:
+            _solo_resume(room.pk, progress, position)
+            room.refresh_from_db()
+        return room, created
     if kind == RoomKind.TABLE:
         if table_id is None or not access.is_staff:
             table_id = access.table_id
@@ -251,6 +255,23 @@ def room_open(
         room.recording = recording
         _record(room, user, "created_room", extensions={"invited": sorted(invitees)})
     return room, True
+
+
+def _solo_resume(room_id: int, progress: WatchProgress, position: int) -> None:
+    """A new visit to my room alone starts where I last watched: when I
+    watched after this room last moved (with my table, in a group, or
+    heartbeats after the room stopped) and nobody is in the room now, it
+    waits there, paused."""
+    with transaction.atomic():
+        room = room_lock(room_id)
+        if present_user_ids(room.pk) or room.state == RoomState.WAITING:
+            return
+        heard = progress.last_heartbeat_at or progress.updated_at
+        if heard is None or heard <= room.updated_at or room.position_ms == position:
+            return
+        _set_paused(room, position, now_ms())
+        _save_state(room)
+        events.room_state_changed(room, cause="resume_position")
 
 
 def _get_or_create(*, recording, kind, defaults, **lookup) -> tuple[PlaybackRoom, bool]:
