@@ -30,7 +30,7 @@ from classroom.models import (
     Seat,
     SessionPlanItem,
 )
-from classroom.services.common import require_live, session_lock
+from classroom.services.common import require_live, session_key_share, session_lock
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from core.text import text_visible
 
@@ -546,12 +546,18 @@ def poll_vote_cast(
     Returns (response, changed). One row per voter by unique constraint; the
     same answer again changes nothing."""
     with transaction.atomic():
+        # Lock order on every poll path: session row, poll row, response row,
+        # participant row (poll_close: session, poll). A shared answer is
+        # announced to the table as a sequenced frame, so it needs the
+        # session's exclusive lock; any other vote takes the session's KEY
+        # SHARE lock, which votes share with one another (common.py says why
+        # it must come first).
         scope = Poll.objects.filter(pk=poll_id).values_list("scope", flat=True).first()
         session = None
         if scope == PollScope.ONE_PER_TABLE:
-            # A shared answer is announced to the table as a sequenced frame:
-            # take the session lock first, in the same order as poll_close.
             session = session_lock(session_id)
+        else:
+            session_key_share(session_id)
         poll = _poll_for_vote(poll_id)
         if poll is None or poll.session_id != session_id:
             raise NotFoundError(_("No such poll."), code="poll_not_found")
