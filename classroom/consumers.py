@@ -297,7 +297,10 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             ack["data"] = result
         await self._send_json(ack)
         if applied and action.coalesce:
-            await self._schedule(action.coalesce, result)
+            if action.handler == "poll_vote" and result is None:  # an anonymous vote
+                await self._schedule("poll", {"poll_id": _int(data, "poll_id"), "anonymous": True})
+            else:
+                await self._schedule(action.coalesce, result)
 
     async def _reaction(self, client_id: str | None, data: dict) -> None:
         """The hot path: no database statement once the session is known to be
@@ -540,6 +543,10 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             poll_id=poll_id,
             answer=data.get("answer"),
         )
+        if response.poll.is_anonymous:
+            # The ack (kept with this learner's frame id in ClientAction) says
+            # nothing of the answer nor of the poll: the browser knows both.
+            return None
         return {"poll_id": poll_id, "answer": response.answer, "changed": changed}
 
     # --- Coalesced ephemeral frames ------------------------------------------------------
@@ -555,8 +562,9 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             )
             if result.get("closes_at"):
                 await self._schedule_poll_close(poll_id, result["closes_at"])
-            if not self.access.is_staff:
-                # A vote lights the learner's "answered" marker on the console.
+            if not self.access.is_staff and not result.get("anonymous"):
+                # A vote lights the learner's "answered" marker on the console
+                # (never for an anonymous poll).
                 await realtime.coalesce(
                     f"engagement:{session_id}",
                     ENGAGEMENT_DELAY,
