@@ -612,7 +612,12 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         async def close() -> None:
             closed = await db_call(polls.poll_close_if_due)(session_id=session_id, poll_id=poll_id)
             if closed:
-                await events.poll_tally_flush(session_id, poll_id)
+                # Coalesced like any tally: a flush already due reads the closed poll.
+                await realtime.coalesce(
+                    f"tally:{poll_id}",
+                    TALLY_DELAY,
+                    lambda: events.poll_tally_flush(session_id, poll_id),
+                )
 
         loop = asyncio.get_running_loop()
         loop.call_later(

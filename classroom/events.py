@@ -50,6 +50,12 @@ def group_staff(session_id: int) -> str:
     return f"live.{session_id}.staff"
 
 
+def group_learners(session_id: int) -> str:
+    """Everyone but staff: frames staff get in a richer form of their own
+    (the public poll tally), so that each person receives one of them."""
+    return f"live.{session_id}.learners"
+
+
 def group_table(session_id: int, table_id: int) -> str:
     return f"live.{session_id}.table.{table_id}"
 
@@ -77,8 +83,10 @@ def groups_for_member(
     groups = [group_all(session_id), group_user(session_id, user_id)]
     if is_staff:
         groups.append(group_staff(session_id))
-    elif table_id is not None:
-        groups.append(group_table(session_id, table_id))
+    else:
+        groups.append(group_learners(session_id))
+        if table_id is not None:
+            groups.append(group_table(session_id, table_id))
     return groups
 
 
@@ -414,7 +422,8 @@ def poll_table_answer_changed(
 
 async def poll_tally_flush(session_id: int, poll_id: int) -> None:
     """The coalesced live tally: at most one per poll per window, to staff, and
-    to everyone when the poll shows live results (without names)."""
+    to the learners when the poll shows live results (without names). Each
+    person gets one frame per flush: staff are not in the learners' group."""
     from core.asyncdb import db_call
 
     texts = await db_call(_poll_tally_texts)(poll_id)
@@ -437,5 +446,5 @@ def _poll_tally_texts(poll_id: int) -> list[tuple[list[str], str]]:
         hidden = {"not_answered", "right", "correct", "correct_count", "audience"}
         public = {key: value for key, value in staff.items() if key not in hidden}
         public["audience"] = "public"
-        texts.append(([group_all(session_id)], encode({"type": "poll.tally", "data": public})))
+        texts.append(([group_learners(session_id)], encode({"type": "poll.tally", "data": public})))
     return texts
