@@ -82,7 +82,7 @@ _APPLY = {lane: db_call(action_apply, lane) for lane in ("default", "staff")}
 PRESENCE_DELAY = 1.0
 REACTIONS_DELAY = 1.0  # one burst per second: 150 frames, not 300 (docs/performance.md)
 ENGAGEMENT_DELAY = 2.0
-TALLY_DELAY = 0.25  # at most one tally frame per poll per 250 ms
+TALLY_DELAY = events.TALLY_DELAY
 
 
 def _int(data: dict, key: str) -> int:

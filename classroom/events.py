@@ -26,7 +26,7 @@ from classroom.models import (
     Seat,
     Timer,
 )
-from core import realtime
+from core import fanout, realtime
 
 logger = logging.getLogger(__name__)
 
@@ -429,6 +429,21 @@ async def poll_tally_flush(session_id: int, poll_id: int) -> None:
     texts = await db_call(_poll_tally_texts)(poll_id)
     for groups, text in texts:
         await realtime.forward_now(groups, text)
+
+
+TALLY_DELAY = 0.25  # at most one tally frame per poll per 250 ms
+
+
+def poll_tally_on_commit(session_id: int, poll_id: int) -> None:
+    """Schedule the coalesced tally from synchronous code, after commit: a vote
+    that did not come through a socket (whose consumer schedules it with
+    `coalesce`, spaced per process) still reaches staff and learners."""
+
+    def flush() -> None:
+        for groups, text in _poll_tally_texts(poll_id):
+            fanout.publish(groups, text)
+
+    realtime.coalesce_on_commit(f"tally:{poll_id}", TALLY_DELAY, flush)
 
 
 def _poll_tally_texts(poll_id: int) -> list[tuple[list[str], str]]:

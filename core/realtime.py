@@ -335,6 +335,53 @@ async def coalesce(key: str, delay: float, flush) -> bool:
     return True
 
 
+def _claim_sync(key: str, milliseconds: int) -> bool:
+    """`_claim` for synchronous code: the same Redis key and local claims."""
+    import time
+
+    now = time.monotonic()
+    if _local_claims.get(key, 0.0) > now:
+        return False
+    client = kv.sync_client()
+    if client is not None and not client.set(
+        f"roundtable:coalesce:{key}", b"1", nx=True, px=milliseconds
+    ):
+        return False
+    _local_claims[key] = now + milliseconds / 1000
+    return True
+
+
+def coalesce_on_commit(key: str, delay: float, flush) -> None:
+    """`coalesce` for synchronous code (an API view, a task, a service called
+    outside a socket): after the transaction commits, claim the same window
+    and, if this call took it, run `flush()` (a plain function) in a timer
+    thread when the window is over. Never raises into the caller."""
+    import threading
+
+    from django.db import connection
+
+    window = delay + COALESCE_MARGIN
+
+    def run() -> None:
+        try:
+            flush()
+        except Exception:
+            logger.exception("coalesced flush %s failed", key)
+        finally:
+            connection.close()  # this timer thread's own connection
+
+    def schedule() -> None:
+        try:
+            if _claim_sync(key, max(1, int(window * 1000))):
+                timer = threading.Timer(window, run)
+                timer.daemon = True
+                timer.start()
+        except Exception:
+            logger.exception("scheduling the coalesced flush %s failed", key)
+
+    transaction.on_commit(schedule)
+
+
 def reset_for_tests() -> None:
     """Forget buffered frames and coalescing claims (test isolation only)."""
     global _frame_buffer

@@ -123,6 +123,12 @@ def service_transaction():
     return transaction.atomic(savepoint=not getattr(_applying, "active", False))
 
 
+def action_applying() -> bool:
+    """True inside `action_apply`: the caller is a socket's action, whose
+    consumer schedules the ephemeral frames that follow it."""
+    return getattr(_applying, "active", False)
+
+
 def action_apply(*, session_id: int, user, client_id: str | None, service, **kwargs):
     """Apply a client's action once: the claim on its frame id and the action
     commit together. Returns (applied, result); a repeated id returns

@@ -33,7 +33,12 @@ from classroom.models import (
     Seat,
     SessionPlanItem,
 )
-from classroom.services.common import require_live, session_key_share, session_lock
+from classroom.services.common import (
+    action_applying,
+    require_live,
+    session_key_share,
+    session_lock,
+)
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from core.text import text_visible
 
@@ -607,6 +612,10 @@ def poll_vote_cast(
                 raise ConflictError(
                     _("This poll is answered per table and you are not seated."), code="not_seated"
                 )
+        if not action_applying():
+            # Not a socket's action (an API view, a task): no consumer will
+            # schedule the tally, so this does, after commit.
+            events.poll_tally_on_commit(session_id, poll.pk)
         if poll.is_anonymous:
             return _anonymous_vote_cast(poll=poll, user=user, answer=clean, table_id=table_id), True
         shared = poll.scope == PollScope.ONE_PER_TABLE

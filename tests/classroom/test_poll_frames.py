@@ -206,3 +206,38 @@ async def test_presence_frames_are_coalesced_to_one_per_second(room):
     assert _most_in_a_second(seen) <= 1
     assert seen[-1][1]["data"]["online"] == [room["instructor"].pk]  # everyone else left
     await teacher.close()
+
+
+async def test_a_vote_from_outside_a_socket_still_sends_the_tally(room):
+    """A vote through the service from plain synchronous code (as an API view
+    or a task would call it, outside any socket action) reaches the staff's
+    and, with live results, the learners' sockets as a coalesced tally."""
+    from classroom.services import polls, sessions
+
+    teacher = await _join(room, "instructor")
+    watcher = await _join(room, "dan")
+    poll_id = await _open(teacher, show_live_results=True)
+    await database_sync_to_async(sessions.attendance_join)(
+        session_id=room["session"].pk, user=room["ann"], connection="elsewhere"
+    )
+    await asyncio.sleep(0.4)  # the poll.open tally has gone out
+    for client in (teacher, watcher):
+        await client.drain(0.1)
+
+    def vote(option: str) -> None:
+        polls.poll_vote_cast(
+            session_id=room["session"].pk,
+            user=room["ann"],
+            poll_id=poll_id,
+            answer={"option": option},
+        )
+
+    await database_sync_to_async(vote)("b")
+    staff, _seen = await teacher.receive_until(
+        lambda f: f["type"] == "poll.tally" and f["data"]["responses"] == 1, timeout=3
+    )
+    assert staff["data"]["distribution"]["counts"]["b"] == 1
+    public, _seen = await watcher.receive_until(lambda f: f["type"] == "poll.tally", timeout=3)
+    assert public["data"]["audience"] == "public" and public["data"]["responses"] == 1
+    for client in (teacher, watcher):
+        await client.close()
