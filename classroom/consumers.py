@@ -89,7 +89,7 @@ _APPLY = {lane: db_call(action_apply, lane) for lane in ("default", "staff")}
 PRESENCE_DELAY = 1.0
 REACTIONS_DELAY = 1.0  # one burst per second: 150 frames, not 300 (docs/performance.md)
 ENGAGEMENT_DELAY = 2.0
-TALLY_DELAY = 0.25  # at most one tally frame per poll per 250 ms
+TALLY_DELAY = events.TALLY_DELAY
 
 
 def _int(data: dict, key: str) -> int:
@@ -317,7 +317,10 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             ack["data"] = result
         await self._send_json(ack)
         if applied and action.coalesce:
-            await self._schedule(action.coalesce, result)
+            if action.handler == "poll_vote" and result is None:  # an anonymous vote
+                await self._schedule("poll", {"poll_id": _int(data, "poll_id"), "anonymous": True})
+            else:
+                await self._schedule(action.coalesce, result)
 
     async def _reaction(self, client_id: str | None, data: dict) -> None:
         """The hot path: no database statement once the session is known to be
@@ -560,6 +563,10 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             poll_id=poll_id,
             answer=data.get("answer"),
         )
+        if response.poll.is_anonymous:
+            # The ack (kept with this learner's frame id in ClientAction) says
+            # nothing of the answer nor of the poll: the browser knows both.
+            return None
         return {"poll_id": poll_id, "answer": response.answer, "changed": changed}
 
     # --- Coalesced ephemeral frames ------------------------------------------------------
@@ -575,8 +582,9 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
             )
             if result.get("closes_at"):
                 await self._schedule_poll_close(poll_id, result["closes_at"])
-            if not self.access.is_staff:
-                # A vote lights the learner's "answered" marker on the console.
+            if not self.access.is_staff and not result.get("anonymous"):
+                # A vote lights the learner's "answered" marker on the console
+                # (never for an anonymous poll).
                 await realtime.coalesce(
                     f"engagement:{session_id}",
                     ENGAGEMENT_DELAY,
@@ -624,7 +632,12 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         async def close() -> None:
             closed = await db_call(polls.poll_close_if_due)(session_id=session_id, poll_id=poll_id)
             if closed:
-                await events.poll_tally_flush(session_id, poll_id)
+                # Coalesced like any tally: a flush already due reads the closed poll.
+                await realtime.coalesce(
+                    f"tally:{poll_id}",
+                    TALLY_DELAY,
+                    lambda: events.poll_tally_flush(session_id, poll_id),
+                )
 
         loop = asyncio.get_running_loop()
         loop.call_later(

@@ -26,7 +26,7 @@ from classroom.models import (
     Seat,
     Timer,
 )
-from core import realtime
+from core import fanout, realtime
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,12 @@ def group_all(session_id: int) -> str:
 
 def group_staff(session_id: int) -> str:
     return f"live.{session_id}.staff"
+
+
+def group_learners(session_id: int) -> str:
+    """Everyone but staff: frames staff get in a richer form of their own
+    (the public poll tally), so that each person receives one of them."""
+    return f"live.{session_id}.learners"
 
 
 def group_table(session_id: int, table_id: int) -> str:
@@ -77,8 +83,10 @@ def groups_for_member(
     groups = [group_all(session_id), group_user(session_id, user_id)]
     if is_staff:
         groups.append(group_staff(session_id))
-    elif table_id is not None:
-        groups.append(group_table(session_id, table_id))
+    else:
+        groups.append(group_learners(session_id))
+        if table_id is not None:
+            groups.append(group_table(session_id, table_id))
     return groups
 
 
@@ -414,12 +422,28 @@ def poll_table_answer_changed(
 
 async def poll_tally_flush(session_id: int, poll_id: int) -> None:
     """The coalesced live tally: at most one per poll per window, to staff, and
-    to everyone when the poll shows live results (without names)."""
+    to the learners when the poll shows live results (without names). Each
+    person gets one frame per flush: staff are not in the learners' group."""
     from core.asyncdb import db_call
 
     texts = await db_call(_poll_tally_texts)(poll_id)
     for groups, text in texts:
         await realtime.forward_now(groups, text)
+
+
+TALLY_DELAY = 0.25  # at most one tally frame per poll per 250 ms
+
+
+def poll_tally_on_commit(session_id: int, poll_id: int) -> None:
+    """Schedule the coalesced tally from synchronous code, after commit: a vote
+    that did not come through a socket (whose consumer schedules it with
+    `coalesce`, spaced per process) still reaches staff and learners."""
+
+    def flush() -> None:
+        for groups, text in _poll_tally_texts(poll_id):
+            fanout.publish(groups, text)
+
+    realtime.coalesce_on_commit(f"tally:{poll_id}", TALLY_DELAY, flush)
 
 
 def _poll_tally_texts(poll_id: int) -> list[tuple[list[str], str]]:
@@ -437,5 +461,5 @@ def _poll_tally_texts(poll_id: int) -> list[tuple[list[str], str]]:
         hidden = {"not_answered", "right", "correct", "correct_count", "audience"}
         public = {key: value for key, value in staff.items() if key not in hidden}
         public["audience"] = "public"
-        texts.append(([group_all(session_id)], encode({"type": "poll.tally", "data": public})))
+        texts.append(([group_learners(session_id)], encode({"type": "poll.tally", "data": public})))
     return texts

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -520,9 +522,11 @@ class Poll(models.Model):
 class PollResponse(models.Model):
     """One answer per voter per poll (a learner, or a table for shared answers).
 
-    `voter_key` is an HMAC of the poll and the learner (or "table:<id>"), so the
-    unique constraint holds for anonymous polls too while `user` stays empty
-    there: an anonymous response keeps no link to its learner."""
+    Named polls: `voter_key` is an HMAC of the poll and the learner (or
+    "table:<id>"), so a changed answer finds its row. Anonymous polls
+    (docs/polls.md): `voter_key` is random, `user` and every time are empty,
+    and the id is drawn at random (classroom/services/polls.py), so nothing
+    leads back to the learner; `PollBallot` keeps one vote per learner."""
 
     poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="responses")
     voter_key = models.CharField(max_length=64)
@@ -535,9 +539,9 @@ class PollResponse(models.Model):
     answer = models.JSONField()
     first_answer = models.JSONField()
     change_count = models.PositiveIntegerField(default=0)
-    first_answered_at = models.DateTimeField()
-    answered_at = models.DateTimeField()
-    time_to_first_ms = models.PositiveIntegerField(default=0)
+    first_answered_at = models.DateTimeField(null=True, blank=True)  # empty when anonymous
+    answered_at = models.DateTimeField(null=True, blank=True)  # empty when anonymous
+    time_to_first_ms = models.PositiveIntegerField(null=True, blank=True, default=0)
     is_correct = models.BooleanField(null=True, blank=True)
     score = models.FloatField(null=True, blank=True)
 
@@ -549,3 +553,22 @@ class PollResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.poll_id}:{self.voter_key[:8]}"
+
+
+class PollBallot(models.Model):
+    """That a learner has answered an anonymous poll, and nothing else: no
+    answer, no time, a random id. The unique constraint is the one-vote rule
+    of anonymous polls; the answer lives in a `PollResponse` with no link back
+    (docs/polls.md)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="ballots")
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "user"], name="one_ballot_per_learner")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.poll_id}:ballot"

@@ -122,8 +122,14 @@ def engagement_list(*, session_id: int) -> dict:
         "answered": "last_answered_at",
         "spoke": "last_spoke_at",
     }
+    from courses.models import Enrollment
+
+    session = LiveSession.objects.only("course_id").get(pk=session_id)
+    learner_ids = Enrollment.objects.filter(
+        course_id=session.course_id, role=Role.LEARNER, is_active=True
+    ).values("user_id")
     learners = {}
-    for participant in Participant.objects.filter(session_id=session_id):
+    for participant in Participant.objects.filter(session_id=session_id, user_id__in=learner_ids):
         markers = {
             name: bool(getattr(participant, field) and getattr(participant, field) >= since)
             for name, field in fields.items()
@@ -462,7 +468,7 @@ def poll_list_for_snapshot(
     *, session_id: int, user, is_staff: bool, table_id: int | None
 ) -> list[dict]:
     """Polls of the session with my own answer (and, once published, the results)."""
-    from classroom.models import Poll, PollResponse, PollScope
+    from classroom.models import Poll, PollBallot, PollResponse, PollScope
     from classroom.services.polls import voter_key
 
     polls = list(
@@ -478,7 +484,14 @@ def poll_list_for_snapshot(
             if poll.scope == PollScope.ONE_PER_TABLE and table_id is not None
             else voter_key(poll_id=poll.pk, user_id=user.pk)
         )
-        mine = PollResponse.objects.filter(poll=poll, voter_key=key).first()
+        if poll.is_anonymous:
+            # Nothing links an anonymous answer to its learner: only the
+            # ballot says that they answered (docs/polls.md).
+            mine = None
+            item["answered"] = PollBallot.objects.filter(poll=poll, user=user).exists()
+        else:
+            mine = PollResponse.objects.filter(poll=poll, voter_key=key).first()
+            item["answered"] = mine is not None
         item["my_answer"] = mine.answer if mine else None
         if poll.published_at is not None:
             item["results"] = poll_results_get(poll=poll, for_staff=False)

@@ -22,6 +22,31 @@ def session_lock(session_id: int) -> LiveSession:
     return session
 
 
+def session_key_share(session_id: int) -> None:
+    """A KEY SHARE lock on the session row, for writes that many learners make
+    at once (votes) and that must not run concurrently with a `session_lock`
+    holder that is about to change what they depend on (a poll close).
+
+    Why take it explicitly: the foreign keys that point at the session (e.g.
+    `ClientAction.session`) are checked at COMMIT on PostgreSQL (Django's
+    constraints are DEFERRABLE INITIALLY DEFERRED), and that check takes this
+    very lock. Left to the commit it comes last, after the poll row; a close
+    takes the session first and then the poll: the opposite order, a deadlock.
+    Taken first, every path locks session → poll → response → participant.
+    KEY SHARE locks do not block one another, so votes still run in parallel;
+    they do wait for (and block) a `session_lock` (FOR UPDATE)."""
+    if connection.vendor != "postgresql":
+        return  # SQLite locks the whole database per write transaction
+    table = LiveSession._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT id FROM "{table}" WHERE id = %s FOR KEY SHARE',  # noqa: S608
+            [session_id],
+        )
+        if cursor.fetchone() is None:
+            raise NotFoundError(_("Session not found."), code="session_not_found")
+
+
 def require_live(session: LiveSession) -> None:
     if session.state != SessionState.LIVE:
         raise ConflictError(_("The session is not live."), code="session_not_live")
@@ -96,6 +121,12 @@ def service_transaction():
     rolls everything back on any error and never catches one to go on, a
     nested block needs no savepoint: two statements fewer per live action."""
     return transaction.atomic(savepoint=not getattr(_applying, "active", False))
+
+
+def action_applying() -> bool:
+    """True inside `action_apply`: the caller is a socket's action, whose
+    consumer schedules the ephemeral frames that follow it."""
+    return getattr(_applying, "active", False)
 
 
 def action_apply(*, session_id: int, user, client_id: str | None, service, **kwargs):

@@ -7,7 +7,9 @@ import hashlib
 import hmac
 import math
 import re
+import secrets
 import unicodedata
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +25,7 @@ from classroom.models import (
     BankQuestion,
     LiveSession,
     Poll,
+    PollBallot,
     PollKind,
     PollResponse,
     PollScope,
@@ -31,13 +34,19 @@ from classroom.models import (
     SessionPlanItem,
     SessionState,
 )
-from classroom.services.common import require_live, session_lock
+from classroom.services.common import (
+    action_applying,
+    require_live,
+    session_key_share,
+    session_lock,
+)
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from core.text import text_visible
 
 OPTIONS_MIN, OPTIONS_MAX = 2, 10
 OPTION_ID_MAX = 40
 TEXT_ANSWER_MAX = 2000
+ACCEPTED_MAX = 50  # accepted answers of a short-text question
 PROMPT_MAX = 500
 POLL_TIMER_MAX_SECONDS = 3600
 FIXED_OPTIONS = {
@@ -84,11 +93,10 @@ def definition_clean(*, kind: str, definition: dict[str, Any]) -> dict[str, Any]
                     "options",
                     _("Option %(n)d needs a text of 1 to 300 characters.") % {"n": index + 1},
                 )
-            option_id = (
-                str(option.get("id"))
-                if isinstance(option, dict) and option.get("id")
-                else chr(97 + index)
-            )
+            raw_id = option.get("id") if isinstance(option, dict) else None
+            if raw_id is not None and raw_id != "" and not _option_id_like(raw_id):
+                raise _invalid("options", _("Option ids are texts."))
+            option_id = str(raw_id) if raw_id else chr(97 + index)
             if len(option_id) > OPTION_ID_MAX:
                 raise _invalid(
                     "options",
@@ -111,7 +119,9 @@ def definition_clean(*, kind: str, definition: dict[str, Any]) -> dict[str, Any]
     if kind in CHOICE_KINDS:
         ids = {option["id"] for option in clean["options"]}
         correct = definition.get("correct") or []
-        if not isinstance(correct, list) or any(str(c) not in ids for c in correct):
+        if not isinstance(correct, list) or any(
+            not _option_id_like(c) or str(c) not in ids for c in correct
+        ):
             raise _invalid("correct", _("Correct answers must be ids of the options."))
         if kind != PollKind.MULTIPLE and len(correct) > 1:
             raise _invalid("correct", _("This type has one correct answer."))
@@ -127,6 +137,13 @@ def definition_clean(*, kind: str, definition: dict[str, Any]) -> dict[str, Any]
             not isinstance(a, str) or not a.strip() for a in accepted
         ):
             raise _invalid("accepted", _("Accepted answers must be non-empty texts."))
+        if len(accepted) > ACCEPTED_MAX:
+            raise _invalid("accepted", _("At most %(n)d accepted answers.") % {"n": ACCEPTED_MAX})
+        if any(len(a.strip()) > TEXT_ANSWER_MAX for a in accepted):
+            raise _invalid(
+                "accepted",
+                _("An accepted answer has at most %(n)d characters.") % {"n": TEXT_ANSWER_MAX},
+            )
         clean["accepted"] = [a.strip() for a in accepted]
     elif kind == PollKind.NUMERIC:
         value = definition.get("correct_value")
@@ -158,6 +175,13 @@ def _finite(value) -> bool:
         return math.isfinite(value) and abs(value) <= NUMERIC_LIMIT
     except OverflowError:
         return False
+
+
+def _option_id_like(value) -> bool:
+    """An option id as a client may send it: a text, or a whole number (ids
+    are compared as text). An object, a list or a boolean is not one: its
+    string form ("{'a': 1}") must never be stored as an answer."""
+    return isinstance(value, str) or _whole(value)
 
 
 def _whole(value) -> bool:
@@ -200,6 +224,8 @@ def answer_clean(*, poll: Poll, answer: Any) -> dict[str, Any]:
             chosen = answer.get("options")
             if not isinstance(chosen, list) or not chosen:
                 raise _invalid("options", _("Choose at least one option."), "invalid_answer")
+            if not all(_option_id_like(c) for c in chosen):
+                raise _invalid("options", _("Option ids are texts."), "invalid_answer")
             chosen = [str(c) for c in chosen]
             if len(set(chosen)) != len(chosen) or any(c not in ids for c in chosen):
                 raise _invalid("options", _("Unknown or repeated option."), "invalid_answer")
@@ -210,7 +236,9 @@ def answer_clean(*, poll: Poll, answer: Any) -> dict[str, Any]:
                 )
             return {"options": sorted(chosen, key=ids.index)}
         chosen = answer.get("option")
-        if str(chosen) not in ids or chosen is None:
+        if not _option_id_like(chosen):
+            raise _invalid("option", _("An option id is a text."), "invalid_answer")
+        if str(chosen) not in ids:
             raise _invalid("option", _("Unknown option."), "invalid_answer")
         return {"option": str(chosen)}
     if kind == PollKind.RATING:
@@ -416,7 +444,9 @@ def poll_open(
             is_quiz=is_quiz,
             is_anonymous=options["anonymous"],
             scope=options["scope"],
-            allow_change=options["allow_change"],
+            # An anonymous answer is final: nothing links it to its learner, so
+            # nothing could find it again to change it (docs/polls.md).
+            allow_change=options["allow_change"] and not options["anonymous"],
             show_live_results=options["show_live_results"],
             opened_at=now,
             closes_at=now + timedelta(seconds=options["timer_seconds"])
@@ -551,12 +581,18 @@ def poll_vote_cast(
     Returns (response, changed). One row per voter by unique constraint; the
     same answer again changes nothing."""
     with transaction.atomic():
+        # Lock order on every poll path: session row, poll row, response row,
+        # participant row (poll_close: session, poll). A shared answer is
+        # announced to the table as a sequenced frame, so it needs the
+        # session's exclusive lock; any other vote takes the session's KEY
+        # SHARE lock, which votes share with one another (common.py says why
+        # it must come first).
         scope = Poll.objects.filter(pk=poll_id).values_list("scope", flat=True).first()
         session = None
         if scope == PollScope.ONE_PER_TABLE:
-            # A shared answer is announced to the table as a sequenced frame:
-            # take the session lock first, in the same order as poll_close.
             session = session_lock(session_id)
+        else:
+            session_key_share(session_id)
         poll = _poll_for_vote(poll_id)
         if poll is None or poll.session_id != session_id:
             raise NotFoundError(_("No such poll."), code="poll_not_found")
@@ -581,6 +617,12 @@ def poll_vote_cast(
                 raise ConflictError(
                     _("This poll is answered per table and you are not seated."), code="not_seated"
                 )
+        if not action_applying():
+            # Not a socket's action (an API view, a task): no consumer will
+            # schedule the tally, so this does, after commit.
+            events.poll_tally_on_commit(session_id, poll.pk)
+        if poll.is_anonymous:
+            return _anonymous_vote_cast(poll=poll, user=user, answer=clean, table_id=table_id), True
         shared = poll.scope == PollScope.ONE_PER_TABLE
         key = (
             voter_key(poll_id=poll.pk, table_id=table_id)
@@ -595,7 +637,7 @@ def poll_vote_cast(
                     response = PollResponse.objects.create(
                         poll=poll,
                         voter_key=key,
-                        user=None if poll.is_anonymous else user,
+                        user=user,
                         table_id=table_id,
                         answer=clean,
                         first_answer=clean,
@@ -622,8 +664,7 @@ def poll_vote_cast(
             response.change_count += 1
             response.answered_at = now
             response.is_correct, response.score = is_correct, score
-            if not poll.is_anonymous:
-                response.user = user
+            response.user = user
             response.save(
                 update_fields=[
                     "answer",
@@ -635,7 +676,7 @@ def poll_vote_cast(
                 ]
             )
         event_record(
-            actor=None if poll.is_anonymous else user,
+            actor=user,
             verb="answered",
             object_type="poll",
             object_id=poll.pk,
@@ -643,7 +684,7 @@ def poll_vote_cast(
             live_session_id=session_id,
             success=is_correct,
             score=score,
-            response="" if poll.is_anonymous else _response_text(clean),
+            response=_response_text(clean),
             duration_ms=int((now - poll.opened_at).total_seconds() * 1000),
             extensions={
                 "changed": not created,
@@ -658,6 +699,48 @@ def poll_vote_cast(
         if shared and session is not None:
             events.poll_table_answer_changed(session, poll, table_id, clean, user)
     return response, True
+
+
+# Ids of anonymous responses are drawn from [2^62, 2^63): far above anything
+# the table's sequence hands out, and in no order that follows the votes.
+_RANDOM_ID_FLOOR = 2**62
+
+
+def _anonymous_vote_cast(*, poll: Poll, user, answer: dict, table_id: int | None) -> PollResponse:
+    """An anonymous poll's vote: a ballot (learner, poll: that they voted)
+    and an answer that nothing links back to them (docs/polls.md, "Anonymous
+    polls"): no user, no voter key derived from them, no time, a random id, no
+    learning event with the answer or its time, no engagement marker. The
+    ballot's unique constraint is the one-vote rule, so an anonymous answer is
+    final (poll_open turns `allow_change` off)."""
+    table = PollBallot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (id, poll_id, user_id) VALUES (%s, %s, %s) '  # noqa: S608
+            "ON CONFLICT (poll_id, user_id) DO NOTHING RETURNING id",
+            [uuid.uuid4(), poll.pk, user.pk],
+        )
+        inserted = cursor.fetchone()
+    if inserted is None:
+        raise ConflictError(
+            _("You have answered this anonymous poll: its answers cannot be changed."),
+            code="answer_locked",
+        )
+    is_correct, score = answer_grade(poll=poll, answer=answer)
+    return PollResponse.objects.create(
+        id=_RANDOM_ID_FLOOR + secrets.randbelow(_RANDOM_ID_FLOOR - 1),
+        poll=poll,
+        voter_key=secrets.token_hex(32),
+        user=None,
+        table_id=table_id,
+        answer=answer,
+        first_answer=answer,
+        first_answered_at=None,
+        answered_at=None,
+        time_to_first_ms=None,
+        is_correct=is_correct,
+        score=score,
+    )
 
 
 def _response_text(answer: dict) -> str:

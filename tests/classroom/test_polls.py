@@ -9,7 +9,7 @@ import pytest
 
 from analytics.models import LearningEvent
 from classroom.access import access_live_session
-from classroom.models import LiveSession, Poll, PollResponse, Seat, Table
+from classroom.models import LiveSession, Poll, PollBallot, PollResponse, Seat, Table
 from classroom.selectors import poll_results_get, session_snapshot_get
 from classroom.services import polls, sessions
 from core import realtime
@@ -96,6 +96,11 @@ def buffered(live, after=0):
         ("numeric", {"correct_value": "ten"}, "correct_value"),
         ("numeric", {"correct_value": 10, "tolerance": -1}, "tolerance"),
         ("short_text", {"accepted": [""]}, "accepted"),
+        ("short_text", {"accepted": ["x" * 2001]}, "accepted"),  # no answer could match it
+        ("short_text", {"accepted": [f"answer {n}" for n in range(51)]}, "accepted"),
+        ("single", {"options": [{"text": "a", "id": {"a": 1}}, {"text": "b"}]}, "options"),
+        ("single", {"options": [{"text": "a", "id": ["a"]}, {"text": "b"}]}, "options"),
+        ("single", {"options": [{"text": "a"}, {"text": "b"}], "correct": [{"a": 1}]}, "correct"),
         ("essay", {}, "kind"),
     ],
 )
@@ -169,6 +174,16 @@ def test_fixed_option_kinds_get_their_options(live, instructor):
         ("numeric", {"correct_value": 3}, {"value": 1e308}, "value"),
         ("numeric", {"correct_value": 3}, {"value": 10**400}, "value"),
         ("single", CHOICES, "b", "answer"),
+        # An object is not an option id (its string form was stored).
+        (
+            "single",
+            {"options": [{"text": "x", "id": "{'a': 1}"}, {"text": "y"}]},
+            {"option": {"a": 1}},
+            "option",
+        ),
+        ("single", CHOICES, {"option": ["a"]}, "option"),
+        ("single", CHOICES, {"option": True}, "option"),
+        ("multiple", CHOICES, {"options": [{"a": 1}]}, "options"),
     ],
 )
 def test_bad_answers_are_clear_errors_and_nothing_stored(
@@ -359,22 +374,21 @@ def test_staff_results_show_rate_and_who_has_not_answered(live, instructor, pres
 
 def test_anonymous_responses_keep_no_link_to_the_learner(live, instructor, present):
     poll = open_poll(live, instructor, anonymous=True)
+    assert poll.allow_change is False  # nothing could find the answer again to change it
     user = present["people"][0]
     vote(live, user, poll, {"option": "a"})
-    vote(live, user, poll, {"option": "b"})
+    with pytest.raises(ConflictError) as refused:
+        vote(live, user, poll, {"option": "b"})
+    assert refused.value.code == "answer_locked"
     response = PollResponse.objects.get()
-    assert (
-        response.user_id is None
-        and len(response.voter_key) == 64
-        and "user" not in response.voter_key
-    )
-    assert all(
-        event.actor_id is None and event.response == ""
-        for event in LearningEvent.objects.filter(verb="answered")
-    )
+    assert response.user_id is None and response.answered_at is None
+    assert response.first_answered_at is None and response.time_to_first_ms is None
+    assert response.voter_key != polls.voter_key(poll_id=poll.pk, user_id=user.pk)
+    assert list(PollBallot.objects.values_list("poll_id", "user_id")) == [(poll.pk, user.pk)]
+    assert not LearningEvent.objects.filter(verb="answered").exists()
     results = poll_results_get(poll=poll, for_staff=True)
     assert "not_answered" not in results and "right" not in results
-    assert results["distribution"]["counts"]["b"] == 1
+    assert results["distribution"]["counts"]["a"] == 1
 
 
 def test_per_table_breakdown(live, instructor, present):

@@ -65,6 +65,20 @@ def test_bad_question_is_a_400_with_details(client, course, instructor):
     assert not BankQuestion.objects.exists()
 
 
+def test_too_long_accepted_answer_is_a_400(client, course, instructor):
+    client.force_login(instructor)
+    response = client.post(
+        f"/api/courses/{course.pk}/questions/",
+        {**QUESTION, "kind": "short_text", "definition": {"accepted": ["x" * 2001]}},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {
+        "accepted": "An accepted answer has at most 2000 characters."
+    }
+    assert not BankQuestion.objects.exists()
+
+
 def test_learners_cannot_see_or_edit_the_bank(client, course, learner, live_session):
     client.force_login(learner)
     assert client.get(f"/api/courses/{course.pk}/questions/").status_code == 403

@@ -336,7 +336,8 @@ export class LearnerPolls {
     if (result.ok) {
       draft.dirty = false;
       if (current) {
-        if (result.data?.answer) current.my_answer = result.data.answer;
+        // An anonymous poll's ack carries no answer (the server keeps none with the learner).
+        current.my_answer = result.data?.answer ?? read.answer;
         if (current.scope === "one_per_table") current.answered_by = { id: this.app.state.me.id, name: this.app.state.me.name };
       }
     } else {
@@ -363,7 +364,7 @@ export class LearnerPolls {
     const tableScoped = poll.scope !== "class";
     const seatedOk = !tableScoped || Boolean(state.table);
     const canAnswer = open && state.me.may_participate && seatedOk;
-    const answered = Boolean(poll.my_answer);
+    const answered = Boolean(poll.my_answer) || Boolean(poll.answered);
     const locked = answered && !poll.allow_change;
     card.classList.toggle("poll-card--open", open);
     card.classList.toggle("poll-card--closed", !open);
