@@ -13,6 +13,7 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -39,6 +40,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 4008
 CLOSE_SERVER_ERROR = 1011  # the snapshot could not be built (a bug, logged)
+CLOSE_TRY_AGAIN = 1013  # the fan-out cannot reach Redis: reconnect in a moment
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,16 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         # Frames published from here on wait until the snapshot (or the missed
         # frames) has gone out; the ones it already covers are dropped then.
         self.frames_hold()
-        await self._join_groups()
+        try:
+            await self._join_groups()
+        except ConnectionError:
+            # The fan-out hub could not subscribe (Redis unreachable for
+            # SUBSCRIBE_TIMEOUT): say so; the client reconnects later.
+            logger.warning("live session %s: fan-out unavailable", self.session_id)
+            self.access = None
+            await self.accept()
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         await self.accept()
         # Join first, so that the snapshot already counts this connection.
         await db_call(sessions.attendance_join)(
@@ -235,8 +246,10 @@ class LiveSessionConsumer(FrameMember, AsyncWebsocketConsumer):
         buffer = realtime.frame_buffer()
         scope = events.group_all(self.session_id)
         frames = buffer.since(scope, last_seq)
-        if not frames or frames[0][0] != last_seq + 1:
-            return None
+        if not frames or frames[0][0] != last_seq + 1 or frames[-1][0] < head:
+            return None  # the buffer no longer reaches back, or lacks the newest
+        if any(later[0] != earlier[0] + 1 for earlier, later in pairwise(frames)):
+            return None  # a frame missing inside (its append failed: Redis was down)
         access = self.access
         return [
             (seq, text)

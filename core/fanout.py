@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import time
 import weakref
 from collections.abc import Mapping
@@ -44,6 +45,21 @@ logger = logging.getLogger(__name__)
 SUBSCRIBE_TIMEOUT = 5.0
 IDLE_UNSUBSCRIBE_SECONDS = 30.0  # a group without members keeps its subscription this long
 RECONNECT_DELAY = 0.5
+RESUBSCRIBE_RETRY = 0.2  # a follow whose connection broke tries again this often
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(error, RedisConnectionError | RedisTimeoutError)
+
+
+async def _close_quietly(pubsub) -> None:
+    try:
+        await pubsub.aclose()
+    except Exception:  # already broken: nothing to close cleanly
+        logger.debug("fan-out: closing the broken pub/sub failed", exc_info=True)
 
 
 class Member(Protocol):
@@ -85,7 +101,9 @@ class Hub:
         self._dispatcher: asyncio.Task | None = None
         self._reconnecting: asyncio.Task | None = None
         self._lock = asyncio.Lock()
+        self.generation = 0  # of the pub/sub connection: see `confirmed`
         self._sweeper: asyncio.TimerHandle | None = None
+        self.client_name = f"roundtable-fanout-{os.getpid()}-{id(self):x}"
 
     # --- Membership ------------------------------------------------------------------
 
@@ -97,7 +115,11 @@ class Hub:
             self.members.setdefault(group, set()).add(member)
             self.empty_since.pop(group, None)
         if kv.redis_url():
-            await self._subscribe(groups)
+            try:
+                await self._subscribe(groups)
+            except BaseException:
+                self.unfollow(member, groups)
+                raise
         else:
             self._ensure_dispatcher()
 
@@ -137,40 +159,92 @@ class Hub:
                 await self.deliver(group, event)
 
     # --- Redis pub/sub -------------------------------------------------------------------
+    #
+    # Every pub/sub connection has a generation number. A subscription is
+    # confirmed with the generation of the connection that confirmed it, and
+    # `_subscribed` only holds subscriptions of the current connection: when
+    # it breaks they are all dropped (the ones still waiting fail), so
+    # `confirmed(groups)` is true only while every group is subscribed on the
+    # live connection. A member whose state (snapshot or resync) was read
+    # while that held for the current generation has missed nothing.
+
+    def confirmed(self, groups: list[str] | tuple[str, ...]) -> bool:
+        """Every group is subscribed, and confirmed, on the current connection
+        (always true without Redis: local delivery loses nothing)."""
+        if not kv.redis_url():
+            return True
+        for group in groups:
+            found = self._subscribed.get(self.prefix + group)
+            if (
+                found is None
+                or not found.done()
+                or found.cancelled()
+                or found.exception() is not None
+                or found.result() != self.generation
+            ):
+                return False
+        return True
 
     async def _subscribe(self, groups: list[str]) -> None:
         """Subscribe to the channels of `groups` not subscribed yet, in one
         command (a lock keeps concurrent callers off one half-made
-        connection), and wait until Redis confirmed every one."""
+        connection), and wait until Redis confirmed every one. A connection
+        that breaks meanwhile is replaced and the subscription tried again,
+        for up to SUBSCRIBE_TIMEOUT seconds."""
+        deadline = self.loop.time() + SUBSCRIBE_TIMEOUT
+        while True:
+            try:
+                await self._subscribe_once(groups, deadline)
+                return
+            except (TimeoutError, ConnectionError, OSError) as error:
+                failure = error
+            except Exception as error:  # redis.exceptions.ConnectionError and friends
+                if not _is_connection_error(error):
+                    raise
+                failure = error
+            if self.loop.time() + RESUBSCRIBE_RETRY >= deadline:
+                raise ConnectionError(f"fan-out: cannot subscribe: {failure}") from failure
+            await asyncio.sleep(RESUBSCRIBE_RETRY)
+
+    async def _subscribe_once(self, groups: list[str], deadline: float) -> None:
         channels = [self.prefix + group for group in groups]
         async with self._lock:
             new = [channel for channel in channels if channel not in self._subscribed]
             if new:
+                await self._connect()
+                pubsub = self._pubsub
                 for channel in new:
                     self._subscribed[channel] = self.loop.create_future()
                 try:
-                    await self._connect()
-                    await self._pubsub.subscribe(*new)
+                    await pubsub.subscribe(*new)
                 except Exception:
                     for channel in new:
                         self._subscribed.pop(channel, None)
+                    if self._reader is None or self._reader.done():
+                        # No reader will notice this connection is broken.
+                        self._connection_lost(pubsub)
                     raise
                 if self._reader is None or self._reader.done():
                     # Started after the first SUBSCRIBE: redis-py refuses to
                     # read a pub/sub that has none.
-                    self._reader = self.loop.create_task(self._read(self._pubsub))
+                    self._reader = self.loop.create_task(self._read(pubsub, self.generation))
             waits = [asyncio.shield(self._subscribed[channel]) for channel in channels]
-        await asyncio.wait_for(asyncio.gather(*waits), SUBSCRIBE_TIMEOUT)
+        await asyncio.wait_for(asyncio.gather(*waits), max(0.01, deadline - self.loop.time()))
 
     async def _connect(self) -> None:
         if self._pubsub is not None:
             return
         import redis.asyncio as aioredis
 
-        client = aioredis.Redis.from_url(kv.redis_url(), socket_keepalive=True)
+        # Named, so that an operator (or a test) can tell this process's hub
+        # from the other pub/sub connections in CLIENT LIST.
+        client = aioredis.Redis.from_url(
+            kv.redis_url(), socket_keepalive=True, client_name=self.client_name
+        )
         self._pubsub = client.pubsub()
+        self.generation += 1
 
-    async def _read(self, pubsub) -> None:
+    async def _read(self, pubsub, generation: int) -> None:
         while True:
             try:
                 message = await pubsub.get_message(timeout=None)
@@ -180,8 +254,7 @@ class Hub:
                 logger.warning(
                     "fan-out: Redis pub/sub connection lost; resubscribing", exc_info=True
                 )
-                self._reader = None
-                self._reconnecting = self.loop.create_task(self._reconnect(pubsub))
+                self._connection_lost(pubsub)
                 return
             if message is None:
                 continue
@@ -192,17 +265,33 @@ class Hub:
             elif kind == "subscribe":
                 confirmed = self._subscribed.get(channel)
                 if confirmed is not None and not confirmed.done():
-                    confirmed.set_result(True)
+                    confirmed.set_result(generation)
 
-    async def _reconnect(self, broken) -> None:
-        """Frames published while the connection was down are lost: after
-        resubscribing, every member resyncs from the buffer."""
+    def _connection_lost(self, pubsub) -> None:
+        """Forget the subscriptions of a broken connection at once (callers
+        waiting for a confirmation get an error and try again on a new one),
+        then resubscribe and resync every member in the background."""
+        if pubsub is not self._pubsub:
+            return  # an older connection, already replaced
         self._pubsub = None
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not asyncio.current_task() and not reader.done():
+            reader.cancel()
+        for waiting in self._subscribed.values():
+            if not waiting.done():
+                waiting.set_exception(ConnectionError("fan-out: pub/sub connection lost"))
+                waiting.exception()  # retrieved: a waiter may have given up already
         self._subscribed.clear()
-        try:
-            await broken.aclose()
-        except Exception:  # already broken: nothing to close cleanly
-            logger.debug("fan-out: closing the broken pub/sub failed", exc_info=True)
+        self.loop.create_task(_close_quietly(pubsub))
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = self.loop.create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        """Frames published while the connection was down are lost: after
+        resubscribing, every member resyncs from the buffer. A member still
+        preparing its first snapshot (or another resync) resyncs after it,
+        never before, and not at all if that snapshot was read once its
+        groups were confirmed on the new connection (FrameMember)."""
         while True:
             await asyncio.sleep(RECONNECT_DELAY)
             try:
@@ -210,8 +299,6 @@ class Hub:
                 break
             except Exception:
                 logger.warning("fan-out: resubscribe failed; retrying", exc_info=True)
-                self._pubsub = None
-                self._subscribed.clear()
         members = {member for group in self.members.values() for member in group}
         for member in members:
             self.loop.create_task(member.frames_resync())
@@ -382,6 +469,10 @@ class FrameMember:
     _holds = 0
     _through = 0
     _wire: Wire | None | bool = False  # False: not looked up yet
+    # The hub's connection generation under which the state last sent to the
+    # client was read with every group confirmed (None: not known to be so).
+    _covered: int | None = None
+    _resync_due = False  # the hub asked for a resync while one was being prepared
 
     async def frames_write(self, event: dict[str, Any]) -> None:
         """Write an event's text to this socket: through Daphne's transport
@@ -402,6 +493,13 @@ class FrameMember:
         found.unfollow(self, [group for group in current if group not in groups])
         await found.follow(self, [group for group in groups if group not in current])
         self.frame_groups = tuple(groups)
+        # Callers read their snapshot right after this: it covers every frame
+        # published while this connection lasts.
+        self._frames_mark_covered()
+
+    def _frames_mark_covered(self) -> None:
+        found = hub()
+        self._covered = found.generation if found.confirmed(self.frame_groups) else None
 
     def frames_unfollow(self) -> None:
         if self.frame_groups:
@@ -430,6 +528,11 @@ class FrameMember:
             await self.frame_forward(event)
         if self._holds == 0:
             self._held = None
+            if self._resync_due:
+                # Asked for while the snapshot (or a resync) was prepared:
+                # runs after it, never before.
+                self._resync_due = False
+                await self.frames_resync()
 
     async def frame_deliver(self, event: dict[str, Any]) -> None:
         if self._held is not None:
@@ -442,13 +545,27 @@ class FrameMember:
         frames that arrive meanwhile held until it has gone out."""
         self.frames_hold()
         try:
+            self._frames_mark_covered()
             await self._send_initial(after_seq)
         finally:
             await self.frames_release(self.frames_last_seq())
 
     async def frames_resync(self) -> None:
         """Frames may have been lost (the hub's Redis connection broke): send
-        what this client missed since the last frame it was given."""
+        what this client missed since the last frame it was given.
+
+        Never before the snapshot: while one (or another resync) is being
+        prepared, the resync waits for it (`frames_release`). Not at all when
+        the state last sent was read with every group of this socket
+        confirmed on the hub's current connection: it misses nothing (a socket
+        that connected while the hub resubscribed)."""
+        if self._holds > 0:
+            self._resync_due = True
+            return
+        found = hub()
+        if self._covered is not None and self._covered == found.generation:
+            if found.confirmed(self.frame_groups):
+                return
         await self.frames_catch_up(self.frames_last_seq())
 
     async def frames_receive(

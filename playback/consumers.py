@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_TRY_AGAIN = 1013  # the fan-out cannot reach Redis: reconnect in a moment
 REACTIONS_DELAY = 0.5
 TICK_MARGIN_S = 0.03
 
@@ -101,11 +103,20 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
             return
         access = self.access
         self.frames_hold()
-        await self.frames_follow(
-            events.groups_for_member(
-                room_id=self.room_id, user_id=access.user.pk, table_id=access.table_id
+        try:
+            await self.frames_follow(
+                events.groups_for_member(
+                    room_id=self.room_id, user_id=access.user.pk, table_id=access.table_id
+                )
             )
-        )
+        except ConnectionError:
+            # The fan-out hub could not subscribe (Redis unreachable): the
+            # client reconnects in a moment.
+            logger.warning("playback room %s: fan-out unavailable", self.room_id)
+            self.access = None
+            await self.accept()
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         await self.accept()
         await self._send_initial(self._query_seq())
         await self.frames_release(self.last_seq)
@@ -160,8 +171,10 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
         if last_seq == head:
             return []
         frames = events.buffered_since(self.room_id, last_seq)
-        if not frames or frames[0][0] != last_seq + 1:
-            return None
+        if not frames or frames[0][0] != last_seq + 1 or frames[-1][0] < head:
+            return None  # the buffer no longer reaches back, or lacks the newest
+        if any(later[0] != earlier[0] + 1 for earlier, later in pairwise(frames)):
+            return None  # a frame missing inside (its append failed: Redis was down)
         access = self.access
         return [
             (seq, text)
