@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 SUBSCRIBE_TIMEOUT = 5.0
 IDLE_UNSUBSCRIBE_SECONDS = 30.0  # a group without members keeps its subscription this long
 RECONNECT_DELAY = 0.5
+# Slow clients (docs/realtime.md). Daphne has no write backpressure: what a
+# socket does not read piles up in its transport's buffer, in this process.
+SLOW_CLIENT_MAX_BYTES = 1024 * 1024  # waiting to be written to one socket
+SLOW_CLIENT_LAG = 300  # without a measurable buffer: frames the client is behind
+CLOSE_TOO_SLOW = 4008
 RESUBSCRIBE_RETRY = 0.2  # a follow whose connection broke tries again this often
 
 
@@ -431,6 +436,12 @@ class Wire:
             return None
         return cls(connections, protocol)
 
+    def buffered(self) -> int | None:
+        """Bytes written to this socket that the client has not taken yet
+        (they wait in the transport, in this process), or None when the
+        transport does not say."""
+        return transport_buffered(getattr(self.protocol, "transport", None))
+
     def write(self, event: dict[str, Any]) -> None:
         details = self.connections.get(self.protocol)
         if details is None or details.get("disconnected"):
@@ -438,6 +449,22 @@ class Wire:
         if self.protocol.state != self.protocol.STATE_OPEN:
             return
         self.protocol.sendPreparedMessage(wire_frame(event))
+
+
+def transport_buffered(transport: Any) -> int | None:
+    """The size of a transport's write buffer: asyncio's
+    `get_write_buffer_size()`, or Twisted's (Daphne's, also on its asyncio
+    reactor) buffered data: what `doWrite` has not handed to the kernel."""
+    if transport is None:
+        return None
+    size = getattr(transport, "get_write_buffer_size", None)
+    if callable(size):
+        return size()
+    data = getattr(transport, "dataBuffer", None)
+    pending = getattr(transport, "_tempDataLen", None)
+    if isinstance(data, bytes | bytearray | memoryview) and isinstance(pending, int):
+        return len(data) - getattr(transport, "offset", 0) + pending
+    return None
 
 
 def wire_frame(event: dict[str, Any]):
@@ -473,17 +500,71 @@ class FrameMember:
     # client was read with every group confirmed (None: not known to be so).
     _covered: int | None = None
     _resync_due = False  # the hub asked for a resync while one was being prepared
+    _too_slow = False  # closing with CLOSE_TOO_SLOW: nothing more is written
+    _lagging_pings = 0
+
+    def _frames_wire(self) -> Wire | None:
+        wire = self._wire
+        if wire is False:
+            wire = self._wire = Wire.under(getattr(self, "base_send", None))
+        return wire
+
+    def frames_buffered(self) -> int | None:
+        """Bytes waiting in this process to be written to the socket, or None
+        where the server does not expose its transport (not Daphne)."""
+        wire = self._frames_wire()
+        return None if wire is None else wire.buffered()
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        """Every write of the consumer (snapshots, acks, pongs) is counted
+        against the slow-client bound, like the hub's frames."""
+        if self._too_slow:
+            return
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        await self._frames_check_buffered()
+
+    async def _frames_check_buffered(self) -> None:
+        buffered = self.frames_buffered()
+        if buffered is not None and buffered > SLOW_CLIENT_MAX_BYTES:
+            await self.frames_close_too_slow(f"{buffered} bytes waiting")
+
+    async def frames_close_too_slow(self, why: str) -> None:
+        """Drop a client that does not read what it is sent, before it grows
+        this process's memory (it reconnects with ?seq= and catches up from
+        the buffer or a snapshot). Daphne drops the connection, and its
+        buffer, 1 s after the close frame if the client does not answer."""
+        if self._too_slow:
+            return
+        self._too_slow = True
+        logger.warning("closing a slow client (%s) with %s", why, CLOSE_TOO_SLOW)
+        await self.close(code=CLOSE_TOO_SLOW)
+
+    async def frames_lag_report(self, applied_seq: Any) -> None:
+        """The fallback where the write buffer cannot be measured (servers
+        other than Daphne): a client whose pings say it is more than
+        SLOW_CLIENT_LAG frames behind what was forwarded, twice in a row, is
+        closed as too slow. Under Daphne the buffer decides, not the client."""
+        if self.frames_buffered() is not None:
+            return
+        behind = isinstance(applied_seq, int) and not isinstance(applied_seq, bool)
+        if behind and self.frames_last_seq() - applied_seq > SLOW_CLIENT_LAG:
+            self._lagging_pings += 1
+        else:
+            self._lagging_pings = 0
+        if self._lagging_pings >= 2:
+            await self.frames_close_too_slow(f"{self._lagging_pings} lagging pings")
 
     async def frames_write(self, event: dict[str, Any]) -> None:
         """Write an event's text to this socket: through Daphne's transport
         when there is one, else through the ASGI `send`. Either way the
         write is in program order with the consumer's other sends (Daphne's
         `handle_reply` writes synchronously too)."""
-        wire = self._wire
-        if wire is False:
-            wire = self._wire = Wire.under(getattr(self, "base_send", None))
+        if self._too_slow:
+            return
+        wire = self._frames_wire()
         if wire is not None:
             wire.write(event)
+            await self._frames_check_buffered()
         else:
             await self.send(text_data=event["text"])
 

@@ -248,6 +248,9 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
                 "data": {"server_time": now, "server_ms": now * 1000, "t": data.get("t")},
             }
         )
+        # Slow clients: under Daphne every write checks the socket's buffer
+        # (FrameMember); elsewhere the seq the client reports decides.
+        await self.frames_lag_report(data.get("seq"))
         if time.monotonic() - self.seen_written > rooms.SEEN_WRITE_SECONDS:
             self.seen_written = time.monotonic()
             await self.actions.put((SEEN, None, {}))

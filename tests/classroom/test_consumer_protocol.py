@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 
 from classroom.models import ChatMessage, LiveSession, SessionState
 from config.asgi import application
+from core.fanout import CLOSE_TOO_SLOW, SLOW_CLIENT_LAG
 from core.protocol import FRAME_MAX_BYTES
 from tests.utils import Client
 
@@ -119,3 +120,21 @@ async def test_trusted_origins_match_scheme_host_and_port(session, learner, sett
             application, f"/ws/live/{session.pk}/", learner, origin=origin, host=b"localhost"
         )
         assert not client.connected, origin
+
+
+async def test_without_daphne_a_client_reporting_a_long_lag_twice_is_closed_as_too_slow(
+    session, learner
+):
+    """The fallback where no transport buffer can be measured (any server
+    but Daphne; here the in-process test server): the seq the client reports
+    in its pings."""
+    ann = await _join(session, learner)
+    await ann.communicator.send_json_to({"type": "ping", "id": "p1", "data": {"seq": 0}})
+    assert (await ann.receive())["type"] == "pong"  # not behind: nothing happens
+    behind = -(SLOW_CLIENT_LAG + 1)  # more than SLOW_CLIENT_LAG frames behind the server
+    await ann.communicator.send_json_to({"type": "ping", "id": "p2", "data": {"seq": behind}})
+    assert (await ann.receive())["type"] == "pong"
+    await ann.communicator.send_json_to({"type": "ping", "id": "p3", "data": {"seq": behind}})
+    assert (await ann.receive())["type"] == "pong"
+    closed = await ann.communicator.receive_output(timeout=3)
+    assert closed == {"type": "websocket.close", "code": CLOSE_TOO_SLOW}
