@@ -353,6 +353,13 @@ def hub() -> Hub:
     return found
 
 
+def hub_close(loop: asyncio.AbstractEventLoop) -> None:
+    """Stop the hub of `loop` (a test's own event loop, before closing it)."""
+    found = _hubs.pop(loop, None)
+    if found is not None:
+        found.close()
+
+
 def publish(
     groups: list[str], text: str, seq: int | None = None, control: str | None = None
 ) -> None:
