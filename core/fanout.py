@@ -3,7 +3,7 @@
 Channels' Redis layer stores one copy of a group message per recipient and its
 receiver pops them one Redis round trip, one decode and one dispatch each: with
 150 learners per change that per-recipient work is the ceiling of a Daphne
-process (FIELD-NOTES.md, docs/performance.md). Live and playback frames are
+process (docs/performance.md). Live and playback frames are
 encoded once, so they travel differently:
 
 - a publish is one Redis `PUBLISH` per group, whatever the number of
