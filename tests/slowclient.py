@@ -38,43 +38,47 @@ def run(path: str, slow_user, normal_user) -> dict:
 
     with tempfile.TemporaryFile(mode="w+") as log, daphne_process(log=log) as url:
         port = int(url.rsplit(":", 1)[1])
-        normal = connect(
+        with connect(
             f"ws://127.0.0.1:{port}{path}",
             origin=f"http://127.0.0.1:{port}",
             additional_headers={"Cookie": cookie_for(normal_user)},
             max_size=2**24,
-        )
-        snapshot = json.loads(normal.recv(timeout=10))
-        assert snapshot["type"] == "snapshot"
-        snapshot_bytes = len(json.dumps(snapshot).encode())
-        slow = RawSocket(port, path, cookie_for(slow_user))
-        # The slow client asks for everything at once and never reads.
-        for index in range(REQUESTS):
-            slow.send_json({"type": "resync", "id": f"s{index}", "data": {}})
-        # The normal one asks as often, one answer at a time, reading all.
-        snapshots = 0
-        for index in range(REQUESTS):
-            normal.send(json.dumps({"type": "resync", "id": f"n{index}", "data": {}}))
-            while True:
-                frame = json.loads(normal.recv(timeout=20))
-                if frame["type"] == "snapshot":
-                    snapshots += 1
-                    break
-        deadline = time.monotonic() + 30
-        reported = None
-        while reported is None and time.monotonic() < deadline:
-            log.seek(0)
-            found = CLOSED.findall(log.read())
-            reported = [int(n) for n in found] if found else None
-            time.sleep(0.2)
-        # Now read: the server ended the connection (after the close frame,
-        # or by dropping it once the close handshake timed out).
-        read, code = slow.read_to_end(timeout=15)
-        slow.close()
-        normal.send(json.dumps({"type": "ping", "id": "p", "data": {"seq": 0, "t": 0}}))
-        while (pong := json.loads(normal.recv(timeout=10)))["type"] != "pong":
-            pass
-        normal.close()
+        ) as normal:
+            observed = _exchange(normal, port, path, slow_user, log)
+    return observed
+
+
+def _exchange(normal, port: int, path: str, slow_user, log) -> dict:
+    snapshot = json.loads(normal.recv(timeout=10))
+    assert snapshot["type"] == "snapshot"
+    snapshot_bytes = len(json.dumps(snapshot).encode())
+    slow = RawSocket(port, path, cookie_for(slow_user))
+    # The slow client asks for everything at once and never reads.
+    for index in range(REQUESTS):
+        slow.send_json({"type": "resync", "id": f"s{index}", "data": {}})
+    # The normal one asks as often, one answer at a time, reading all.
+    snapshots = 0
+    for index in range(REQUESTS):
+        normal.send(json.dumps({"type": "resync", "id": f"n{index}", "data": {}}))
+        while True:
+            frame = json.loads(normal.recv(timeout=20))
+            if frame["type"] == "snapshot":
+                snapshots += 1
+                break
+    deadline = time.monotonic() + 30
+    reported = None
+    while reported is None and time.monotonic() < deadline:
+        log.seek(0)
+        found = CLOSED.findall(log.read())
+        reported = [int(n) for n in found] if found else None
+        time.sleep(0.2)
+    # Now read: the server ended the connection (after the close frame,
+    # or by dropping it once the close handshake timed out).
+    read, code = slow.read_to_end(timeout=15)
+    slow.close()
+    normal.send(json.dumps({"type": "ping", "id": "p", "data": {"seq": 0, "t": 0}}))
+    while (pong := json.loads(normal.recv(timeout=10)))["type"] != "pong":
+        pass
     return {
         "reported": reported,
         "read": read,
