@@ -43,7 +43,7 @@ app.conf.update(
     result_expires=24 * 3600,
     broker_connection_retry_on_startup=True,
     # A task delayed longer than the visibility timeout is redelivered; keep
-    # the timeout above the longest countdown we use (FIELD-NOTES.md).
+    # the timeout above the longest countdown we use.
     broker_transport_options={"visibility_timeout": 6 * 3600},
     timezone="UTC",
     enable_utc=True,

@@ -137,7 +137,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 # redis-py caps an asyncio pool at 100 connections; a class of
-                # 150 connecting at once needs more (FIELD-NOTES.md).
+                # 150 connecting at once needs more.
                 # socket_timeout above channels-redis's 5 s blocking read: with
                 # redis-py's default the idle reader timed out and dropped a
                 # socket every 5 s (close 1011, docs/performance.md).
