@@ -23,16 +23,17 @@ from django.conf import settings  # noqa: E402
 sys.setswitchinterval(settings.GIL_SWITCH_US / 1_000_000)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from core.wsauth import SessionAuthMiddleware  # noqa: E402
+from core.wsorigin import OriginCheck  # noqa: E402
 
 
-def websocket_application(routes: list) -> AllowedHostsOriginValidator:
-    """Wrap WebSocket routes: Origin must be an allowed host, then the Django
+def websocket_application(routes: list) -> OriginCheck:
+    """Wrap WebSocket routes: Origin must be this site's own page (scheme,
+    host and port) or a trusted origin (core/wsorigin.py), then the Django
     session cookie authenticates `scope["user"]`."""
-    return AllowedHostsOriginValidator(SessionAuthMiddleware(URLRouter(routes)))
+    return OriginCheck(SessionAuthMiddleware(URLRouter(routes)))
 
 
 application = ProtocolTypeRouter(

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import time
 import weakref
 from collections.abc import Mapping
@@ -44,6 +45,26 @@ logger = logging.getLogger(__name__)
 SUBSCRIBE_TIMEOUT = 5.0
 IDLE_UNSUBSCRIBE_SECONDS = 30.0  # a group without members keeps its subscription this long
 RECONNECT_DELAY = 0.5
+# Slow clients (docs/realtime.md). Daphne has no write backpressure: what a
+# socket does not read piles up in its transport's buffer, in this process.
+SLOW_CLIENT_MAX_BYTES = 1024 * 1024  # waiting to be written to one socket
+SLOW_CLIENT_LAG = 300  # without a measurable buffer: frames the client is behind
+CLOSE_TOO_SLOW = 4008
+RESUBSCRIBE_RETRY = 0.2  # a follow whose connection broke tries again this often
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(error, RedisConnectionError | RedisTimeoutError)
+
+
+async def _close_quietly(pubsub) -> None:
+    try:
+        await pubsub.aclose()
+    except Exception:  # already broken: nothing to close cleanly
+        logger.debug("fan-out: closing the broken pub/sub failed", exc_info=True)
 
 
 class Member(Protocol):
@@ -85,7 +106,9 @@ class Hub:
         self._dispatcher: asyncio.Task | None = None
         self._reconnecting: asyncio.Task | None = None
         self._lock = asyncio.Lock()
+        self.generation = 0  # of the pub/sub connection: see `confirmed`
         self._sweeper: asyncio.TimerHandle | None = None
+        self.client_name = f"roundtable-fanout-{os.getpid()}-{id(self):x}"
 
     # --- Membership ------------------------------------------------------------------
 
@@ -97,7 +120,11 @@ class Hub:
             self.members.setdefault(group, set()).add(member)
             self.empty_since.pop(group, None)
         if kv.redis_url():
-            await self._subscribe(groups)
+            try:
+                await self._subscribe(groups)
+            except BaseException:
+                self.unfollow(member, groups)
+                raise
         else:
             self._ensure_dispatcher()
 
@@ -137,30 +164,77 @@ class Hub:
                 await self.deliver(group, event)
 
     # --- Redis pub/sub -------------------------------------------------------------------
+    #
+    # Every pub/sub connection has a generation number. A subscription is
+    # confirmed with the generation of the connection that confirmed it, and
+    # `_subscribed` only holds subscriptions of the current connection: when
+    # it breaks they are all dropped (the ones still waiting fail), so
+    # `confirmed(groups)` is true only while every group is subscribed on the
+    # live connection. A member whose state (snapshot or resync) was read
+    # while that held for the current generation has missed nothing.
+
+    def confirmed(self, groups: list[str] | tuple[str, ...]) -> bool:
+        """Every group is subscribed, and confirmed, on the current connection
+        (always true without Redis: local delivery loses nothing)."""
+        if not kv.redis_url():
+            return True
+        for group in groups:
+            found = self._subscribed.get(self.prefix + group)
+            if (
+                found is None
+                or not found.done()
+                or found.cancelled()
+                or found.exception() is not None
+                or found.result() != self.generation
+            ):
+                return False
+        return True
 
     async def _subscribe(self, groups: list[str]) -> None:
         """Subscribe to the channels of `groups` not subscribed yet, in one
         command (a lock keeps concurrent callers off one half-made
-        connection), and wait until Redis confirmed every one."""
+        connection), and wait until Redis confirmed every one. A connection
+        that breaks meanwhile is replaced and the subscription tried again,
+        for up to SUBSCRIBE_TIMEOUT seconds."""
+        deadline = self.loop.time() + SUBSCRIBE_TIMEOUT
+        while True:
+            try:
+                await self._subscribe_once(groups, deadline)
+                return
+            except (TimeoutError, ConnectionError, OSError) as error:
+                failure = error
+            except Exception as error:  # redis.exceptions.ConnectionError and friends
+                if not _is_connection_error(error):
+                    raise
+                failure = error
+            if self.loop.time() + RESUBSCRIBE_RETRY >= deadline:
+                raise ConnectionError(f"fan-out: cannot subscribe: {failure}") from failure
+            await asyncio.sleep(RESUBSCRIBE_RETRY)
+
+    async def _subscribe_once(self, groups: list[str], deadline: float) -> None:
         channels = [self.prefix + group for group in groups]
         async with self._lock:
             new = [channel for channel in channels if channel not in self._subscribed]
             if new:
+                await self._connect()
+                pubsub = self._pubsub
                 for channel in new:
                     self._subscribed[channel] = self.loop.create_future()
                 try:
-                    await self._connect()
-                    await self._pubsub.subscribe(*new)
+                    await pubsub.subscribe(*new)
                 except Exception:
                     for channel in new:
                         self._subscribed.pop(channel, None)
+                    if self._reader is None or self._reader.done():
+                        # No reader will notice this connection is broken.
+                        self._connection_lost(pubsub)
                     raise
                 if self._reader is None or self._reader.done():
                     # Started after the first SUBSCRIBE: redis-py refuses to
                     # read a pub/sub that has none.
-                    self._reader = self.loop.create_task(self._read(self._pubsub))
+                    self._reader = self.loop.create_task(self._read(pubsub, self.generation))
             waits = [asyncio.shield(self._subscribed[channel]) for channel in channels]
-        await asyncio.wait_for(asyncio.gather(*waits), SUBSCRIBE_TIMEOUT)
+        await asyncio.wait_for(asyncio.gather(*waits), max(0.01, deadline - self.loop.time()))
 
     async def _connect(self) -> None:
         if self._pubsub is not None:
@@ -169,10 +243,15 @@ class Hub:
 
         from config.redisconf import async_client
 
-        client = async_client(settings.REDIS_TARGET, socket_keepalive=True)
+        # Named, so that an operator (or a test) can tell this process's hub
+        # from the other pub/sub connections in CLIENT LIST.
+        client = async_client(
+            settings.REDIS_TARGET, socket_keepalive=True, client_name=self.client_name
+        )
         self._pubsub = client.pubsub()
+        self.generation += 1
 
-    async def _read(self, pubsub) -> None:
+    async def _read(self, pubsub, generation: int) -> None:
         while True:
             try:
                 message = await pubsub.get_message(timeout=None)
@@ -182,8 +261,7 @@ class Hub:
                 logger.warning(
                     "fan-out: Redis pub/sub connection lost; resubscribing", exc_info=True
                 )
-                self._reader = None
-                self._reconnecting = self.loop.create_task(self._reconnect(pubsub))
+                self._connection_lost(pubsub)
                 return
             if message is None:
                 continue
@@ -194,17 +272,33 @@ class Hub:
             elif kind == "subscribe":
                 confirmed = self._subscribed.get(channel)
                 if confirmed is not None and not confirmed.done():
-                    confirmed.set_result(True)
+                    confirmed.set_result(generation)
 
-    async def _reconnect(self, broken) -> None:
-        """Frames published while the connection was down are lost: after
-        resubscribing, every member resyncs from the buffer."""
+    def _connection_lost(self, pubsub) -> None:
+        """Forget the subscriptions of a broken connection at once (callers
+        waiting for a confirmation get an error and try again on a new one),
+        then resubscribe and resync every member in the background."""
+        if pubsub is not self._pubsub:
+            return  # an older connection, already replaced
         self._pubsub = None
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not asyncio.current_task() and not reader.done():
+            reader.cancel()
+        for waiting in self._subscribed.values():
+            if not waiting.done():
+                waiting.set_exception(ConnectionError("fan-out: pub/sub connection lost"))
+                waiting.exception()  # retrieved: a waiter may have given up already
         self._subscribed.clear()
-        try:
-            await broken.aclose()
-        except Exception:  # already broken: nothing to close cleanly
-            logger.debug("fan-out: closing the broken pub/sub failed", exc_info=True)
+        self.loop.create_task(_close_quietly(pubsub))
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = self.loop.create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        """Frames published while the connection was down are lost: after
+        resubscribing, every member resyncs from the buffer. A member still
+        preparing its first snapshot (or another resync) resyncs after it,
+        never before, and not at all if that snapshot was read once its
+        groups were confirmed on the new connection (FrameMember)."""
         while True:
             await asyncio.sleep(RECONNECT_DELAY)
             try:
@@ -212,8 +306,6 @@ class Hub:
                 break
             except Exception:
                 logger.warning("fan-out: resubscribe failed; retrying", exc_info=True)
-                self._pubsub = None
-                self._subscribed.clear()
         members = {member for group in self.members.values() for member in group}
         for member in members:
             self.loop.create_task(member.frames_resync())
@@ -261,6 +353,13 @@ def hub() -> Hub:
     if found is None:
         found = _hubs[loop] = Hub(loop)
     return found
+
+
+def hub_close(loop: asyncio.AbstractEventLoop) -> None:
+    """Stop the hub of `loop` (a test's own event loop, before closing it)."""
+    found = _hubs.pop(loop, None)
+    if found is not None:
+        found.close()
 
 
 def publish(
@@ -346,6 +445,12 @@ class Wire:
             return None
         return cls(connections, protocol)
 
+    def buffered(self) -> int | None:
+        """Bytes written to this socket that the client has not taken yet
+        (they wait in the transport, in this process), or None when the
+        transport does not say."""
+        return transport_buffered(getattr(self.protocol, "transport", None))
+
     def write(self, event: dict[str, Any]) -> None:
         details = self.connections.get(self.protocol)
         if details is None or details.get("disconnected"):
@@ -353,6 +458,22 @@ class Wire:
         if self.protocol.state != self.protocol.STATE_OPEN:
             return
         self.protocol.sendPreparedMessage(wire_frame(event))
+
+
+def transport_buffered(transport: Any) -> int | None:
+    """The size of a transport's write buffer: asyncio's
+    `get_write_buffer_size()`, or Twisted's (Daphne's, also on its asyncio
+    reactor) buffered data: what `doWrite` has not handed to the kernel."""
+    if transport is None:
+        return None
+    size = getattr(transport, "get_write_buffer_size", None)
+    if callable(size):
+        return size()
+    data = getattr(transport, "dataBuffer", None)
+    pending = getattr(transport, "_tempDataLen", None)
+    if isinstance(data, bytes | bytearray | memoryview) and isinstance(pending, int):
+        return len(data) - getattr(transport, "offset", 0) + pending
+    return None
 
 
 def wire_frame(event: dict[str, Any]):
@@ -384,17 +505,75 @@ class FrameMember:
     _holds = 0
     _through = 0
     _wire: Wire | None | bool = False  # False: not looked up yet
+    # The hub's connection generation under which the state last sent to the
+    # client was read with every group confirmed (None: not known to be so).
+    _covered: int | None = None
+    _resync_due = False  # the hub asked for a resync while one was being prepared
+    _too_slow = False  # closing with CLOSE_TOO_SLOW: nothing more is written
+    _lagging_pings = 0
+
+    def _frames_wire(self) -> Wire | None:
+        wire = self._wire
+        if wire is False:
+            wire = self._wire = Wire.under(getattr(self, "base_send", None))
+        return wire
+
+    def frames_buffered(self) -> int | None:
+        """Bytes waiting in this process to be written to the socket, or None
+        where the server does not expose its transport (not Daphne)."""
+        wire = self._frames_wire()
+        return None if wire is None else wire.buffered()
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        """Every write of the consumer (snapshots, acks, pongs) is counted
+        against the slow-client bound, like the hub's frames."""
+        if self._too_slow:
+            return
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        await self._frames_check_buffered()
+
+    async def _frames_check_buffered(self) -> None:
+        buffered = self.frames_buffered()
+        if buffered is not None and buffered > SLOW_CLIENT_MAX_BYTES:
+            await self.frames_close_too_slow(f"{buffered} bytes waiting")
+
+    async def frames_close_too_slow(self, why: str) -> None:
+        """Drop a client that does not read what it is sent, before it grows
+        this process's memory (it reconnects with ?seq= and catches up from
+        the buffer or a snapshot). Daphne drops the connection, and its
+        buffer, 1 s after the close frame if the client does not answer."""
+        if self._too_slow:
+            return
+        self._too_slow = True
+        logger.warning("closing a slow client (%s) with %s", why, CLOSE_TOO_SLOW)
+        await self.close(code=CLOSE_TOO_SLOW)
+
+    async def frames_lag_report(self, applied_seq: Any) -> None:
+        """The fallback where the write buffer cannot be measured (servers
+        other than Daphne): a client whose pings say it is more than
+        SLOW_CLIENT_LAG frames behind what was forwarded, twice in a row, is
+        closed as too slow. Under Daphne the buffer decides, not the client."""
+        if self.frames_buffered() is not None:
+            return
+        behind = isinstance(applied_seq, int) and not isinstance(applied_seq, bool)
+        if behind and self.frames_last_seq() - applied_seq > SLOW_CLIENT_LAG:
+            self._lagging_pings += 1
+        else:
+            self._lagging_pings = 0
+        if self._lagging_pings >= 2:
+            await self.frames_close_too_slow(f"{self._lagging_pings} lagging pings")
 
     async def frames_write(self, event: dict[str, Any]) -> None:
         """Write an event's text to this socket: through Daphne's transport
         when there is one, else through the ASGI `send`. Either way the
         write is in program order with the consumer's other sends (Daphne's
         `handle_reply` writes synchronously too)."""
-        wire = self._wire
-        if wire is False:
-            wire = self._wire = Wire.under(getattr(self, "base_send", None))
+        if self._too_slow:
+            return
+        wire = self._frames_wire()
         if wire is not None:
             wire.write(event)
+            await self._frames_check_buffered()
         else:
             await self.send(text_data=event["text"])
 
@@ -404,6 +583,13 @@ class FrameMember:
         found.unfollow(self, [group for group in current if group not in groups])
         await found.follow(self, [group for group in groups if group not in current])
         self.frame_groups = tuple(groups)
+        # Callers read their snapshot right after this: it covers every frame
+        # published while this connection lasts.
+        self._frames_mark_covered()
+
+    def _frames_mark_covered(self) -> None:
+        found = hub()
+        self._covered = found.generation if found.confirmed(self.frame_groups) else None
 
     def frames_unfollow(self) -> None:
         if self.frame_groups:
@@ -432,6 +618,11 @@ class FrameMember:
             await self.frame_forward(event)
         if self._holds == 0:
             self._held = None
+            if self._resync_due:
+                # Asked for while the snapshot (or a resync) was prepared:
+                # runs after it, never before.
+                self._resync_due = False
+                await self.frames_resync()
 
     async def frame_deliver(self, event: dict[str, Any]) -> None:
         if self._held is not None:
@@ -444,13 +635,27 @@ class FrameMember:
         frames that arrive meanwhile held until it has gone out."""
         self.frames_hold()
         try:
+            self._frames_mark_covered()
             await self._send_initial(after_seq)
         finally:
             await self.frames_release(self.frames_last_seq())
 
     async def frames_resync(self) -> None:
         """Frames may have been lost (the hub's Redis connection broke): send
-        what this client missed since the last frame it was given."""
+        what this client missed since the last frame it was given.
+
+        Never before the snapshot: while one (or another resync) is being
+        prepared, the resync waits for it (`frames_release`). Not at all when
+        the state last sent was read with every group of this socket
+        confirmed on the hub's current connection: it misses nothing (a socket
+        that connected while the hub resubscribed)."""
+        if self._holds > 0:
+            self._resync_due = True
+            return
+        found = hub()
+        if self._covered is not None and self._covered == found.generation:
+            if found.confirmed(self.frame_groups):
+                return
         await self.frames_catch_up(self.frames_last_seq())
 
     async def frames_receive(

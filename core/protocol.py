@@ -66,12 +66,37 @@ def _storable(value) -> bool:
     return True
 
 
+def _utf8_size(text: str) -> int:
+    """The UTF-8 size of `text`; a lone surrogate (which has none) counts as
+    the three bytes it would take, and the frame is refused later anyway."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def client_frame_parse(text_data: str | None, bytes_data: bytes | None) -> dict:
     """The parsed frame, or a ValidationError with a stable code
     (`frame_too_large`, `malformed_frame`) for an `error` frame."""
-    raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
-    if len(raw) > FRAME_MAX_BYTES:
-        raise ValidationError("The frame is too large.", code="frame_too_large")
+    # The limit is on the bytes that came over the wire (UTF-8), not on
+    # characters: 16,000 "€" are 48,000 bytes. Counted before decoding.
+    if text_data is not None:
+        size = _utf8_size(text_data)
+    else:
+        size = len(bytes_data or b"")
+    if size > FRAME_MAX_BYTES:
+        raise ValidationError(
+            f"The frame is too large (more than {FRAME_MAX_BYTES:,} bytes).",
+            code="frame_too_large",
+        )
+    if text_data is not None:
+        raw = text_data
+    else:
+        try:
+            raw = (bytes_data or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError(
+                "A binary frame must hold UTF-8 JSON.", code="malformed_frame"
+            ) from None
     try:
         frame = json_strict_loads(raw)
     except ValueError:

@@ -261,9 +261,15 @@ async def _claim(key: str, milliseconds: int) -> bool:
         # This process holds the claim of the window: no other process can.
         return False
     if settings.REDIS_URL:
-        claimed = await kv.async_client().set(
-            f"roundtable:coalesce:{key}", b"1", nx=True, px=milliseconds
-        )
+        try:
+            claimed = await kv.async_client().set(
+                f"roundtable:coalesce:{key}", b"1", nx=True, px=milliseconds
+            )
+        except Exception:
+            # Redis unreachable: coalesce within this process rather than
+            # fail the action that asked (its write is committed already).
+            logger.warning("coalescing claim %s: Redis unavailable; claimed locally", key)
+            claimed = True
         if not claimed:
             return False
     _local_claims[key] = now + milliseconds / 1000

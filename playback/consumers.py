@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -101,11 +102,20 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
             return
         access = self.access
         self.frames_hold()
-        await self.frames_follow(
-            events.groups_for_member(
-                room_id=self.room_id, user_id=access.user.pk, table_id=access.table_id
+        try:
+            await self.frames_follow(
+                events.groups_for_member(
+                    room_id=self.room_id, user_id=access.user.pk, table_id=access.table_id
+                )
             )
-        )
+        except ConnectionError:
+            # The fan-out hub could not subscribe (Redis unreachable): the
+            # client reconnects in a moment.
+            logger.warning("playback room %s: fan-out unavailable", self.room_id)
+            self.access = None
+            await self.accept()
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         await self.accept()
         try:
             await self._send_initial(self._query_seq())
@@ -174,8 +184,10 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
         if last_seq == head:
             return []
         frames = events.buffered_since(self.room_id, last_seq)
-        if not frames or frames[0][0] != last_seq + 1:
-            return None
+        if not frames or frames[0][0] != last_seq + 1 or frames[-1][0] < head:
+            return None  # the buffer no longer reaches back, or lacks the newest
+        if any(later[0] != earlier[0] + 1 for earlier, later in pairwise(frames)):
+            return None  # a frame missing inside (its append failed: Redis was down)
         access = self.access
         return [
             (seq, text)
@@ -251,6 +263,9 @@ class PlaybackRoomConsumer(FrameMember, AsyncWebsocketConsumer):
                 "data": {"server_time": now, "server_ms": now * 1000, "t": data.get("t")},
             }
         )
+        # Slow clients: under Daphne every write checks the socket's buffer
+        # (FrameMember); elsewhere the seq the client reports decides.
+        await self.frames_lag_report(data.get("seq"))
         if time.monotonic() - self.seen_written > rooms.SEEN_WRITE_SECONDS:
             self.seen_written = time.monotonic()
             await self.actions.put((SEEN, None, {}))

@@ -141,9 +141,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def daphne_process(extra_env: dict | None = None):
+def daphne_process(extra_env: dict | None = None, log=None):
     """Daphne on the current test database; yields its base URL. Its output goes
-    to a file (a pipe nobody reads would block it) and is printed on exit."""
+    to a file (a pipe nobody reads would block it) and is printed on exit;
+    pass `log` (a text file open for reading and writing) to read it too."""
     import subprocess
     import tempfile
     import time
@@ -153,7 +154,8 @@ def daphne_process(extra_env: dict | None = None):
 
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_ENV": "test", **(extra_env or {})}
-    log = tempfile.TemporaryFile(mode="w+")
+    own_log = log is None
+    log = tempfile.TemporaryFile(mode="w+") if own_log else log
     process = subprocess.Popen(
         daphne_command(port),
         cwd=ROOT,
@@ -187,7 +189,8 @@ def daphne_process(extra_env: dict | None = None):
             process.wait()
         log.seek(0)
         print(log.read()[-6000:])  # shown by pytest when the test fails
-        log.close()
+        if own_log:
+            log.close()
 
 
 @pytest.fixture

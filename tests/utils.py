@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -35,12 +36,25 @@ class Client:
 
     @classmethod
     async def connect(
-        cls, application, path: str, user=None, name: str = "", origin: bytes = b"http://localhost"
+        cls,
+        application,
+        path: str,
+        user=None,
+        name: str = "",
+        origin: bytes = b"http://localhost",
+        host: bytes | None = None,
+        headers: list[tuple[bytes, bytes]] = (),
+        scheme: str = "ws",
     ):
-        headers = [(b"origin", origin)]
+        # A browser sends the page's origin and the Host it connects to (by
+        # default the page's own); the Origin check compares both
+        # (core/wsorigin.py). `scheme` is the socket's: ws, or wss over TLS.
+        host = host if host is not None else urlsplit(origin.decode()).netloc.encode()
+        headers = [(b"origin", origin), (b"host", host), *headers]
         if user is not None:
             headers.append((b"cookie", (await session_cookie(user)).encode()))
         communicator = WebsocketCommunicator(application, path, headers=headers)
+        communicator.scope["scheme"] = scheme
         connected, code = await communicator.connect(timeout=10)
         client = cls(communicator, name)
         client.connected = connected

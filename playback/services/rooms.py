@@ -12,6 +12,7 @@ one slow or silent member. Every write runs under the room row lock."""
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import timedelta
 from typing import Any
@@ -140,13 +141,24 @@ def rate_limit(key: str, limit: int, seconds: int) -> None:
 
 
 def media_ms_clean(recording: Recording, value: Any, field: str = "media_ms") -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """A position in the recording, in ms: a number from 0 to its duration.
+    Anything else (negative, beyond the end, 2**63) is refused with `invalid`,
+    never clamped into something the client did not ask for."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValidationError(
             _("%(field)s must be a number of milliseconds.") % {"field": field},
             code="invalid",
             details={field: "integer"},
         )
-    return max(0, min(int(value), recording.duration_ms or 0))
+    duration = recording.duration_ms or 0
+    if not 0 <= value <= duration:
+        raise ValidationError(
+            _("%(field)s must be between 0 and %(duration)s ms (the recording's length).")
+            % {"field": field, "duration": duration},
+            code="invalid",
+            details={field: "out_of_range", "duration_ms": duration},
+        )
+    return int(value)
 
 
 def present_user_ids(room_id: int) -> set[int]:
@@ -862,11 +874,14 @@ def room_chat_send(
             _("A message has at most %(n)d characters.") % {"n": CHAT_MAX_LENGTH},
             code="message_too_long",
         )
+    found = PlaybackRoom.objects.select_related("recording").filter(pk=room_id).first()
+    if found is None:
+        raise NotFoundError(_("Playback room not found."), code="room_not_found")
+    media = media_ms_clean(found.recording, media_ms)  # a refused frame costs no quota
     limit, seconds = CHAT_LIMIT
     rate_limit(f"chat:{room_id}:{user.pk}", limit, seconds)
     with transaction.atomic():
         room = room_lock(room_id)
-        media = media_ms_clean(room.recording, media_ms)
         message = RoomMessage.objects.create(room=room, author=user, body=body, media_ms=media)
         events.chat_posted(room, message)
         _record(
@@ -892,12 +907,12 @@ def room_reaction_send(
         raise ValidationError(
             _("Unknown reaction."), code="invalid_reaction", details={"kind": list(REACTIONS)}
         )
-    limit, seconds = REACTION_LIMIT
-    rate_limit(f"reaction:{room_id}:{user.pk}", limit, seconds)
     room = PlaybackRoom.objects.select_related("recording").filter(pk=room_id).first()
     if room is None:
         raise NotFoundError(_("Playback room not found."), code="room_not_found")
-    media = media_ms_clean(room.recording, media_ms)
+    media = media_ms_clean(room.recording, media_ms)  # a refused frame costs no quota
+    limit, seconds = REACTION_LIMIT
+    rate_limit(f"reaction:{room_id}:{user.pk}", limit, seconds)
     _record(room, user, "reacted", media_ms=media, extensions={"reaction": kind})
     kv.counter_add(f"playback:reactions:{room_id}:{kind}")
 

@@ -59,7 +59,9 @@ async def test_missing_origin_is_rejected():
 
 async def test_no_cookie_means_anonymous():
     communicator = WebsocketCommunicator(
-        application, "/ws/whoami/", headers=[(b"origin", b"http://127.0.0.1")]
+        application,
+        "/ws/whoami/",
+        headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")],
     )
     connected, _ = await communicator.connect()
     assert connected
@@ -71,7 +73,11 @@ async def _whoami(cookie: str) -> dict:
     communicator = WebsocketCommunicator(
         application,
         "/ws/whoami/",
-        headers=[(b"origin", b"http://localhost"), (b"cookie", cookie.encode())],
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
+            (b"cookie", cookie.encode()),
+        ],
     )
     connected, _ = await communicator.connect()
     assert connected

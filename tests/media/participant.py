@@ -162,11 +162,12 @@ class Participant:
         tone: int | None = None,
         video: bool = True,
         decode_video: bool = False,
-        origin: str = "http://127.0.0.1",
+        origin: str | None = None,
     ) -> None:
         self.url = f"{ws_url}/ws/media/{session_id}/"
         self.cookie = cookie
-        self.origin = origin
+        # The page's own origin (scheme, host and port: core/wsorigin.py).
+        self.origin = origin or "http" + ws_url.removeprefix("ws")
         self.tone = ToneTrack(tone) if tone else None
         self.pattern = PatternTrack() if video else None
         self.decode_video = decode_video

@@ -27,7 +27,7 @@ async def _live_socket(lab, session_id, cookie):
     return await websockets.connect(
         f"{lab.ws_url}/ws/live/{session_id}/",
         additional_headers={"Cookie": cookie},
-        origin="http://127.0.0.1",
+        origin="http" + lab.ws_url.removeprefix("ws"),
     )
 
 
