@@ -71,6 +71,8 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/courses/{course_id}/sessions/schedule/",
     # every item of this session's plan exactly once (ids in the database)
     "POST /api/sessions/{session_id}/plan/reorder/",
+    # a note's position lies within this recording's length (in the database)
+    "POST /api/recordings/{recording_id}/notes/create/",
 }
 
 
@@ -271,6 +273,11 @@ def test_operations_with_rules_beyond_the_schema_accept_good_data(
             "/api/sessions/{session_id}/plan/reorder/",
             {"session_id": ids["session_id"]},
             {"items": list(reversed(item_ids))},
+        ),
+        (
+            "/api/recordings/{recording_id}/notes/create/",
+            {"recording_id": ids["recording_id"]},
+            {"media_ms": 1000, "body": "Key point"},
         ),
     ]
     statuses: dict[str, list[int]] = {}
