@@ -167,6 +167,9 @@ class _Importer:
         self.new_learner_courses: dict[int, Course] = {}
         self.touched_enrollments: set[int] = set()
         self.users: dict[int, User] = {}
+        # (file, sourcedId) of rows with errors: rows referencing them are not
+        # reported a second time.
+        self.failed: set[tuple[str, str]] = set()
         self.courses: dict[int, Course] = {}
 
     # --- identities ------------------------------------------------------------------
@@ -176,6 +179,7 @@ class _Importer:
 
     def _fail(self, row: Row, message: str) -> None:
         self.report.errors.append(RowError(row.file, row.line, message))
+        self.failed.add((row.file, row.sourced_id))
 
     def _stale(self, kind: str, row: Row) -> bool:
         identity = self.identities[kind].get(row.sourced_id)
@@ -250,8 +254,11 @@ class _Importer:
         if not self.identities[kind] and FILE_KINDS_BY_KIND[kind] not in self.bundle.modes:
             return True
         ok = True
+        filename = f"{FILE_KINDS_BY_KIND[kind]}.csv"
         for sourced_id in row.list(column) if many else [row.get(column)]:
-            if sourced_id and sourced_id not in self.identities[kind]:
+            if (filename, sourced_id) in self.failed:
+                ok = False
+            elif sourced_id and sourced_id not in self.identities[kind]:
                 self._fail(row, f"{column} {sourced_id} is not a known {Kind(kind).label.lower()}")
                 ok = False
         return ok
@@ -381,8 +388,8 @@ class _Importer:
     # --- users ------------------------------------------------------------------------------
 
     def _username_for(self, row: Row, taken: set[str]) -> str:
-        base = slugify(f"{row.get('givenName')}.{row.get('familyName')}").replace("-", ".")
-        base = re.sub(r"[^\w.@+-]", "", base)[:140] or "user"
+        parts = [slugify(row.get(column)) for column in ("givenName", "familyName")]
+        base = re.sub(r"[^\w.@+-]", "", ".".join(part for part in parts if part))[:140] or "user"
         candidate, number = base, 1
         while (
             candidate.casefold() in taken
