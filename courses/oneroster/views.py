@@ -18,6 +18,8 @@ REPORT_LINES_SHOWN = 500
 
 
 class OneRosterImportForm(forms.Form):
+    label_suffix = ""
+
     bundle = forms.FileField(
         label=_("OneRoster bundle (zip)"),
         help_text=_("A OneRoster 1.1 or 1.2 CSV bundle: a zip holding manifest.csv."),
