@@ -2,4 +2,4 @@
 
 `parser.py` reads a bundle (zip) into checked rows; `services.py` applies
 them through the course, enrolment and seating services in one transaction;
-`selectors.py` reads the stored roster identities."""
+`views.py` is the admin upload page (courses/admin.py routes it)."""

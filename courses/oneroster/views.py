@@ -18,8 +18,6 @@ REPORT_LINES_SHOWN = 500
 
 
 class OneRosterImportForm(forms.Form):
-    label_suffix = ""
-
     bundle = forms.FileField(
         label=_("OneRoster bundle (zip)"),
         help_text=_("A OneRoster 1.1 or 1.2 CSV bundle: a zip holding manifest.csv."),
@@ -38,6 +36,10 @@ class OneRosterImportForm(forms.Form):
         required=False,
         initial=True,
     )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
     def clean_bundle(self):
         bundle = self.cleaned_data["bundle"]
