@@ -167,6 +167,7 @@ class _Importer:
         self.new_learner_courses: dict[int, Course] = {}
         self.touched_enrollments: set[int] = set()
         self.users: dict[int, User] = {}
+        self.accounts: dict[str, User] = {}
         # (file, sourcedId) of rows with errors: rows referencing them are not
         # reported a second time.
         self.failed: set[tuple[str, str]] = set()
@@ -420,6 +421,12 @@ class _Importer:
                 elif key:
                     seen[key] = row.line
         taken.update(usernames)
+        # One query for the accounts that new rows' usernames may adopt.
+        self.accounts = (
+            {user.username: user for user in User.objects.filter(username__in=list(usernames))}
+            if usernames
+            else {}
+        )
         for row in self._rows("users"):
             if row.line in failed:
                 continue
@@ -495,7 +502,7 @@ class _Importer:
         and the same (non-empty) email, else create one."""
         username = row.get("username")
         if username:
-            existing = User.objects.filter(username=username).first()
+            existing = self.accounts.get(username)
             if existing is not None:
                 linked = any(
                     identity.object_id == existing.pk
@@ -530,6 +537,19 @@ class _Importer:
         rows = self._rows("enrollments")
         enrollments = Enrollment.objects.in_bulk(_bulk_cascade_ids(self.identities[kind]))
         pairs: dict[tuple[str, str], int] = {}
+        # (user id, course id) → (role, is_active) of the enrolments rows may touch.
+        user_ids = {i.object_id for i in self.identities[Kind.USER].values() if i.object_id}
+        course_ids = {i.object_id for i in self.identities[Kind.CLASS].values() if i.object_id}
+        states = (
+            {
+                (user_id, course_id): (role, active)
+                for user_id, course_id, role, active in Enrollment.objects.filter(
+                    user_id__in=user_ids, course_id__in=course_ids
+                ).values_list("user_id", "course_id", "role", "is_active")
+            }
+            if rows
+            else {}
+        )
         for row in rows:
             if self._stale(kind, row):
                 self.report.note(
@@ -587,11 +607,7 @@ class _Importer:
                 course.pk,
             ):
                 enrollment_deactivate(user=current.user, course=current.course, actor=self.actor)
-            before = (
-                Enrollment.objects.filter(user=user, course=course)
-                .values_list("role", "is_active")
-                .first()
-            )
+            before = states.get((user.pk, course.pk))
             enrollment, created = enrollment_set(
                 user=user, course=course, role=role, actor=self.actor
             )
