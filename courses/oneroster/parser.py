@@ -226,8 +226,9 @@ def _file_read(spec: FileSpec, text: str, mode: str, bundle: Bundle) -> list[Row
         seen_columns.add(column)
     rows: list[Row] = []
     first_line: dict[str, int] = {}
-    line = 1
     while True:
+        # A quoted field may span lines: a record is reported at its first line.
+        line = reader.line_num + 1
         try:
             cells = next(reader)
         except StopIteration:
@@ -235,7 +236,6 @@ def _file_read(spec: FileSpec, text: str, mode: str, bundle: Bundle) -> list[Row
         except csv.Error as error:
             errors.append(RowError(name, reader.line_num, f"unreadable CSV: {error}"))
             break
-        line = reader.line_num
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(columns):

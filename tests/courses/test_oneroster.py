@@ -410,3 +410,23 @@ def test_the_fixture_rows_have_as_many_fields_as_their_headers():
         header = text.strip("\n").split("\n")[0].split(",")
         for line in text.strip("\n").split("\n")[1:]:
             assert len(line.split(",")) == len(header), line
+
+
+def test_a_quoted_multi_line_field_is_reported_at_its_first_line():
+    orgs = ORGS + 'org-2,,,"Lowland\nAnnex",galaxy,,\norg-3,,,Upland,moon,,\n'
+    report = run(full_bundle(orgs=orgs))
+    assert [(e.file, e.line) for e in report.errors] == [("orgs.csv", 3), ("orgs.csv", 5)]
+
+
+def test_generated_usernames_never_collide():
+    UserFactory(username="chen.li", email="other@example.test")
+    users = USERS_11 + "u-s7,,,true,org-1,student,,,Chen,Li,,,,,,,,,\n"
+    report = run(full_bundle(users=users))
+    assert report.ok, report.errors
+    generated = {
+        RosterIdentity.objects.get(kind=Kind.USER, sourced_id=sid).object_id
+        for sid in ("u-s3", "u-s7")
+    }
+    names = set(User.objects.filter(pk__in=generated).values_list("username", flat=True))
+    assert names == {"chen.li2", "chen.li3"}
+    assert run(full_bundle(users=users)).changes == 0  # kept on re-import
