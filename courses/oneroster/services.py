@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from classroom.models import SeatingChange
@@ -144,7 +145,7 @@ def _error_text(error: ApplicationError) -> str:
     return error.message
 
 
-def _bulk_cascade_ids(identities: dict[str, RosterIdentity]) -> set[int]:
+def _object_ids(identities: dict[str, RosterIdentity]) -> set[int]:
     return {identity.object_id for identity in identities.values() if identity.object_id}
 
 
@@ -181,6 +182,13 @@ class _Importer:
     def _fail(self, row: Row, message: str) -> None:
         self.report.errors.append(RowError(row.file, row.line, message))
         self.failed.add((row.file, row.sourced_id))
+
+    def _unknown_deletion(self, key: str, row: Row) -> bool:
+        """A tobedeleted row for a sourcedId never imported: nothing to do."""
+        if row.active or row.sourced_id in self.identities[FILE_KINDS[key]]:
+            return False
+        self.report.note(key, "skipped", f"{row.sourced_id} (tobedeleted, never imported)", row)
+        return True
 
     def _stale(self, kind: str, row: Row) -> bool:
         identity = self.identities[kind].get(row.sourced_id)
@@ -245,14 +253,14 @@ class _Importer:
             if identity.is_active and identity.pk and sourced_id not in present
         ]
 
-    def _active_ref(self, kind: str, sourced_id: str) -> RosterIdentity | None:
-        """The identity a row may reference: known from this bundle or stored."""
-        return self.identities[kind].get(sourced_id)
-
-    def _check_refs(self, row: Row, kind: str, column: str, *, many: bool = False) -> bool:
-        """Unknown references are errors, for kinds this source knows at all
-        (a bundle without orgs.csv and no stored orgs skips org checks)."""
-        if not self.identities[kind] and FILE_KINDS_BY_KIND[kind] not in self.bundle.modes:
+    def _check_refs(
+        self, row: Row, kind: str, column: str, *, many: bool = False, required: bool = False
+    ) -> bool:
+        """Unknown references are errors. Optional ones (orgs) are checked only
+        for kinds this source knows at all (a bundle without orgs.csv and no
+        stored orgs skips org checks); `required` ones always."""
+        known = self.identities[kind] or FILE_KINDS_BY_KIND[kind] in self.bundle.modes
+        if not (required or known):
             return True
         ok = True
         filename = f"{FILE_KINDS_BY_KIND[kind]}.csv"
@@ -269,6 +277,8 @@ class _Importer:
     def _plain(self, key: str, refs: tuple[tuple[str, str, bool], ...] = ()) -> None:
         kind = FILE_KINDS[key]
         for row in self._rows(key):
+            if self._unknown_deletion(key, row):
+                continue
             if row.active and not all(
                 self._check_refs(row, ref_kind, column, many=many)
                 for ref_kind, column, many in refs
@@ -323,8 +333,10 @@ class _Importer:
 
     def _classes(self) -> None:
         kind = Kind.CLASS
-        courses = self.courses = Course.objects.in_bulk(_bulk_cascade_ids(self.identities[kind]))
+        courses = self.courses = Course.objects.in_bulk(_object_ids(self.identities[kind]))
         for row in self._rows("classes"):
+            if self._unknown_deletion("classes", row):
+                continue
             if self._stale(kind, row):
                 self.report.note("classes", "skipped", f"{row.sourced_id} (older than stored)", row)
                 continue
@@ -339,8 +351,10 @@ class _Importer:
                 continue
             refs_ok = all(
                 [
-                    self._check_refs(row, Kind.COURSE, "courseSourcedId"),
-                    self._check_refs(row, Kind.ACADEMIC_SESSION, "termSourcedIds", many=True),
+                    self._check_refs(row, Kind.COURSE, "courseSourcedId", required=True),
+                    self._check_refs(
+                        row, Kind.ACADEMIC_SESSION, "termSourcedIds", many=True, required=True
+                    ),
                     self._check_refs(row, Kind.ORG, "schoolSourcedId"),
                 ]
             )
@@ -402,7 +416,7 @@ class _Importer:
 
     def _users(self) -> None:
         kind = Kind.USER
-        users = self.users = User.objects.in_bulk(_bulk_cascade_ids(self.identities[kind]))
+        users = self.users = User.objects.in_bulk(_object_ids(self.identities[kind]))
         taken: set[str] = set()
         failed: set[int] = set()
         usernames: dict[str, int] = {}
@@ -428,7 +442,7 @@ class _Importer:
             else {}
         )
         for row in self._rows("users"):
-            if row.line in failed:
+            if row.line in failed or self._unknown_deletion("users", row):
                 continue
             if self._stale(kind, row):
                 self.report.note("users", "skipped", f"{row.sourced_id} (older than stored)", row)
@@ -535,7 +549,7 @@ class _Importer:
     def _enrollments(self) -> None:
         kind = Kind.ENROLLMENT
         rows = self._rows("enrollments")
-        enrollments = Enrollment.objects.in_bulk(_bulk_cascade_ids(self.identities[kind]))
+        enrollments = Enrollment.objects.in_bulk(_object_ids(self.identities[kind]))
         pairs: dict[tuple[str, str], int] = {}
         # (user id, course id) → (role, is_active) of the enrolments rows may touch.
         user_ids = {i.object_id for i in self.identities[Kind.USER].values() if i.object_id}
@@ -565,8 +579,8 @@ class _Importer:
                 continue
             refs_ok = all(
                 [
-                    self._check_refs(row, Kind.USER, "userSourcedId"),
-                    self._check_refs(row, Kind.CLASS, "classSourcedId"),
+                    self._check_refs(row, Kind.USER, "userSourcedId", required=True),
+                    self._check_refs(row, Kind.CLASS, "classSourcedId", required=True),
                     self._check_refs(row, Kind.ORG, "schoolSourcedId"),
                 ]
             )
@@ -635,8 +649,7 @@ class _Importer:
             )
 
     def _enrollment_off(self, row: Row, current: Enrollment | None) -> None:
-        if current is None and row.sourced_id not in self.identities[Kind.ENROLLMENT]:
-            self.report.note("enrollments", "skipped", f"{row.sourced_id} (never imported)", row)
+        if self._unknown_deletion("enrollments", row):
             return
         was_active = bool(current and current.is_active)
         if current is not None and current.is_active:
@@ -655,7 +668,7 @@ class _Importer:
         source with them (the enrolments are deactivated, never deleted)."""
         if not (self.inactive_users or self.inactive_courses):
             return
-        owned = _bulk_cascade_ids(self.identities[Kind.ENROLLMENT])
+        owned = _object_ids(self.identities[Kind.ENROLLMENT])
         gone = (
             Enrollment.objects.filter(pk__in=owned, is_active=True)
             .exclude(pk__in=self.touched_enrollments)
@@ -718,6 +731,9 @@ class _Importer:
         if self.new:
             RosterIdentity.objects.bulk_create(self.new, batch_size=500)
         if self.dirty:
+            now = timezone.now()
+            for identity in self.dirty.values():
+                identity.updated_at = now  # bulk_update does not apply auto_now
             RosterIdentity.objects.bulk_update(
                 list(self.dirty.values()),
                 [

@@ -430,3 +430,23 @@ def test_generated_usernames_never_collide():
     names = set(User.objects.filter(pk__in=generated).values_list("username", flat=True))
     assert names == {"chen.li2", "chen.li3"}
     assert run(full_bundle(users=users)).changes == 0  # kept on re-import
+
+
+def test_a_class_needs_its_course_and_terms_even_when_their_files_are_absent():
+    files = full_bundle()
+    del files["academicSessions"]
+    report = run(files)
+    assert [str(e) for e in report.errors] == [
+        "classes.csv:2: termSourcedIds term-1 is not a known academic session",
+        "classes.csv:3: termSourcedIds term-1 is not a known academic session",
+    ]
+    # Once imported, a later bundle may leave the terms out.
+    assert run().ok
+    assert run(files).changes == 0
+
+
+def test_a_tobedeleted_row_never_imported_is_skipped():
+    delta = f"{DELTA_ENROLLMENTS_HEAD}\ne-99,tobedeleted,2026-09-15T08:00:00Z,,,,,,,\n"
+    report = run({"enrollments": delta}, modes={"enrollments": "delta"})
+    assert report.ok and report.count("enrollments", "skipped") == 1
+    assert not RosterIdentity.objects.exists()
