@@ -436,9 +436,10 @@ class _Importer:
                     seen[key] = row.line
         taken.update(usernames)
         # One query for the accounts that new rows' usernames may adopt.
+        wanted = [row.get("username") for row in self._rows("users") if row.get("username")]
         self.accounts = (
-            {user.username: user for user in User.objects.filter(username__in=list(usernames))}
-            if usernames
+            {user.username: user for user in User.objects.filter(username__in=wanted)}
+            if wanted
             else {}
         )
         for row in self._rows("users"):

@@ -221,12 +221,20 @@ def test_an_error_found_while_applying_rolls_back_every_earlier_row():
 
 
 def test_an_existing_account_with_the_same_username_and_email_is_linked():
-    existing = UserFactory(username="ben", email="BEN@hillside.example")
-    report = run()
+    existing = UserFactory(username="Ben", email="BEN@hillside.example")
+    users = USERS_11.replace(",ben,", ",Ben,")
+    report = run(full_bundle(users=users))
     assert report.ok, report.errors
     identity = RosterIdentity.objects.get(kind=Kind.USER, sourced_id="u-s2")
     assert identity.object_id == existing.pk
-    assert enrolment("ben", "BIO-101-P1").role == Role.LEARNER
+    assert enrolment("Ben", "BIO-101-P1").role == Role.LEARNER
+
+
+def test_an_existing_account_with_another_email_is_not_taken_over():
+    UserFactory(username="ben", email="ben@elsewhere.example")
+    report = run()
+    assert [(e.file, e.line) for e in report.errors] == [("users.csv", 5)]
+    assert "not imported from this source" in report.errors[0].message
 
 
 def test_reimporting_the_same_bundle_changes_nothing():
