@@ -458,3 +458,24 @@ def test_a_tobedeleted_row_never_imported_is_skipped():
     report = run({"enrollments": delta}, modes={"enrollments": "delta"})
     assert report.ok and report.count("enrollments", "skipped") == 1
     assert not RosterIdentity.objects.exists()
+
+
+def test_a_file_that_is_not_utf8_is_reported():
+    import io
+    import zipfile
+
+    original = bundle_zip(full_bundle())
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(original)) as source,
+        zipfile.ZipFile(buffer, "w") as target,
+    ):
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "users.csv":
+                data = data.replace(b"Okafor", "Okaför".encode("latin-1"))
+            target.writestr(name, data)
+    report = oneroster_import(data=buffer.getvalue(), source="sis")
+    assert len(report.errors) == 1
+    assert str(report.errors[0]).startswith("users.csv: not UTF-8 (byte ")
+    assert not RosterIdentity.objects.exists()
