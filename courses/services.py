@@ -25,9 +25,16 @@ def user_create(
     password: str | None = None,
     display_name: str = "",
     time_zone: str = "UTC",
+    first_name: str = "",
+    last_name: str = "",
 ) -> User:
     user = User(
-        username=username, email=email.strip(), display_name=display_name, time_zone=time_zone
+        username=username,
+        email=email.strip(),
+        display_name=display_name,
+        time_zone=time_zone,
+        first_name=first_name,
+        last_name=last_name,
     )
     if password:
         user.set_password(password)
@@ -42,6 +49,31 @@ def user_create(
     return user
 
 
+USER_UPDATABLE_FIELDS = ("username", "email", "first_name", "last_name", "display_name")
+
+
+def user_update(*, user: User, **fields: str) -> list[str]:
+    """Change some of a user's names and email (USER_UPDATABLE_FIELDS).
+    Returns the fields that changed; saves nothing when none did."""
+    unknown = set(fields) - set(USER_UPDATABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"user_update cannot set {sorted(unknown)}")
+    if "email" in fields:
+        fields["email"] = fields["email"].strip()
+    changed = [name for name, value in fields.items() if getattr(user, name) != value]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(user, name, fields[name])
+    _full_clean(user, exclude=["password"])
+    try:
+        with transaction.atomic():
+            user.save(update_fields=changed)
+    except IntegrityError as error:
+        raise ConflictError(_("A user with this username or email already exists.")) from error
+    return changed
+
+
 def course_create(*, title: str, code: str, term: str = "", time_zone: str = "UTC") -> Course:
     course = Course(title=title.strip(), code=code.strip(), term=term.strip(), time_zone=time_zone)
     _full_clean(course)
@@ -51,6 +83,26 @@ def course_create(*, title: str, code: str, term: str = "", time_zone: str = "UT
     except IntegrityError as error:
         raise ConflictError(_("A course with this code and term already exists.")) from error
     return course
+
+
+def course_update(
+    *, course: Course, title: str | None = None, code: str | None = None, term: str | None = None
+) -> list[str]:
+    """Change a course's title, code and/or term. Returns the fields that changed."""
+    wanted = {"title": title, "code": code, "term": term}
+    fields = {name: value.strip() for name, value in wanted.items() if value is not None}
+    changed = [name for name, value in fields.items() if getattr(course, name) != value]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(course, name, fields[name])
+    _full_clean(course)
+    try:
+        with transaction.atomic():
+            course.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError as error:
+        raise ConflictError(_("A course with this code and term already exists.")) from error
+    return changed
 
 
 def enrollment_set(
