@@ -112,3 +112,10 @@ class Client:
 
     async def close(self) -> None:
         await self.communicator.disconnect()
+
+
+def page_origin(socket_url: str) -> str:
+    """The Origin a browser sends for a socket its page opened: the same
+    host and port (the Origin check compares scheme, host and port)."""
+    parts = urlsplit(socket_url)
+    return f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}"

@@ -50,17 +50,26 @@ def test_healthz_is_503_naming_a_channel_layer_on_a_wrong_redis_port(client, set
     assert body["checks"]["database"]["ok"] is True
 
 
+def _broker_pools_reset(app) -> None:
+    """Forget the broker connection pools (kombu keeps them per connection, and a
+    closed pool refuses every later acquire: later tests use app.control)."""
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
+
+
 def test_healthz_is_503_naming_the_broker_when_it_is_unreachable(client):
     from config.celery import app
 
     previous = (app.conf.broker_url, app.conf.task_always_eager)
     app.conf.broker_url, app.conf.task_always_eager = WRONG_REDIS, False
-    app.pool.force_close_all()
+    _broker_pools_reset(app)
     try:
         response = client.get("/healthz")
     finally:
         app.conf.broker_url, app.conf.task_always_eager = previous
-        app.pool.force_close_all()
+        _broker_pools_reset(app)
     assert response.status_code == 503
     assert response.json()["failing"] == ["broker"]
 

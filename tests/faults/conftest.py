@@ -26,6 +26,7 @@ from classroom.models import LiveSession, SessionState
 from courses.models import Enrollment, Role, User
 from tests.conftest import require
 from tests.factories import CourseFactory, LiveSessionFactory
+from tests.utils import page_origin
 
 
 def require_postgresql() -> None:
@@ -72,7 +73,7 @@ async def ws_connect(url: str, cookie: str):
     import websockets
 
     return await websockets.connect(
-        url, additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"}, max_size=None
+        url, additional_headers={"Cookie": cookie, "Origin": page_origin(url)}, max_size=None
     )
 
 

@@ -16,6 +16,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from classroom.models import LiveSession, PollResponse, SessionState
 from courses.models import Enrollment, Role, User
 from tests.factories import CourseFactory, LiveSessionFactory
+from tests.utils import page_origin
 
 pytestmark = [
     pytest.mark.integration,
@@ -52,7 +53,7 @@ async def _connect(url: str, cookie: str):
     import websockets
 
     socket = await websockets.connect(
-        url, additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"}, max_size=None
+        url, additional_headers={"Cookie": cookie, "Origin": page_origin(url)}, max_size=None
     )
     snapshot = json.loads(await socket.recv())
     assert snapshot["type"] == "snapshot"
