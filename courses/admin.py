@@ -1,10 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from courses.models import Course, Enrollment, RosterIdentity, User
-from courses.oneroster.views import oneroster_import_view
+from courses.models import Course, Enrollment, User
 
 
 @admin.register(User)
@@ -41,32 +39,3 @@ class EnrollmentAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "user__email", "course__code")
     autocomplete_fields = ("user", "course")
     list_select_related = ("user", "course")
-
-
-@admin.register(RosterIdentity)
-class RosterIdentityAdmin(admin.ModelAdmin):
-    """Read-only: identities are written by the OneRoster import only."""
-
-    change_list_template = "admin/courses/rosteridentity_change_list.html"
-    list_display = ("source", "kind", "sourced_id", "object_id", "is_active", "date_last_modified")
-    list_filter = ("source", "kind", "is_active")
-    search_fields = ("sourced_id",)
-    readonly_fields = [field.name for field in RosterIdentity._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(
-            lambda request: oneroster_import_view(request, model_admin=self)
-        )
-        return [
-            path("import/", view, name="courses_rosteridentity_import"),
-            *super().get_urls(),
-        ]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from courses.models import Course, Enrollment
-from tests.courses.oneroster_bundles import bundle_zip, full_bundle
 from tests.factories import PASSWORD, UserFactory
+from tests.lti.oneroster_bundles import bundle_zip, full_bundle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from courses.oneroster.services import SOURCE_MAX_LENGTH, oneroster_import
+from lti.oneroster.services import SOURCE_MAX_LENGTH, oneroster_import
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 REPORT_LINES_SHOWN = 500

@@ -10,8 +10,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from courses.models import User
-from courses.oneroster.services import oneroster_import
-from courses.oneroster.views import MAX_UPLOAD_BYTES
+from lti.oneroster.services import oneroster_import
+from lti.oneroster.views import MAX_UPLOAD_BYTES
 
 
 class Command(BaseCommand):

@@ -23,7 +23,6 @@ from classroom.models import SeatingChange
 from classroom.services.seating import seating_auto
 from core.errors import ApplicationError
 from courses.models import Course, Enrollment, Role, RosterIdentity, User
-from courses.oneroster.parser import Bundle, Row, RowError, bundle_read
 from courses.services import (
     course_create,
     course_update,
@@ -32,6 +31,7 @@ from courses.services import (
     user_create,
     user_update,
 )
+from lti.oneroster.parser import Bundle, Row, RowError, bundle_read
 
 Kind = RosterIdentity.Kind
 SOURCE_MAX_LENGTH = 100

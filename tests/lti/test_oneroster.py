@@ -9,8 +9,9 @@ from django.core.management import CommandError, call_command
 from analytics.models import LearningEvent
 from classroom.models import Seat, SeatingChange, Table
 from courses.models import Course, Enrollment, Role, RosterIdentity, User
-from courses.oneroster.services import oneroster_import
-from tests.courses.oneroster_bundles import (
+from lti.oneroster.services import oneroster_import
+from tests.factories import UserFactory
+from tests.lti.oneroster_bundles import (
     CLASSES,
     COURSES,
     ENROLLMENTS,
@@ -25,7 +26,6 @@ from tests.courses.oneroster_bundles import (
     large_bundle,
     shuffle_columns,
 )
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 Kind = RosterIdentity.Kind
