@@ -22,6 +22,7 @@ from classroom.views import seating as seating_views
 from classroom.views import transcript as transcript_views
 from core.views import healthz
 from courses.api.views import CourseDetailApi, CourseListApi, MeApi
+from lti.urls import urlpatterns as lti_patterns
 from playback.urls import urlpatterns as playback_patterns
 
 
@@ -105,6 +106,7 @@ urlpatterns = [
     *account_patterns,
     *api_patterns,
     *playback_patterns,
+    *lti_patterns,
 ]
 
 handler403 = "core.views.permission_denied"
