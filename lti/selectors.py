@@ -11,12 +11,12 @@ from lti.models import Registration, ToolKey
 
 
 def signing_key_get() -> ToolKey | None:
-    """The newest key that may sign now."""
+    """The most recently created key that may sign now."""
     now = timezone.now()
     return (
         ToolKey.objects.filter(use_after__lte=now)
         .filter(Q(retire_after__isnull=True) | Q(retire_after__gt=now))
-        .order_by("-use_after", "-id")
+        .order_by("-id")
         .first()
     )
 
