@@ -31,6 +31,15 @@ def jwks_get() -> dict:
     return {"keys": [key.public_jwk for key in keys]}
 
 
+def platform_origins_get() -> list[str]:
+    """Origins of every active registration (frame-ancestors of error pages,
+    where the launch's platform may be unknown)."""
+    origins: set[str] = set()
+    for registration in Registration.objects.filter(is_active=True):
+        origins.update(frame_origins_get(registration=registration, urls=[]))
+    return sorted(origins)
+
+
 def frame_origins_get(*, registration: Registration, urls: list) -> list[str]:
     """Origins that may frame this launch's pages (`frame-ancestors`): the
     platform's issuer and auth endpoint, and the LMS URLs its signed launch

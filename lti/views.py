@@ -28,16 +28,24 @@ log = logging.getLogger("lti")
 STATE_COOKIE_PREFIX = "lti_state_"
 
 
+def _frameable(response: HttpResponse, origins: list[str]) -> HttpResponse:
+    """Let registered platforms (only) show this LTI page in their frame."""
+    response["Content-Security-Policy"] = "frame-ancestors 'self' " + " ".join(origins)
+    response.xframe_options_exempt = True
+    return response
+
+
 def _error_page(request: HttpRequest, error: LtiError) -> HttpResponse:
     log.warning(
         "lti: refused %s %s: %s (%s)", request.method, request.path, error.reason, error.code
     )
-    return render(
+    response = render(
         request,
         "lti/error.html",
         {"reason": error.reason, "code": error.code, "status": error.status_code},
         status=error.status_code,
     )
+    return _frameable(response, selectors.platform_origins_get())
 
 
 def _lti_errors(view):
@@ -85,17 +93,21 @@ def oidc_login(request: HttpRequest) -> HttpResponse:
     start = services.login_start(
         params=params, redirect_uri=request.build_absolute_uri(reverse("lti-launch"))
     )
+    origins = selectors.frame_origins_get(registration=start.state.registration, urls=[])
     if start.storage_target:
-        response = render(
-            request,
-            "lti/storage_put.html",
-            {
-                "auth_url": start.url,
-                "state": start.state.state,
-                "nonce": start.state.nonce,
-                "target": start.storage_target,
-                "platform_origin": _origin_of(start.state.registration.auth_login_url),
-            },
+        response = _frameable(
+            render(
+                request,
+                "lti/storage_put.html",
+                {
+                    "auth_url": start.url,
+                    "state": start.state.state,
+                    "nonce": start.state.nonce,
+                    "target": start.storage_target,
+                    "platform_origin": _origin_of(start.state.registration.auth_login_url),
+                },
+            ),
+            origins,
         )
     else:
         response = redirect(start.url)
@@ -143,9 +155,10 @@ def launch(request: HttpRequest) -> HttpResponse:
         and request.POST.get("lti_storage_state") == state
         and _same_origin(request)  # posted by our own check page, not another site
     )
+    origins = selectors.frame_origins_get(registration=result.registration, urls=[])
     if not cookie_ok and not storage_ok:
         if login_state.storage_target and "lti_storage_state" not in request.POST:
-            return render(
+            page = render(
                 request,
                 "lti/storage_get.html",
                 {
@@ -158,16 +171,18 @@ def launch(request: HttpRequest) -> HttpResponse:
                     + urlencode(login_state.login_params),
                 },
             )
+            return _frameable(page, origins)
         # No proof that this browser started the login: the id_token is spent,
         # and the learner restarts the login in a top-level window.
         services.login_state_consume(login_state=login_state)
         log.info("lti: state cookie missing for %s, offering a new window", login_state.pk)
-        return render(
+        page = render(
             request,
             "lti/new_window.html",
             {"login_again_url": reverse("lti-login") + "?" + urlencode(login_state.login_params)},
             status=401,
         )
+        return _frameable(page, origins)
     services.login_state_consume(login_state=login_state)
     outcome = services.launch_apply(launch=result, url_for_target=services.target_url)
     login(request, outcome.user, backend="django.contrib.auth.backends.ModelBackend")

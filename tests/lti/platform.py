@@ -9,6 +9,7 @@ and a deep-linking return endpoint that checks the tool's response JWT.
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 import threading
@@ -62,7 +63,7 @@ class Platform:
         self.tokens_issued: list[dict] = []
         self.jwks_hits = 0
         self.errors: list[str] = []
-        self.storage: dict[str, str] = {}
+        self.probe_cookies: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self.issuer = self.url
@@ -214,6 +215,8 @@ class Platform:
         if self.redirect_uris and query["redirect_uri"] not in self.redirect_uris:
             raise PlatformError(f"redirect_uri {query['redirect_uri']} is not registered")
         plan = self.pending.pop(query["login_hint"], None)
+        if plan is not None:
+            self.last_hint, self.last_plan = query["login_hint"], plan
         if plan is None:
             raise PlatformError("unknown login_hint")
         if query.get("lti_message_hint") != "msg-" + query["login_hint"]:
@@ -244,6 +247,27 @@ class Platform:
             "<script>document.forms[0].submit()</script>"
         )
         return 200, form
+
+    def course_page(self, tool_url: str) -> str:
+        """An LMS course page that embeds the tool and offers platform storage
+        (LTI client-side postMessages: lti.put_data / lti.get_data)."""
+        return f"""<!doctype html><title>LMS course</title><h1>LMS course</h1>
+<iframe id="tool" src="{html.escape(tool_url)}" width="1000" height="700"
+ allow="camera; microphone"></iframe>
+<script>
+const store = {{}};
+window.addEventListener("message", (event) => {{
+  const data = event.data || {{}};
+  if (data.subject === "lti.put_data") {{
+    store[data.key] = data.value;
+    event.source.postMessage({{subject: "lti.put_data.response", message_id: data.message_id,
+      key: data.key, value: data.value}}, event.origin);
+  }} else if (data.subject === "lti.get_data") {{
+    event.source.postMessage({{subject: "lti.get_data.response", message_id: data.message_id,
+      key: data.key, value: store[data.key]}}, event.origin);
+  }}
+}});
+</script>"""
 
     # --- tool's JWTs ------------------------------------------------------------------
 
@@ -433,6 +457,17 @@ class Platform:
                         self._send(200, platform.jwks())
                     elif parts.path == "/.well-known/openid-configuration":
                         self._send(200, platform.openid_configuration())
+                    elif parts.path == "/probe-set":  # for the cookie-blocking check
+                        self.send_response(200)
+                        self.send_header("Set-Cookie", "probe=1; SameSite=None; Secure; Path=/")
+                        self.send_header("Content-Length", "3")
+                        self.end_headers()
+                        self.wfile.write(b"set")
+                    elif parts.path == "/probe-read":
+                        platform.probe_cookies.append(self.headers.get("Cookie", ""))
+                        self._send(200, "read", "text/html")
+                    elif parts.path == "/course":
+                        self._send(200, platform.course_page(query.get("tool", "")), "text/html")
                     elif parts.path == "/auth":
                         status, html = platform._authorize(query)
                         self._send(status, html, "text/html")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -235,3 +237,41 @@ def test_launch_without_state_cookie_offers_a_new_window(client, platform, regis
     again = re.search(rb'href="(/lti/login/\?[^"]+)"', refused.content).group(1).decode()
     restart = client.get(again.replace("&amp;", "&"))
     assert restart.status_code == 302 and restart["Location"].startswith(platform.auth_url)
+
+
+def test_platform_storage_flow_without_cookie(client, platform, registration):
+    hint = platform.plan(_claims(platform))
+    page = login(client, platform, hint, lti_storage_target="_parent")
+    assert page.status_code == 200 and b"lti.put_data" in page.content
+    auth_url = re.search(rb'id="lti-auth-url" type="application/json">"([^"]+)"', page.content)
+    import json
+
+    fields = platform_auth(json.loads(b'"' + auth_url.group(1) + b'"'))
+    client.cookies.clear()
+    check = client.post("/lti/launch/", fields)
+    assert check.status_code == 200 and b"lti.get_data" in check.content
+    _nothing_created()
+    # A cross-site POST carrying the value (a login-CSRF attempt) is refused.
+    forged = client.post(
+        "/lti/launch/",
+        {**fields, "lti_storage_state": fields["state"]},
+        headers={"Origin": "https://attacker.example"},
+    )
+    assert forged.status_code == 401
+    _nothing_created()
+
+
+def test_platform_storage_flow_lands_when_the_value_matches(client, platform, registration):
+    import json
+
+    hint = platform.plan(_claims(platform))
+    page = login(client, platform, hint, lti_storage_target="_parent")
+    auth_url = re.search(rb'id="lti-auth-url" type="application/json">"([^"]+)"', page.content)
+    fields = platform_auth(json.loads(b'"' + auth_url.group(1) + b'"'))
+    client.cookies.clear()
+    landed = client.post(
+        "/lti/launch/",
+        {**fields, "lti_storage_state": fields["state"]},
+        headers={"Origin": "http://testserver"},
+    )
+    assert landed.status_code == 302 and landed["Location"].startswith("/courses/")
