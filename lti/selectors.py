@@ -115,3 +115,26 @@ def canvas_config_get(*, urls: dict[str, str]) -> str:
         "custom_fields": {},
     }
     return json.dumps(config, indent=2)
+
+
+def context_for_instructor(*, user, context_id: int):
+    """The LMS context, if the user is an instructor of its course; else an
+    LtiError 404 (nothing is confirmed to others)."""
+    from courses.access import course_role_get
+    from courses.models import Role
+    from lti.errors import LtiError
+    from lti.models import LtiContext
+
+    context = LtiContext.objects.select_related("course").filter(pk=context_id).first()
+    if context is None or course_role_get(user=user, course=context.course) != Role.INSTRUCTOR:
+        raise LtiError("LMS course not found.", code="lti_context_not_found", status=404)
+    return context
+
+
+def courses_taught_get(*, user, exclude) -> list:
+    from courses.models import Role
+    from courses.selectors import course_list_for_user
+
+    return list(
+        course_list_for_user(user=user).filter(viewer_role=Role.INSTRUCTOR).exclude(pk=exclude.pk)
+    )

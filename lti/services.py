@@ -268,6 +268,8 @@ def login_start(*, params: dict[str, str], redirect_uri: str) -> LoginRedirect:
         )
         if params.get(k)
     }
+    # Spent and expired states are kept a day (to name a replay), then dropped.
+    LoginState.objects.filter(expires_at__lt=timezone.now() - timedelta(days=1)).delete()
     state = LoginState.objects.create(
         state=secrets.token_urlsafe(32),
         nonce=secrets.token_urlsafe(32),
@@ -593,6 +595,9 @@ def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
                 },
             )
             redirect_url = url_for_target(course=course, custom=custom)
+            if created.get("course") and _teaches_elsewhere(user=user, course=course):
+                # Offer to use one of their existing courses instead.
+                redirect_url = reverse("lti-context-link", args=[context.pk])
         else:
             deep_link = DeepLinkSession.objects.create(
                 token=secrets.token_urlsafe(32),
@@ -605,6 +610,17 @@ def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
             redirect_url = reverse("lti-deep-link", args=[deep_link.token])
     return LaunchResult(
         user=user, course=course, role=role, redirect_url=redirect_url, created=created
+    )
+
+
+def _teaches_elsewhere(*, user: User, course: Course) -> bool:
+    from courses.selectors import course_list_for_user
+
+    return (
+        course_list_for_user(user=user)
+        .filter(viewer_role=Role.INSTRUCTOR)
+        .exclude(pk=course.pk)
+        .exists()
     )
 
 

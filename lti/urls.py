@@ -13,4 +13,5 @@ urlpatterns = [
     path("lti/deep-link/<str:token>/", views.deep_link, name="lti-deep-link"),
     path("lti/register/<str:token>/", views.dynamic_registration, name="lti-register"),
     path("lti/setup/", views.setup, name="lti-setup"),
+    path("lti/contexts/<int:context_id>/link/", views.context_link, name="lti-context-link"),
 ]

@@ -314,3 +314,20 @@ def setup(request: HttpRequest) -> HttpResponse:
             "canvas_json": selectors.canvas_config_get(urls=urls),
         },
     )
+
+
+@never_cache
+@login_required
+@_lti_errors
+def context_link(request: HttpRequest, context_id: int) -> HttpResponse:
+    """An instructor's first launch created a course; they may use one of the
+    courses they already teach instead."""
+    context = selectors.context_for_instructor(user=request.user, context_id=context_id)
+    courses = selectors.courses_taught_get(user=request.user, exclude=context.course)
+    if request.method == "POST":
+        chosen = next((c for c in courses if str(c.pk) == request.POST.get("course")), None)
+        if chosen is None:
+            raise LtiError("Choose one of the courses you teach.", code="lti_invalid_course")
+        services.context_course_relink(context=context, course=chosen, actor=request.user)
+        return redirect("course-detail", course_id=chosen.pk)
+    return render(request, "lti/context_link.html", {"context": context, "courses": courses})

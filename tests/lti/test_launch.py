@@ -246,3 +246,38 @@ def test_certification_instructor_variants(client, platform, registration, varia
     user = LtiIdentity.objects.get(sub=f"t-{variant}").user
     assert Enrollment.objects.get(user=user).role == expected
     assert client.get(response["Location"]).status_code == 200
+
+
+def test_instructor_links_the_lms_course_to_a_course_they_teach(client, platform, registration):
+    from tests.factories import CourseFactory, EnrollmentFactory
+
+    _instructor_launch(client, platform)
+    user = LtiIdentity.objects.get(sub="teacher-1").user
+    existing = CourseFactory(title="My running course")
+    EnrollmentFactory(user=user, course=existing, role=Role.INSTRUCTOR)
+    foreign = CourseFactory()
+    # A second LMS course: the first launch offers the choice.
+    response, _ = run_launch(
+        client,
+        platform,
+        platform.base_claims(sub="teacher-1", roles=[INSTRUCTOR], context_id="ctx-2"),
+    )
+    context = LtiContext.objects.get(context_id="ctx-2")
+    assert response["Location"] == f"/lti/contexts/{context.pk}/link/"
+    page = client.get(response["Location"])
+    assert b"My running course" in page.content
+    assert client.post(response["Location"], {"course": foreign.pk}).status_code == 400
+    linked = client.post(response["Location"], {"course": existing.pk})
+    assert linked["Location"] == f"/courses/{existing.pk}/"
+    context.refresh_from_db()
+    assert context.course == existing
+    # Learners of that LMS course now land in the linked course.
+    from django.test import Client
+
+    learner = Client()
+    landed, _ = run_launch(
+        learner, platform, platform.base_claims(sub="student-5", context_id="ctx-2")
+    )
+    assert landed["Location"] == f"/courses/{existing.pk}/"
+    # Someone who is not its instructor cannot see the page.
+    assert learner.get(response["Location"]).status_code == 404
