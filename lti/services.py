@@ -19,6 +19,8 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -515,6 +517,10 @@ def _identity_user(*, launch: Launch) -> tuple[User, bool]:
         or str(claims.get("name", "")).strip()
     )
     email = str(claims.get("email", "")).strip()
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        email = ""
     if email and User.objects.filter(email__iexact=email).exists():
         # Never link to an existing account by email alone (takeover risk).
         email = ""
@@ -584,14 +590,14 @@ def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
         custom = claims.get(C.CUSTOM) or {}
         if not is_deep_link:
             link_claim = claims[C.RESOURCE_LINK]
-            ags = claims.get(C.AGS) or {}
+            ags = _object(claims.get(C.AGS))
             LtiResourceLink.objects.update_or_create(
                 context=context,
                 resource_link_id=str(link_claim["id"])[:255],
                 defaults={
                     "title": str(link_claim.get("title", ""))[:255],
                     "custom": custom,
-                    "lineitem_url": str(ags.get("lineitem", ""))[:500],
+                    "lineitem_url": _url(ags.get("lineitem")),
                 },
             )
             redirect_url = url_for_target(course=course, custom=custom)
@@ -624,13 +630,28 @@ def _teaches_elsewhere(*, user: User, course: Course) -> bool:
     )
 
 
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _url(value) -> str:
+    return (
+        value[:500] if isinstance(value, str) and value.startswith(("https://", "http://")) else ""
+    )
+
+
+def deep_link_return_url(claims: dict) -> str:
+    return _url(_object(claims.get(C.DL_SETTINGS)).get("deep_link_return_url"))
+
+
 def _context_services_update(*, context: LtiContext, claims: dict) -> None:
-    nrps = claims.get(C.NRPS) or {}
-    ags = claims.get(C.AGS) or {}
+    nrps = _object(claims.get(C.NRPS))
+    ags = _object(claims.get(C.AGS))
+    scopes = ags.get("scope")
     values = {
-        "memberships_url": str(nrps.get("context_memberships_url", ""))[:500],
-        "lineitems_url": str(ags.get("lineitems", ""))[:500],
-        "ags_scopes": [s for s in ags.get("scope", []) if isinstance(s, str)],
+        "memberships_url": _url(nrps.get("context_memberships_url")),
+        "lineitems_url": _url(ags.get("lineitems")),
+        "ags_scopes": [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else [],
     }
     changed = [k for k, v in values.items() if v and getattr(context, k) != v]
     for k in changed:

@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core.errors import ApplicationError
 from lti import claims as C
 from lti import selectors, services
 from lti.errors import LtiError
@@ -55,6 +56,10 @@ def _lti_errors(view):
             return view(request, *args, **kwargs)
         except LtiError as error:
             return _error_page(request, error)
+        except ApplicationError as error:  # from courses/classroom services
+            return _error_page(
+                request, LtiError(error.message, code=error.code, status=error.status_code)
+            )
 
     return wrapper
 
@@ -186,12 +191,13 @@ def launch(request: HttpRequest) -> HttpResponse:
     services.login_state_consume(login_state=login_state)
     outcome = services.launch_apply(launch=result, url_for_target=services.target_url)
     login(request, outcome.user, backend="django.contrib.auth.backends.ModelBackend")
-    presentation = result.claims.get(C.LAUNCH_PRESENTATION) or {}
+    presentation = result.claims.get(C.LAUNCH_PRESENTATION)
+    presentation = presentation if isinstance(presentation, dict) else {}
     request.session[EMBED_SESSION_KEY] = selectors.frame_origins_get(
         registration=result.registration,
         urls=[
             presentation.get("return_url"),
-            (result.claims.get(C.DL_SETTINGS) or {}).get("deep_link_return_url"),
+            services.deep_link_return_url(result.claims),
         ],
     )
     response = redirect(outcome.redirect_url)

@@ -281,3 +281,29 @@ def test_instructor_links_the_lms_course_to_a_course_they_teach(client, platform
     assert landed["Location"] == f"/courses/{existing.pk}/"
     # Someone who is not its instructor cannot see the page.
     assert learner.get(response["Location"]).status_code == 404
+
+
+def test_odd_claim_types_never_break_a_launch(client, platform, registration):
+    """Optional claims of the wrong type are ignored, not a 500."""
+    claims = platform.base_claims(sub="teacher-odd", roles=[INSTRUCTOR, 7, None])
+    claims.update(
+        {
+            "email": "not-an-email",
+            "given_name": 123,
+            "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": "x",
+            "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": {
+                "scope": "abc",
+                "lineitem": 5,
+            },
+            "https://purl.imsglobal.org/spec/lti/claim/launch_presentation": "x",
+            "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": "x",
+        }
+    )
+    claims["https://purl.imsglobal.org/spec/lti/claim/context"]["id"] = 42
+    response, _ = run_launch(client, platform, claims)
+    assert response.status_code == 302
+    user = LtiIdentity.objects.get(sub="teacher-odd").user
+    assert user.email == ""
+    context = LtiContext.objects.get()
+    assert context.context_id == "42" and context.memberships_url == ""
+    assert context.ags_scopes == [] and LtiResourceLink.objects.get().lineitem_url == ""
