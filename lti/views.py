@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ConflictError
 from lti import claims as C
 from lti import selectors, services
 from lti.errors import LtiError
@@ -189,7 +189,12 @@ def launch(request: HttpRequest) -> HttpResponse:
         )
         return _frameable(page, origins)
     services.login_state_consume(login_state=login_state)
-    outcome = services.launch_apply(launch=result, url_for_target=services.target_url)
+    try:
+        outcome = services.launch_apply(launch=result, url_for_target=services.target_url)
+    except ConflictError:
+        # A simultaneous first launch (same user or same LMS course) created
+        # the rows first; this attempt rolled back and now finds them.
+        outcome = services.launch_apply(launch=result, url_for_target=services.target_url)
     login(request, outcome.user, backend="django.contrib.auth.backends.ModelBackend")
     presentation = result.claims.get(C.LAUNCH_PRESENTATION)
     presentation = presentation if isinstance(presentation, dict) else {}

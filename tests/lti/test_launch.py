@@ -64,6 +64,17 @@ def test_instructor_first_launch_creates_course_and_lands_on_it(client, platform
     assert page.status_code == 200
     assert "frame-ancestors 'self' " + platform.url in page["Content-Security-Policy"]
     assert "X-Frame-Options" not in page
+    assert page.cookies["csrftoken"]["samesite"] == "None; Partitioned"
+    assert page.cookies["csrftoken"]["secure"]
+    # Someone else's pages keep the defaults.
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    other = Client()
+    other.force_login(UserFactory())
+    home = other.get("/")
+    assert home["X-Frame-Options"] == "DENY" and "Content-Security-Policy" not in home
 
 
 def test_learner_launch_enrols_and_logs_in(client, platform, registration):
