@@ -238,3 +238,52 @@ def test_service_token_with_signed_assertion(platform, registration, tool_jwks):
         services.service_token_get(registration=registration, scopes=[NRPS_SCOPE])
     assert error.value.code == "lti_platform_unreachable"
     assert any("not in its JWKS" in message for message in platform.errors)
+
+
+@pytest.mark.django_db
+def test_deep_link_refuses_items_of_another_course(client, platform, registration):
+    response, _ = run_launch(client, platform, _deep_link_claims(platform))
+    foreign = LiveSessionFactory()
+    refused = client.post(response["Location"], {"item": [f"session:{foreign.pk}"]})
+    assert refused.status_code == 400 and b"Unknown item" in refused.content
+    other = UserFactory()
+    client.force_login(other)  # the selection belongs to the launching instructor only
+    assert client.get(response["Location"]).status_code == 404
+
+
+@pytest.mark.django_db
+def test_manual_registration_in_the_admin(client, platform):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    form = {
+        "name": "Moodle",
+        "issuer": platform.issuer,
+        "client_id": "manual-1",
+        "auth_login_url": platform.auth_url,
+        "auth_token_url": platform.token_url,
+        "auth_token_audience": "",
+        "keyset_url": platform.jwks_url,
+        "scopes": "[]",
+        "product_family_code": "",
+        "is_active": "on",
+        "deployments-TOTAL_FORMS": "1",
+        "deployments-INITIAL_FORMS": "0",
+        "deployments-MIN_NUM_FORMS": "0",
+        "deployments-MAX_NUM_FORMS": "1000",
+        "deployments-0-deployment_id": "dep-manual",
+        "deployments-0-name": "",
+    }
+    response = client.post("/admin/lti/registration/add/", form)
+    assert response.status_code == 302, response.content[:2000]
+    registration = Registration.objects.get(client_id="manual-1")
+    assert list(registration.deployments.values_list("deployment_id", flat=True)) == ["dep-manual"]
+    duplicate = client.post("/admin/lti/registration/add/", form)
+    assert duplicate.status_code == 200  # the form shows the uniqueness error
+    assert Registration.objects.filter(client_id="manual-1").count() == 1
+
+
+@pytest.mark.django_db
+def test_jwks_serves_public_keys_only(client):
+    keys = client.get("/lti/jwks/").json()["keys"]
+    assert len(keys) == 1
+    assert keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and keys[0]["use"] == "sig"
+    assert not {"d", "p", "q", "dp", "dq", "qi"} & set(keys[0])
