@@ -1,6 +1,10 @@
 from django.contrib import admin
+from django.db import models
 
 from lti.models import Deployment, LtiContext, LtiIdentity, Registration, ToolKey
+
+
+URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
 
 
 class DeploymentInline(admin.TabularInline):
@@ -14,6 +18,7 @@ class RegistrationAdmin(admin.ModelAdmin):
     search_fields = ["name", "issuer", "client_id"]
     inlines = [DeploymentInline]
     exclude = ["jwks_cache", "jwks_fetched_at"]
+    formfield_overrides = URL_FIELDS
 
 
 @admin.register(ToolKey)
@@ -36,4 +41,5 @@ class LtiIdentityAdmin(admin.ModelAdmin):
 @admin.register(LtiContext)
 class LtiContextAdmin(admin.ModelAdmin):
     list_display = ["context_id", "title", "deployment", "course"]
+    formfield_overrides = URL_FIELDS
     raw_id_fields = ["course"]
