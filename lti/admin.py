@@ -3,7 +3,6 @@ from django.db import models
 
 from lti.models import Deployment, LtiContext, LtiIdentity, Registration, ToolKey
 
-
 URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
 
 
