@@ -27,7 +27,6 @@ from django.utils import timezone
 
 from classroom.selectors import live_session_list, seat_map_get
 from classroom.services.seating import seating_auto
-from core.errors import ConflictError
 from courses.models import Course, Role, User
 from courses.services import course_create, enrollment_set, user_create
 from lti import claims as C
@@ -81,18 +80,25 @@ def _key_new(*, use_after) -> ToolKey:
     )
 
 
+def tool_key_first_create() -> None:
+    """Create the very first key (usable at once) if there is no key at all."""
+    # Two first requests at once may each create one: both are published and
+    # valid, and the newer signs, which is harmless.
+    if not ToolKey.objects.exists():
+        _key_new(use_after=timezone.now())
+
+
 def tool_key_ensure() -> ToolKey:
-    """The key that signs now; the very first key is usable at once."""
-    with transaction.atomic():
-        key = signing_key_get()
-        if key is not None:
-            return key
-        ToolKey.objects.select_for_update().exists()
-        if not ToolKey.objects.exists():
-            return _key_new(use_after=timezone.now())
+    """The key that signs now."""
+    tool_key_first_create()
     key = signing_key_get()
-    if key is None:  # only keys not yet usable: keep signing with the newest usable one
-        raise ConflictError("No tool key is usable yet.", code="lti_no_key")
+    if key is None:
+        raise LtiError(
+            "No tool key may sign yet (a rotation's new key is still in its lead time and "
+            "no older key is valid): run lti_rotate_keys --lead 0.",
+            code="lti_no_key",
+            status=409,
+        )
     return key
 
 

@@ -80,7 +80,7 @@ def _tool_urls(request: HttpRequest) -> dict[str, str]:
 
 @never_cache
 def jwks(request: HttpRequest) -> JsonResponse:
-    services.tool_key_ensure()
+    services.tool_key_first_create()
     return JsonResponse(selectors.jwks_get())
 
 

@@ -287,3 +287,12 @@ def test_jwks_serves_public_keys_only(client):
     assert len(keys) == 1
     assert keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and keys[0]["use"] == "sig"
     assert not {"d", "p", "q", "dp", "dq", "qi"} & set(keys[0])
+
+
+@pytest.mark.django_db
+def test_no_usable_key_is_a_readable_refusal_and_jwks_still_serves(client):
+    services.tool_key_rotate(lead=timedelta(hours=1))  # the first key is not yet usable
+    assert client.get("/lti/jwks/").status_code == 200
+    with pytest.raises(LtiError) as error:
+        services.tool_key_ensure()
+    assert error.value.code == "lti_no_key"
