@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "core.middleware.ApiErrorMiddleware",  # every /api/ error in the JSON shape
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # LTI pages inside an LMS frame: frame-ancestors and cookie attributes (lti/middleware.py).
+    "lti.middleware.LtiFrameMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

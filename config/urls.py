@@ -24,6 +24,7 @@ from classroom.views import transcript as transcript_views
 from core.api.parsers import JSONParser
 from core.views import healthz
 from courses.api.views import CourseDetailApi, CourseListApi, MeApi
+from lti.urls import urlpatterns as lti_patterns
 from playback.urls import urlpatterns as playback_patterns
 
 
@@ -111,6 +112,7 @@ urlpatterns = [
     *account_patterns,
     *api_patterns,
     *playback_patterns,
+    *lti_patterns,
 ]
 
 handler400 = "core.views.bad_request"

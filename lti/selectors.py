@@ -1,0 +1,140 @@
+"""Reads of the LTI tool."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.db.models import Q
+from django.utils import timezone
+
+from lti.models import Registration, ToolKey
+
+
+def signing_key_get() -> ToolKey | None:
+    """The most recently created key that may sign now."""
+    now = timezone.now()
+    return (
+        ToolKey.objects.filter(use_after__lte=now)
+        .filter(Q(retire_after__isnull=True) | Q(retire_after__gt=now))
+        .order_by("-id")
+        .first()
+    )
+
+
+def jwks_get() -> dict:
+    """Our published public keys: every key not retired yet (a new key is
+    published before it signs)."""
+    now = timezone.now()
+    keys = ToolKey.objects.filter(Q(retire_after__isnull=True) | Q(retire_after__gt=now)).order_by(
+        "use_after", "id"
+    )
+    return {"keys": [key.public_jwk for key in keys]}
+
+
+def platform_origins_get() -> list[str]:
+    """Origins of every active registration (frame-ancestors of error pages,
+    where the launch's platform may be unknown)."""
+    origins: set[str] = set()
+    for registration in Registration.objects.filter(is_active=True):
+        origins.update(frame_origins_get(registration=registration, urls=[]))
+    return sorted(origins)
+
+
+def frame_origins_get(*, registration: Registration, urls: list) -> list[str]:
+    """Origins that may frame this launch's pages (`frame-ancestors`): the
+    platform's issuer and auth endpoint, and the LMS URLs its signed launch
+    named (return URLs: a Canvas school's host differs from its issuer)."""
+    origins: set[str] = set()
+    for url in [registration.issuer, registration.auth_login_url, *urls]:
+        if not isinstance(url, str):
+            continue
+        parts = urlsplit(url)
+        if parts.scheme in ("https", "http") and parts.netloc and " " not in parts.netloc:
+            origins.add(f"{parts.scheme}://{parts.netloc}")
+    return sorted(origins)
+
+
+def recording_in_course(*, course, recording_id: int) -> bool:
+    from playback.selectors import recording_list_get
+
+    return any(
+        row["recording"].pk == recording_id
+        for row in recording_list_get(course=course, user=None, is_staff=True)
+    )
+
+
+def deep_link_choices_get(*, course, user) -> dict:
+    from classroom.selectors import live_session_list
+    from playback.selectors import recording_list_get
+
+    return {
+        "sessions": list(live_session_list(course=course)),
+        "recordings": [
+            row["recording"] for row in recording_list_get(course=course, user=user, is_staff=True)
+        ],
+    }
+
+
+def canvas_config_get(*, urls: dict[str, str]) -> str:
+    """The JSON to paste into a Canvas LTI developer key ("Paste JSON")."""
+    import json
+
+    from lti import claims as C
+
+    placement = {
+        "target_link_uri": urls["launch_url"],
+        "message_type": C.DEEP_LINKING_REQUEST,
+        "text": "Roundtable",
+    }
+    config = {
+        "title": "Roundtable",
+        "description": "Live classes at tables, recordings and playback rooms.",
+        "oidc_initiation_url": urls["login_url"],
+        "target_link_uri": urls["launch_url"],
+        "public_jwk_url": urls["jwks_url"],
+        "scopes": [C.SCOPE_NRPS, C.SCOPE_LINEITEM, C.SCOPE_SCORE, C.SCOPE_RESULT],
+        "extensions": [
+            {
+                "domain": urls["domain"],
+                "platform": "canvas.instructure.com",
+                "privacy_level": "public",
+                "settings": {
+                    "placements": [
+                        {
+                            "placement": "course_navigation",
+                            "message_type": C.RESOURCE_LINK_REQUEST,
+                            "target_link_uri": urls["launch_url"],
+                            "text": "Roundtable",
+                        },
+                        {"placement": "link_selection", **placement},
+                        {"placement": "assignment_selection", **placement},
+                    ]
+                },
+            }
+        ],
+        "custom_fields": {},
+    }
+    return json.dumps(config, indent=2)
+
+
+def context_for_instructor(*, user, context_id: int):
+    """The LMS context, if the user is an instructor of its course; else an
+    LtiError 404 (nothing is confirmed to others)."""
+    from courses.access import course_role_get
+    from courses.models import Role
+    from lti.errors import LtiError
+    from lti.models import LtiContext
+
+    context = LtiContext.objects.select_related("course").filter(pk=context_id).first()
+    if context is None or course_role_get(user=user, course=context.course) != Role.INSTRUCTOR:
+        raise LtiError("LMS course not found.", code="lti_context_not_found", status=404)
+    return context
+
+
+def courses_taught_get(*, user, exclude) -> list:
+    from courses.models import Role
+    from courses.selectors import course_list_for_user
+
+    return list(
+        course_list_for_user(user=user).filter(viewer_role=Role.INSTRUCTOR).exclude(pk=exclude.pk)
+    )

@@ -1,0 +1,320 @@
+"""Launches driven through the strict platform: login → platform auth → launch."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from classroom.models import Seat
+from classroom.services.seating import table_create
+from courses.models import Course, Enrollment, Role
+from lti.models import LoginState, LtiContext, LtiIdentity, LtiResourceLink
+from tests.factories import LiveSessionFactory
+from tests.lti.conftest import INSTRUCTOR, LEARNER, login, run_launch
+from tests.lti.platform import auth_url_query
+
+User = get_user_model()
+pytestmark = pytest.mark.django_db
+
+MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
+INSTITUTION = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"
+
+
+def _instructor_launch(client, platform, **claims_kw):
+    claims = platform.base_claims(sub="teacher-1", roles=[INSTRUCTOR], **claims_kw)
+    response, _ = run_launch(client, platform, claims)
+    return response
+
+
+def test_login_redirects_to_platform_with_every_oidc_parameter(client, platform, registration):
+    hint = platform.plan(platform.base_claims())
+    for method in ("get", "post"):
+        response = login(client, platform, hint, method=method)
+        assert response.status_code == 302
+        query = auth_url_query(response["Location"])
+        assert response["Location"].startswith(platform.auth_url + "?")
+        assert query["response_mode"] == "form_post"
+        assert query["prompt"] == "none"
+        assert query["scope"] == "openid"
+        assert query["response_type"] == "id_token"
+        assert query["client_id"] == platform.client_id
+        assert query["login_hint"] == hint
+        assert query["lti_message_hint"] == "msg-" + hint
+        assert query["redirect_uri"] == "http://testserver/lti/launch/"
+        state = LoginState.objects.get(state=query["state"])
+        assert state.nonce == query["nonce"]
+        cookie = response.cookies["lti_state_" + query["state"]]
+        assert cookie["samesite"] == "None; Partitioned"
+        assert cookie["secure"] and cookie["httponly"]
+
+
+def test_instructor_first_launch_creates_course_and_lands_on_it(client, platform, registration):
+    response = _instructor_launch(client, platform)
+    context = LtiContext.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/courses/{context.course_id}/"
+    assert context.course.title == "Biology 101"
+    assert context.memberships_url == platform.url + "/nrps/ctx-1"
+    assert context.lineitems_url == platform.url + "/ags/ctx-1/lineitems"
+    user = LtiIdentity.objects.get(sub="teacher-1").user
+    assert user.display_name == "Ada Lovelace" and user.email == "teacher-1@lms.example"
+    assert Enrollment.objects.get(user=user).role == Role.INSTRUCTOR
+    assert LtiResourceLink.objects.get().resource_link_id == "link-1"
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert "frame-ancestors 'self' " + platform.url in page["Content-Security-Policy"]
+    assert "X-Frame-Options" not in page
+    assert page.cookies["csrftoken"]["samesite"] == "None; Partitioned"
+    assert page.cookies["csrftoken"]["secure"]
+    # Someone else's pages keep the defaults.
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    other = Client()
+    other.force_login(UserFactory())
+    home = other.get("/")
+    assert home["X-Frame-Options"] == "DENY" and "Content-Security-Policy" not in home
+
+
+def test_learner_launch_enrols_and_logs_in(client, platform, registration):
+    from django.test import Client
+
+    _instructor_launch(Client(), platform)
+    response, _ = run_launch(client, platform, platform.base_claims(sub="student-1"))
+    assert response.status_code == 302
+    user = LtiIdentity.objects.get(sub="student-1").user
+    enrollment = Enrollment.objects.get(user=user)
+    assert enrollment.role == Role.LEARNER
+    assert response["Location"] == f"/courses/{enrollment.course_id}/"
+    assert client.get(response["Location"]).status_code == 200
+    session_cookie = response.cookies["sessionid"]
+    assert session_cookie["samesite"] == "None; Partitioned" and session_cookie["secure"]
+
+
+def test_learner_before_any_instructor_launch_is_refused(client, platform, registration):
+    response, _ = run_launch(client, platform, platform.base_claims(sub="student-1"))
+    assert response.status_code == 403
+    assert b"lti_course_not_set_up" in response.content
+    assert not User.objects.exists() and not Course.objects.exists()
+
+
+def test_new_learner_is_seated_when_the_course_has_tables(client, platform, registration):
+    from django.test import Client
+
+    _instructor_launch(Client(), platform)
+    course = LtiContext.objects.get().course
+    table = table_create(course=course, name="Table A", actor=None)
+    run_launch(client, platform, platform.base_claims(sub="student-9"))
+    user = LtiIdentity.objects.get(sub="student-9").user
+    assert Seat.objects.get(user=user).table == table
+
+
+def test_privacy_restricted_launch_gets_generated_names(client, platform, registration):
+    claims = platform.base_claims(sub="anon-1", roles=[INSTRUCTOR])
+    for name in ("name", "given_name", "family_name", "email"):
+        claims.pop(name)
+    response, _ = run_launch(client, platform, claims)
+    assert response.status_code == 302
+    user = LtiIdentity.objects.get(sub="anon-1").user
+    assert user.username.startswith("lti-") and user.email == ""
+    assert user.display_name.startswith("LMS user ")
+
+
+def test_email_of_an_existing_account_is_not_linked(client, platform, registration):
+    from tests.factories import UserFactory
+
+    existing = UserFactory(email="teacher-1@lms.example")
+    _instructor_launch(client, platform)
+    user = LtiIdentity.objects.get(sub="teacher-1").user
+    assert user != existing and user.email == ""
+
+
+def test_same_sub_on_a_second_launch_is_the_same_user(client, platform, registration):
+    _instructor_launch(client, platform)
+    client.logout()
+    _instructor_launch(client, platform)
+    assert User.objects.count() == 1 and LtiIdentity.objects.count() == 1
+
+
+def test_deep_linked_session_and_recording_land_there(client, platform, registration):
+    _instructor_launch(client, platform)
+    course = LtiContext.objects.get().course
+    session = LiveSessionFactory(course=course)
+    response, _ = run_launch(
+        client,
+        platform,
+        platform.base_claims(
+            sub="teacher-1",
+            roles=[INSTRUCTOR],
+            custom={"roundtable_session_id": str(session.pk)},
+        ),
+    )
+    assert response["Location"] == f"/sessions/{session.pk}/live/"
+    other = LiveSessionFactory()  # another course: falls back to the course page
+    response, _ = run_launch(
+        client,
+        platform,
+        platform.base_claims(
+            sub="teacher-1", roles=[INSTRUCTOR], custom={"roundtable_session_id": str(other.pk)}
+        ),
+    )
+    assert response["Location"] == f"/courses/{course.pk}/"
+
+
+def test_platform_keys_are_cached_and_refetched_once_for_a_new_kid(client, platform, registration):
+    _instructor_launch(client, platform)
+    _instructor_launch(client, platform)
+    assert platform.jwks_hits == 1
+    # The platform rotates its key: the unknown kid triggers one refetch (once
+    # the minimum refetch interval has passed).
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from lti.models import Registration
+    from tests.lti.platform import _rsa_key
+
+    platform.key, platform.kid = _rsa_key(), "rotated-kid"
+    Registration.objects.filter(pk=registration.pk).update(
+        jwks_fetched_at=timezone.now() - timedelta(seconds=60)
+    )
+    response = _instructor_launch(client, platform)
+    assert response.status_code == 302
+    assert platform.jwks_hits == 2
+
+
+# --- The ten learner and ten instructor variants of the certification suite ---------------
+
+LEARNER_VARIANTS = {
+    "full_uri": [LEARNER],
+    "short_form": ["Learner"],
+    "institution_student_and_context_learner": [INSTITUTION + "Student", LEARNER],
+    "institution_only": [INSTITUTION + "Student"],
+    "lti11_urn": ["urn:lti:role:ims/lis/Learner"],
+    "learner_sub_role": ["http://purl.imsglobal.org/vocab/lis/v2/membership/Learner#Learner"],
+    "unknown_role": ["http://example.org/roles#Wizard"],
+    "no_roles": [],
+    "learner_and_guest": [LEARNER, "http://purl.imsglobal.org/vocab/lis/v2/system/person#Guest"],
+    "mentor_is_observer": [MEMBERSHIP + "Mentor"],
+}
+INSTRUCTOR_VARIANTS = {
+    "full_uri": [INSTRUCTOR],
+    "short_form": ["Instructor"],
+    "with_institution_faculty": [INSTITUTION + "Faculty", INSTRUCTOR],
+    "institution_faculty_only": [INSTITUTION + "Faculty"],
+    "administrator": [MEMBERSHIP + "Administrator"],
+    "lti11_urn": ["urn:lti:role:ims/lis/Instructor"],
+    "instructor_and_learner": [INSTRUCTOR, LEARNER],
+    "teaching_assistant_sub_role": [
+        "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
+    ],
+    "content_developer": [MEMBERSHIP + "ContentDeveloper"],
+    "system_administrator": ["http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"],
+}
+EXPECTED = {
+    "mentor_is_observer": Role.OBSERVER,
+    "teaching_assistant_sub_role": Role.TA,
+    "content_developer": Role.TA,
+}
+PII = [
+    {},  # full
+    {"drop": ("email",)},  # names only
+    {"drop": ("name", "given_name", "family_name")},  # email only
+    {"drop": ("name", "given_name", "family_name", "email")},  # no PII
+]
+
+
+@pytest.mark.parametrize("variant", list(LEARNER_VARIANTS))
+def test_certification_learner_variants(client, platform, registration, variant):
+    from django.test import Client
+
+    _instructor_launch(Client(), platform)
+    index = list(LEARNER_VARIANTS).index(variant)
+    claims = platform.base_claims(sub=f"s-{variant}", roles=LEARNER_VARIANTS[variant])
+    for name in PII[index % 4].get("drop", ()):
+        claims.pop(name)
+    response, _ = run_launch(client, platform, claims)
+    assert response.status_code == 302, response.content
+    user = LtiIdentity.objects.get(sub=f"s-{variant}").user
+    assert Enrollment.objects.get(user=user).role == EXPECTED.get(variant, Role.LEARNER)
+    assert client.get(response["Location"]).status_code == 200
+
+
+@pytest.mark.parametrize("variant", list(INSTRUCTOR_VARIANTS))
+def test_certification_instructor_variants(client, platform, registration, variant):
+    index = list(INSTRUCTOR_VARIANTS).index(variant)
+    expected = EXPECTED.get(variant, Role.INSTRUCTOR)
+    if expected != Role.INSTRUCTOR:  # a TA needs the course to exist
+        from django.test import Client
+
+        _instructor_launch(Client(), platform)
+    claims = platform.base_claims(sub=f"t-{variant}", roles=INSTRUCTOR_VARIANTS[variant])
+    for name in PII[index % 4].get("drop", ()):
+        claims.pop(name)
+    response, _ = run_launch(client, platform, claims)
+    assert response.status_code == 302, response.content
+    user = LtiIdentity.objects.get(sub=f"t-{variant}").user
+    assert Enrollment.objects.get(user=user).role == expected
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_instructor_links_the_lms_course_to_a_course_they_teach(client, platform, registration):
+    from tests.factories import CourseFactory, EnrollmentFactory
+
+    _instructor_launch(client, platform)
+    user = LtiIdentity.objects.get(sub="teacher-1").user
+    existing = CourseFactory(title="My running course")
+    EnrollmentFactory(user=user, course=existing, role=Role.INSTRUCTOR)
+    foreign = CourseFactory()
+    # A second LMS course: the first launch offers the choice.
+    response, _ = run_launch(
+        client,
+        platform,
+        platform.base_claims(sub="teacher-1", roles=[INSTRUCTOR], context_id="ctx-2"),
+    )
+    context = LtiContext.objects.get(context_id="ctx-2")
+    assert response["Location"] == f"/lti/contexts/{context.pk}/link/"
+    page = client.get(response["Location"])
+    assert b"My running course" in page.content
+    assert client.post(response["Location"], {"course": foreign.pk}).status_code == 400
+    linked = client.post(response["Location"], {"course": existing.pk})
+    assert linked["Location"] == f"/courses/{existing.pk}/"
+    context.refresh_from_db()
+    assert context.course == existing
+    # Learners of that LMS course now land in the linked course.
+    from django.test import Client
+
+    learner = Client()
+    landed, _ = run_launch(
+        learner, platform, platform.base_claims(sub="student-5", context_id="ctx-2")
+    )
+    assert landed["Location"] == f"/courses/{existing.pk}/"
+    # Someone who is not its instructor cannot see the page.
+    assert learner.get(response["Location"]).status_code == 404
+
+
+def test_odd_claim_types_never_break_a_launch(client, platform, registration):
+    """Optional claims of the wrong type are ignored, not a 500."""
+    claims = platform.base_claims(sub="teacher-odd", roles=[INSTRUCTOR, 7, None])
+    claims.update(
+        {
+            "email": "not-an-email",
+            "given_name": 123,
+            "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": "x",
+            "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": {
+                "scope": "abc",
+                "lineitem": 5,
+            },
+            "https://purl.imsglobal.org/spec/lti/claim/launch_presentation": "x",
+            "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": "x",
+        }
+    )
+    claims["https://purl.imsglobal.org/spec/lti/claim/context"]["id"] = 42
+    response, _ = run_launch(client, platform, claims)
+    assert response.status_code == 302
+    user = LtiIdentity.objects.get(sub="teacher-odd").user
+    assert user.email == ""
+    context = LtiContext.objects.get()
+    assert context.context_id == "42" and context.memberships_url == ""
+    assert context.ags_scopes == [] and LtiResourceLink.objects.get().lineitem_url == ""
