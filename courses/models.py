@@ -93,7 +93,3 @@ class Enrollment(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.course.code} ({self.get_role_display()})"
-
-    @property
-    def is_staff_role(self) -> bool:
-        return self.role in STAFF_ROLES
