@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from classroom.models import LiveSession, Seat, SessionState, Table
+from classroom.models import LiveSession, SessionState
 from courses.models import Role
 from playback.media import synthetic_media_write
 from playback.models import Recording, RecordingSource, RecordingStatus
-from tests.factories import EnrollmentFactory
+from tests.factories import EnrollmentFactory, SeatFactory, TableFactory
 
 MEDIA_SECONDS = 6
 
@@ -100,11 +100,11 @@ def recording(course, ended_session, media_files, media_root):
 @pytest.fixture
 def tables(course):
     """Table A: ann, bob; table B: cat."""
-    table_a = Table.objects.create(course=course, name="A")
-    table_b = Table.objects.create(course=course, name="B")
+    table_a = TableFactory(course=course, name="A")
+    table_b = TableFactory(course=course, name="B")
     people = {}
     for name, table in (("ann", table_a), ("bob", table_a), ("cat", table_b)):
         user = EnrollmentFactory(course=course, role=Role.LEARNER, user__username=name).user
-        Seat.objects.create(course=course, table=table, user=user)
+        SeatFactory(table=table, user=user)
         people[name] = user
     return {"a": table_a, "b": table_b, **people}
