@@ -18,9 +18,7 @@ from classroom.models import (
     LiveSession,
     PodiumSpeaker,
     Question,
-    Seat,
     SessionState,
-    Table,
 )
 from classroom.selectors import attendance_seconds, session_snapshot_get
 from classroom.services import chat, reactions, room, sessions
@@ -33,16 +31,14 @@ from core.errors import (
     ValidationError,
 )
 from courses.models import Role
-from tests.factories import EnrollmentFactory
+from tests.factories import EnrollmentFactory, SeatFactory, TableFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def tables(course):
-    return Table.objects.create(course=course, name="A"), Table.objects.create(
-        course=course, name="B"
-    )
+    return TableFactory(course=course, name="A"), TableFactory(course=course, name="B")
 
 
 @pytest.fixture
@@ -52,7 +48,7 @@ def seated(course, tables, learner):
     mate = EnrollmentFactory(course=course, role=Role.LEARNER).user
     other = EnrollmentFactory(course=course, role=Role.LEARNER).user
     for user, table in ((learner, a), (mate, a), (other, b)):
-        Seat.objects.create(course=course, table=table, user=user)
+        SeatFactory(table=table, user=user)
     return {"learner": learner, "mate": mate, "other": other, "a": a, "b": b}
 
 
@@ -169,7 +165,7 @@ def test_bad_modes_are_refused_and_nothing_changes(live, instructor, kwargs, cod
 
 
 def test_table_of_another_course_cannot_be_staged(live, instructor, other_course):
-    foreign = Table.objects.create(course=other_course, name="X")
+    foreign = TableFactory(course=other_course)
     with pytest.raises(NotFoundError):
         sessions.live_session_mode_set(
             session_id=live.pk, actor=instructor, mode="stage", table_id=foreign.pk

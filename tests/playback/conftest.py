@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from classroom.models import LiveSession, SessionState
+from classroom.models import SessionState
 from courses.models import Role
 from playback.media import synthetic_media_write
 from playback.models import Recording, RecordingSource, RecordingStatus
-from tests.factories import EnrollmentFactory, SeatFactory, TableFactory
+from tests.factories import EnrollmentFactory, LiveSessionFactory, SeatFactory, TableFactory
 
 MEDIA_SECONDS = 6
 
@@ -52,11 +52,10 @@ def media_root(settings, tmp_path):
 @pytest.fixture
 def ended_session(course):
     start = timezone.now() - timedelta(days=1)
-    return LiveSession.objects.create(
+    return LiveSessionFactory(
         course=course,
         title="Week 1",
         scheduled_start=start,
-        scheduled_end=start + timedelta(hours=1),
         state=SessionState.ENDED,
         started_at=start,
         ended_at=start + timedelta(minutes=50),
