@@ -1,5 +1,5 @@
-"""The log's readers (analytics/selectors.py), as the timeline build, the
-recording ingest and the talk meters call them."""
+"""The log's readers (analytics/selectors.py): `event_list`, and the readers
+as the timeline build, the recording ingest and the talk meters call them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics.selectors import object_events_count, session_events_list, session_talk_totals
+from analytics.selectors import (
+    event_list,
+    object_events_count,
+    session_events_list,
+    session_talk_totals,
+)
 from analytics.services import event_record
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +123,43 @@ def test_object_events_count_counts_one_object_s_events(course, learner, instruc
     assert object_events_count(verb="answered", object_type="poll", object_id=4) == 2
     assert object_events_count(verb="answered", object_type="poll", object_id="5") == 1
     assert object_events_count(verb="answered", object_type="question", object_id=4) == 0
+
+
+def test_events_are_listed_in_occurrence_order_with_ties_in_recording_order(course, learner):
+    base = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    late = event_record(
+        actor=learner,
+        course=course,
+        verb="ended",
+        object_type="live_session",
+        occurred_at=base + timedelta(seconds=5),
+    )[0]
+    tie_first = event_record(
+        actor=learner, course=course, verb="started", object_type="live_session", occurred_at=base
+    )[0]
+    tie_second = event_record(
+        actor=learner,
+        course=course,
+        verb="raised_hand",
+        object_type="live_session",
+        occurred_at=base,
+    )[0]
+    assert list(event_list(course_id=course.pk)) == [tie_first, tie_second, late]
+    assert [e.recorded_at for e in (late, tie_first, tie_second)] == sorted(
+        e.recorded_at for e in (late, tie_first, tie_second)
+    )
+
+
+def test_selector_filters_by_session_actor_and_verb(course, learner, instructor):
+    event_record(
+        actor=learner, course=course, verb="upvoted", object_type="question", live_session_id=7
+    )
+    event_record(
+        actor=instructor, course=course, verb="upvoted", object_type="question", live_session_id=7
+    )
+    event_record(
+        actor=learner, course=course, verb="upvoted", object_type="question", live_session_id=8
+    )
+    assert event_list(live_session_id=7).count() == 2
+    assert event_list(live_session_id=7, actor_id=learner.pk).count() == 1
+    assert event_list(course_id=course.pk, verb="upvoted").count() == 3
