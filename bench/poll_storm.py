@@ -203,7 +203,7 @@ def attendance_wait(session_ids: list[int], expected: int, limit: float, open_: 
 
 def verify(rooms: list[dict]) -> list[dict]:
     """Compare what the clients sent, were acked and were shown with what is stored."""
-    from analytics.models import LearningEvent
+    from analytics.selectors import object_events_count
     from classroom.models import PollResponse
 
     checks = []
@@ -216,9 +216,7 @@ def verify(rooms: list[dict]) -> list[dict]:
         acked_answers = {v["user_id"]: v["choice"] for v in acked}
         stored_answers = {user: answer.get("option") for user, answer in rows}
         final = room["final_counts"]
-        events = LearningEvent.objects.filter(
-            verb="answered", object_type="poll", object_id=str(room["poll_id"])
-        ).count()
+        events = object_events_count(verb="answered", object_type="poll", object_id=room["poll_id"])
         checks.append(
             {
                 "stored": len(rows),

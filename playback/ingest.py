@@ -193,17 +193,17 @@ def picture_shots(
 
 def _talks(recording, spans) -> list[tuple[datetime, int]]:
     """When each recorded person started talking (Janus's talk events)."""
-    from analytics.models import LearningEvent
+    from analytics.selectors import session_events_list
 
     if recording.live_session_id is None or not spans:
         return []
     return list(
-        LearningEvent.objects.filter(
-            live_session_id=recording.live_session_id,
-            verb="spoke",
-            occurred_at__gte=spans[0].started_at,
-            occurred_at__lt=spans[-1].ended_at,
-            actor_id__isnull=False,
+        session_events_list(
+            recording.live_session_id,
+            verbs=("spoke",),
+            since=spans[0].started_at,
+            until=spans[-1].ended_at,
+            with_actor=True,
         ).values_list("occurred_at", "actor_id")
     )
 

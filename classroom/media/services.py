@@ -189,18 +189,11 @@ def talking_now(session_id: int, user_ids) -> set[int]:
 
 def talk_meters_get(session_id: int) -> dict:
     """Talk time per learner and per table so far, and who is talking now."""
-    from django.db.models import Count, Sum
-
-    from analytics.models import LearningEvent
+    from analytics.selectors import session_talk_totals
     from classroom.models import LiveSession, Seat
 
     course_id = LiveSession.objects.values_list("course_id", flat=True).get(pk=session_id)
-    totals = dict(
-        LearningEvent.objects.filter(live_session_id=session_id, verb="spoke")
-        .values("actor_id")
-        .annotate(total=Sum("duration_ms"), turns=Count("id"))
-        .values_list("actor_id", "total")
-    )
+    totals = session_talk_totals(session_id)
     table_of = dict(Seat.objects.filter(course_id=course_id).values_list("user_id", "table_id"))
     talking = talking_now(session_id, set(table_of) | set(totals))
     learners = {}

@@ -97,7 +97,7 @@ class MediaClock:
 
 
 def _entries_for(recording: Recording, clock: MediaClock) -> list[TimelineEntry]:
-    from analytics.models import LearningEvent
+    from analytics.selectors import session_events_list
     from classroom import events as live_events
     from classroom.models import Announcement, ChatMessage, Poll, Question
 
@@ -173,11 +173,11 @@ def _entries_for(recording: Recording, clock: MediaClock) -> list[TimelineEntry]
             announcement.created_at,
             data=_json(live_events.announcement_payload(announcement)),
         )
-    log = LearningEvent.objects.filter(
-        live_session_id=session_id,
+    log = session_events_list(
+        session_id,
+        verbs=("mode_changed", "invited_to_podium", "removed_from_podium", "reacted"),
         mode="live",
-        verb__in=("mode_changed", "invited_to_podium", "removed_from_podium", "reacted"),
-    ).order_by("occurred_at", "id")
+    )
     reactions: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     reaction_moments: dict[int, datetime] = {}
     user_names = _user_names(log)

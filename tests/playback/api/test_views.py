@@ -9,6 +9,7 @@ import pytest
 
 from playback.models import PlaybackRoom, Recording, TimelineEntry
 from playback.services.progress import progress_heartbeat
+from tests.factories import ChatMessageFactory
 from tests.playback.helpers import add_quiz_poll
 
 pytestmark = pytest.mark.django_db
@@ -138,9 +139,7 @@ def test_an_upload_linked_to_a_session_gets_its_timeline(
     eager_timeline,
     django_capture_on_commit_callbacks,
 ):
-    from classroom.models import ChatMessage
-
-    ChatMessage.objects.create(session=ended_session, channel="class", author=instructor, body="hi")
+    ChatMessageFactory(session=ended_session, author=instructor, body="hi")
     client.force_login(instructor)
     with (
         open(media_files["webm"], "rb") as handle,

@@ -120,17 +120,17 @@ def story(recording, ended_session, instructor, tables):
         opened_at=s(30),
         closed_at=s(150),
     )
-    for verb, seconds, extensions, object_id in (
-        ("reacted", 41, {"reaction": "clap"}, session.pk),
-        ("reacted", 45, {"reaction": "clap"}, session.pk),
-        ("reacted", 52, {"reaction": "laugh"}, session.pk),
-        ("mode_changed", 125, {"mode": "table_talk", "table_id": None}, session.pk),
-        ("invited_to_podium", 5, {}, tables["cat"].pk),
+    for verb, seconds, extensions, object_type, object_id in (
+        ("reacted", 41, {"reaction": "clap"}, "live_session", session.pk),
+        ("reacted", 45, {"reaction": "clap"}, "live_session", session.pk),
+        ("reacted", 52, {"reaction": "laugh"}, "live_session", session.pk),
+        ("mode_changed", 125, {"mode": "table_talk", "table_id": None}, "live_session", session.pk),
+        ("invited_to_podium", 5, {}, "user", tables["cat"].pk),
     ):
         event_record(
             actor=instructor,
             verb=verb,
-            object_type="live_session",
+            object_type=object_type,
             object_id=object_id,
             course_id=session.course_id,
             live_session_id=session.pk,
