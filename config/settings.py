@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "core",
     "courses",
     "classroom",
+    "livemedia",
     "playback",
     "reinforcement",
     "analytics",
@@ -364,12 +365,12 @@ RECORDING_UPLOAD_MAX_BYTES = env_int("RECORDING_UPLOAD_MAX_BYTES", 2 * 1024**3)
 # X-Accel-Redirect after the access check (docs/playback.md).
 RECORDING_X_ACCEL_PREFIX = env_str("RECORDING_X_ACCEL_PREFIX")
 
-# --- Media: Janus (SFU) and TURN (classroom/media, docs/media.md) -----------------
+# --- Media: Janus (SFU) and TURN (livemedia/, docs/media.md) -----------------
 # Django is the only Janus client: it talks to Janus's WebSocket API with the API
 # secret; browsers signal through /ws/media/<session>/ and never reach Janus's API.
 # Secrets default to values derived from SECRET_KEY so that `make run` works
 # unconfigured; the Janus configuration is generated from these same settings
-# (python -m classroom.media.janus_config).
+# (python -m livemedia.janus_config).
 JANUS_ENABLED = env_bool("JANUS_ENABLED", True)
 JANUS_URL = env_str("JANUS_URL", "ws://127.0.0.1:8188/")
 JANUS_ADMIN_URL = env_str("JANUS_ADMIN_URL", "http://127.0.0.1:7088/admin")

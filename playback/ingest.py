@@ -2,7 +2,7 @@
 
 Janus wrote one .mjr per recorded publisher stream and span
 (`rec<recording>-s<span>-u<user>-<tag>-{audio,video}…mjr`, see
-classroom/media/recording.py). Steps, all on files of this recording only:
+livemedia/recording.py). Steps, all on files of this recording only:
 
 1. wait until Janus has closed the files (sizes stable);
 2. `janus-pp-rec -j` reads each header (codec, first-packet wall time), then

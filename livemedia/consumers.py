@@ -22,15 +22,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.cache import cache
 
 from classroom.access import access_live_session
-from classroom.media import policy, services
-from classroom.media.conf import FIX_COMMAND, LEARNER_MEDIA_OFF, media_conf
-from classroom.media.janus import JanusError, gateway, gateway_ready
+from classroom.events import encode
 from core import realtime
 from core.asyncdb import db_call
 from core.errors import (
@@ -40,6 +39,9 @@ from core.errors import (
     ValidationError,
     close_code_for,
 )
+from livemedia import events, policy, recording, services
+from livemedia.conf import FIX_COMMAND, LEARNER_MEDIA_OFF, media_conf
+from livemedia.janus import JanusError, gateway, gateway_ready
 
 logger = logging.getLogger(__name__)
 
@@ -612,9 +614,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         locked = bool(data.get("lock", False))
         if locked:
             cache.set(mute_lock_key(self.session_id, user_id), True, timeout=12 * 3600)
-        await realtime.broadcast_now_async(
-            self.group, {"type": "media.force_mute", "user_id": user_id, "locked": locked}
-        )
+        await events.force_muted(self.session_id, user_id, locked)
 
     async def do_staff_unlock(self, data: dict) -> None:
         self._require_staff()
@@ -622,13 +622,11 @@ class MediaConsumer(AsyncWebsocketConsumer):
         if not isinstance(user_id, int) or isinstance(user_id, bool):
             raise ValidationError("'user_id' is required.", code="invalid")
         cache.delete(mute_lock_key(self.session_id, user_id))
-        await realtime.broadcast_now_async(self.group, {"type": "media.unlock", "user_id": user_id})
+        await events.unlocked(self.session_id, user_id)
 
     async def do_recording(self, data: dict) -> dict:
         """Staff: `{"action": "start"|"pause"|"resume"|"stop"}`."""
         self._require_staff()
-        from classroom.media import recording
-
         action = data.get("action")
         service = {
             "start": recording.recording_start,
@@ -648,14 +646,10 @@ class MediaConsumer(AsyncWebsocketConsumer):
     async def _send(self, frame_type: str, data: dict) -> None:
         if self.closed:
             return
-        from classroom.events import encode
-
         with contextlib.suppress(Exception):
             await self.send(text_data=encode({"type": frame_type, "data": data}))
 
     async def _send_error(self, client_id: str | None, error: ApplicationError) -> None:
-        from classroom.events import encode
-
         await self.send(
             text_data=encode({"type": "error", "id": client_id, "data": error.as_dict()})
         )
@@ -698,8 +692,6 @@ def _room_read(session_id: int) -> tuple[policy.RoomState, tuple[int, int] | Non
 async def _room_state_for(session_id: int, nonce: str | None):
     """The room state after change `nonce`, read once per process: a change
     reaches every connection of the session here at the same moment."""
-    import time
-
     now = time.monotonic()
     for key in [k for k, (expires, _f) in _STATE_CACHE.items() if expires < now]:
         _STATE_CACHE.pop(key, None)
@@ -715,12 +707,8 @@ async def _room_state_for(session_id: int, nonce: str | None):
 
 
 def _recording_capture(session_id: int):
-    from classroom.media.recording import recording_capture_get
-
-    return recording_capture_get(session_id)
+    return recording.recording_capture_get(session_id)
 
 
 def _recording_state(session_id: int):
-    from classroom.media.recording import recording_state_get
-
-    return recording_state_get(session_id)
+    return recording.recording_state_get(session_id)

@@ -290,7 +290,7 @@ _gateways: dict[int, tuple[JanusConnection, ControlHandle]] = {}
 
 def gateway() -> tuple[JanusConnection, ControlHandle]:
     """The connection (and admin handle) of this process's running event loop."""
-    from classroom.media.conf import media_conf
+    from livemedia.conf import media_conf
 
     loop = asyncio.get_running_loop()
     key = id(loop)
@@ -339,7 +339,7 @@ async def admin_request(body: dict[str, Any], timeout: float = 5.0) -> dict[str,
     """A request to the HTTP admin API (info, list_sessions, handle_info …)."""
     import urllib.request
 
-    from classroom.media.conf import media_conf
+    from livemedia.conf import media_conf
 
     conf = media_conf()
     payload = {**body, "transaction": secrets.token_hex(6), "admin_secret": conf.admin_secret}
