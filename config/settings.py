@@ -18,7 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
-from config.redisconf import celery_url, channel_layer_host, target_from
+from core.redisconf import celery_url, channel_layer_host, target_from
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -169,7 +169,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ("host:port,host:port") + REDIS_SENTINEL_MASTER (its name); REDIS_URL then
 # only gives the database number and password (`redis://:password@any/5`).
 # Every Redis user (channel layer, fan-out hub, cache, Celery, core.kv) follows
-# the sentinels (config/redisconf.py, docs/architecture.md "Failures").
+# the sentinels (core/redisconf.py, docs/architecture.md "Failures").
 REDIS_SENTINELS = env_list("REDIS_SENTINELS")
 REDIS_TARGET = target_from(
     env_str("REDIS_URL"),

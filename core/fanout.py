@@ -167,7 +167,7 @@ class Hub:
             return
         from django.conf import settings
 
-        from config.redisconf import async_client
+        from core.redisconf import async_client
 
         client = async_client(settings.REDIS_TARGET, socket_keepalive=True)
         self._pubsub = client.pubsub()

@@ -684,7 +684,7 @@ def poll_vote_cast(
             live_session_id=session_id,
             success=is_correct,
             score=score,
-            response=_response_text(clean),
+            response=poll_response_text(clean),
             duration_ms=int((now - poll.opened_at).total_seconds() * 1000),
             extensions={
                 "changed": not created,
@@ -743,7 +743,7 @@ def _anonymous_vote_cast(*, poll: Poll, user, answer: dict, table_id: int | None
     )
 
 
-def _response_text(answer: dict) -> str:
+def poll_response_text(answer: dict) -> str:
     if "options" in answer:
         return ",".join(answer["options"])
     if "option" in answer:

@@ -114,7 +114,9 @@ def room_lock(room_id: int) -> PlaybackRoom:
     return room
 
 
-def _record(room: PlaybackRoom, actor, verb: str, *, media_ms: int | None = None, **fields) -> None:
+def room_event_record(
+    room: PlaybackRoom, actor, verb: str, *, media_ms: int | None = None, **fields
+) -> None:
     extensions = {"room_id": room.pk, "room_kind": room.kind, **fields.pop("extensions", {})}
     event_record(
         actor=actor,
@@ -253,7 +255,7 @@ def room_open(
             [PlaybackRoomMember(room=room, user_id=uid, invited_by=user) for uid in invitees]
         )
         room.recording = recording
-        _record(room, user, "created_room", extensions={"invited": sorted(invitees)})
+        room_event_record(room, user, "created_room", extensions={"invited": sorted(invitees)})
     return room, True
 
 
@@ -341,7 +343,7 @@ def room_invite(*, room_id: int, actor, user_ids: list[int]) -> list[int]:
         )
         if new:
             events.room_members_changed(room, members_payload(room))
-            _record(room, actor, "invited", extensions={"invited": new})
+            room_event_record(room, actor, "invited", extensions={"invited": new})
     return new
 
 
@@ -383,7 +385,7 @@ def room_join(*, room_id: int, user, channel: str) -> bool:
         )
         if first:
             events.room_members_changed(room, members_payload(room))
-            _record(room, user, "joined", media_ms=position_at(room, now_ms()))
+            room_event_record(room, user, "joined", media_ms=position_at(room, now_ms()))
             if room.state == RoomState.PLAYING:
                 _restop(room, cause="member_joined")
     return first
@@ -404,7 +406,7 @@ def room_leave(*, room_id: int, user, channel: str) -> bool:
         ).exists()
         if last:
             events.room_members_changed(room, members_payload(room))
-            _record(
+            room_event_record(
                 room,
                 user,
                 "left",
@@ -419,7 +421,7 @@ def room_leave(*, room_id: int, user, channel: str) -> bool:
                 _save_state(room)
                 events.room_state_changed(room, cause="empty")
             elif room.state == RoomState.WAITING:
-                _wait_maybe_finish(room)
+                room_wait_maybe_finish(room)
     return last
 
 
@@ -553,7 +555,9 @@ def room_play(*, room_id: int, actor, may_participate: bool) -> dict[str, Any]:
         _start_playing(room, position, at)
         _save_state(room)
         seq = events.room_state_changed(room, cause=cause, by=actor)
-        _record(room, actor, "played", media_ms=room.position_ms, extensions={"cause": cause})
+        room_event_record(
+            room, actor, "played", media_ms=room.position_ms, extensions={"cause": cause}
+        )
     return {"changed": True, "seq": seq, "at_ms": at}
 
 
@@ -572,7 +576,7 @@ def room_pause(*, room_id: int, actor, may_participate: bool) -> dict[str, Any]:
         _set_paused(room, position, at)
         _save_state(room)
         seq = events.room_state_changed(room, cause="pause", by=actor)
-        _record(room, actor, "paused", media_ms=position)
+        room_event_record(room, actor, "paused", media_ms=position)
     return {"changed": True, "seq": seq, "position_ms": position, "at_ms": at}
 
 
@@ -634,7 +638,7 @@ def room_seek(
             _set_paused(room, target, now)
         _save_state(room)
         seq = events.room_state_changed(room, cause="seek", by=actor)
-        _record(
+        room_event_record(
             room,
             actor,
             "seeked",
@@ -662,7 +666,7 @@ def room_rate_set(*, room_id: int, actor, may_participate: bool, rate: Any) -> d
         room.rate = float(rate)
         _save_state(room)
         seq = events.room_state_changed(room, cause="rate", by=actor)
-        _record(
+        room_event_record(
             room, actor, "changed_rate", media_ms=room.position_ms, extensions={"rate": room.rate}
         )
     return {"changed": True, "seq": seq}
@@ -688,7 +692,7 @@ def room_ready(*, room_id: int, user, state_seq: Any) -> dict[str, Any]:
             return {"stale": False}
         ready.add(user.pk)
         room.waiting_ready = sorted(ready)
-        if not _wait_maybe_finish(room):
+        if not room_wait_maybe_finish(room):
             room.save(update_fields=["waiting_ready", "updated_at"])
             events.emit(
                 room, "room.ready", {"state_seq": room.state_seq, "ready": room.waiting_ready}
@@ -696,7 +700,7 @@ def room_ready(*, room_id: int, user, state_seq: Any) -> dict[str, Any]:
     return {"stale": False}
 
 
-def _wait_maybe_finish(room: PlaybackRoom) -> bool:
+def room_wait_maybe_finish(room: PlaybackRoom) -> bool:
     """End a wait that nobody present holds up any more. True if it ended."""
     present = present_user_ids(room.pk)
     if room.waiting_reason == WaitReason.SEEK:
@@ -776,7 +780,7 @@ def room_resume(*, room_id: int, actor, may_participate: bool) -> dict[str, Any]
             raise ConflictError(_("The room is not waiting."), code="not_waiting")
         reason = room.waiting_reason
         _end_wait(room, cause="resume", by=actor)
-        _record(
+        room_event_record(
             room,
             actor,
             "played",
@@ -869,7 +873,7 @@ def room_chat_send(
         media = media_ms_clean(room.recording, media_ms)
         message = RoomMessage.objects.create(room=room, author=user, body=body, media_ms=media)
         events.chat_posted(room, message)
-        _record(
+        room_event_record(
             room,
             user,
             "commented",
@@ -898,7 +902,7 @@ def room_reaction_send(
     if room is None:
         raise NotFoundError(_("Playback room not found."), code="room_not_found")
     media = media_ms_clean(room.recording, media_ms)
-    _record(room, user, "reacted", media_ms=media, extensions={"reaction": kind})
+    room_event_record(room, user, "reacted", media_ms=media, extensions={"reaction": kind})
     kv.counter_add(f"playback:reactions:{room_id}:{kind}")
 
 
