@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "core",
     "courses",
+    "questions",
     "classroom",
     "livemedia",
     "playback",

@@ -25,6 +25,7 @@ APPS = (
     "core",
     "analytics",
     "courses",
+    "questions",
     "classroom",
     "livemedia",
     "playback",

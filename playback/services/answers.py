@@ -13,7 +13,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from classroom.services.polls import answer_clean, answer_grade, poll_response_text
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from playback import events
 from playback.models import PlaybackAnswer, RoomState, WaitReason
@@ -30,6 +29,7 @@ from playback.services.rooms import (
     room_lock,
     room_wait_maybe_finish,
 )
+from questions.grading import answer_clean, answer_grade, response_text
 
 
 def playback_poll_answer(
@@ -56,8 +56,8 @@ def playback_poll_answer(
         poll = item.poll
         if live_answer_get(poll=poll, user=user, table_id=table_id) is not None:
             raise ConflictError(_("You answered this poll live."), code="already_answered_live")
-        clean = answer_clean(poll=poll, answer=answer)
-        is_correct, score = answer_grade(poll=poll, answer=clean)
+        clean = answer_clean(question=poll, answer=answer)
+        is_correct, score = answer_grade(question=poll, answer=clean)
         try:
             with transaction.atomic():
                 stored = PlaybackAnswer.objects.create(
@@ -88,7 +88,7 @@ def playback_poll_answer(
             object_id=poll.pk,
             success=is_correct,
             score=score,
-            response=poll_response_text(clean),
+            response=response_text(clean),
             extensions={"kind": poll.kind, "quiz": poll.is_quiz},
         )
         if (
