@@ -17,6 +17,8 @@ import json
 import os
 from pathlib import Path
 
+from livemedia.conf import media_conf
+
 LIB = "/usr/lib/x86_64-linux-gnu/janus"
 PLUGINS_ENABLED = {"libjanus_videoroom.so"}
 PLUGINS_ALL = [
@@ -184,8 +186,6 @@ def render(
 
 def write(directory: str | os.PathLike, **overrides) -> Path:
     """Write the folder from Django settings (plus overrides, e.g. for tests)."""
-    from livemedia.conf import media_conf
-
     conf = media_conf()
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)

@@ -121,6 +121,32 @@ def ice_servers_for(user_id: int, now: float | None = None) -> list[dict]:
     return servers
 
 
+# --- Staff mute locks --------------------------------------------------------------
+
+MUTE_LOCK_SECONDS = 12 * 3600
+
+
+def mute_lock_key(session_id: int, user_id: int) -> str:
+    return f"media:mute_lock:{session_id}:{user_id}"
+
+
+def mute_locked(session_id: int, user_id: int) -> bool:
+    """Staff muted this user and locked the microphone (they cannot unmute)."""
+    return bool(cache.get(mute_lock_key(session_id, user_id)))
+
+
+async def staff_mute(session_id: int, user_id: int, *, locked: bool) -> None:
+    """Mute `user_id` everywhere; `locked` keeps them from unmuting."""
+    if locked:
+        cache.set(mute_lock_key(session_id, user_id), True, timeout=MUTE_LOCK_SECONDS)
+    await events.force_muted(session_id, user_id, locked)
+
+
+async def staff_unlock(session_id: int, user_id: int) -> None:
+    cache.delete(mute_lock_key(session_id, user_id))
+    await events.unlocked(session_id, user_id)
+
+
 # --- The mode hook ----------------------------------------------------------------
 
 

@@ -14,13 +14,13 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from questions.models import BankQuestion
 
 from analytics.services import event_record
 from classroom import events
 from classroom.models import (
     Attendance,
     LiveSession,
+    Participant,
     Poll,
     PollBallot,
     PollResponse,
@@ -30,6 +30,7 @@ from classroom.models import (
     SessionPlanItem,
     SessionState,
 )
+from classroom.selectors import poll_results_get
 from classroom.services.common import (
     action_applying,
     require_live,
@@ -47,6 +48,7 @@ from questions.grading import (  # noqa: F401 (normalise_text: classroom.selecto
     points_clean,
     response_text,
 )
+from questions.models import BankQuestion
 from questions.services import bank_question_create  # noqa: F401 (the API's entry point)
 
 POLL_TIMER_MAX_SECONDS = 3600
@@ -264,8 +266,6 @@ def poll_close_if_due(*, session_id: int, poll_id: int) -> bool:
 
 def poll_publish(*, session_id: int, actor, poll_id: int) -> Poll:
     """Show the results (and in quiz mode the correct answer) to learners."""
-    from classroom.selectors import poll_results_get
-
     with transaction.atomic():
         session = session_lock(session_id)
         poll = Poll.objects.select_for_update().filter(pk=poll_id, session=session).first()
@@ -448,8 +448,6 @@ def poll_vote_cast(
                 "table_id": table_id,
             },
         )
-        from classroom.models import Participant
-
         Participant.objects.filter(session_id=session_id, user=user).update(last_answered_at=now)
         if shared and session is not None:
             events.poll_table_answer_changed(session, poll, table_id, clean, user)

@@ -22,6 +22,8 @@ from django.utils.translation import gettext as _
 
 from analytics.models import EventMode
 from analytics.services import event_record
+from classroom.models import Table
+from classroom.services.room import REACTIONS
 from core import kv
 from core.errors import (
     ConflictError,
@@ -46,6 +48,8 @@ from playback.models import (
     WaitReason,
     WatchProgress,
 )
+from playback.selectors import answered_user_ids, recording_polls_get, room_members_get
+from playback.services.progress import contiguous_end
 from playback.services.recordings import recording_bounds, recording_settings_get
 
 LEAD_MS = 300  # play/pause/rate take effect this far in the future
@@ -176,8 +180,6 @@ def participant_ids(recording: Recording, user_ids: set[int]) -> set[int]:
 
 
 def members_payload(room: PlaybackRoom) -> list[dict[str, Any]]:
-    from playback.selectors import room_members_get
-
     return room_members_get(room=room)
 
 
@@ -227,8 +229,6 @@ def room_open(
             raise ConflictError(
                 _("You are not seated at a table in this course."), code="not_seated"
             )
-        from classroom.models import Table
-
         if not Table.objects.filter(pk=table_id, course_id=recording.course_id).exists():
             raise NotFoundError(_("No such table."), code="table_not_found")
         defaults = {
@@ -494,8 +494,6 @@ def _next_stop(room: PlaybackRoom, position: int) -> int | None:
     """The next poll after `position` where the room pauses: polls replayed at
     all, when the recording pauses at polls, that some present member has
     still to answer."""
-    from playback.selectors import answered_user_ids, recording_polls_get
-
     recording = room.recording
     settings = recording_settings_get(recording)
     if not settings["pause_at_polls"]:
@@ -583,8 +581,6 @@ def room_pause(*, room_id: int, actor, may_participate: bool) -> dict[str, Any]:
 def _frontier_ms(recording: Recording, user) -> tuple[int, bool]:
     """How far the user has watched without gaps from the start, and whether
     they completed the recording."""
-    from playback.services.progress import contiguous_end
-
     start, _end = recording_bounds(recording)
     progress = WatchProgress.objects.filter(recording=recording, user=user).first()
     if progress is None:
@@ -707,8 +703,6 @@ def room_wait_maybe_finish(room: PlaybackRoom) -> bool:
         done = present <= set(room.waiting_ready or [])
         cause = "ready"
     else:
-        from playback.selectors import answered_user_ids
-
         participants = participant_ids(room.recording, present)
         answered = (
             answered_user_ids(poll=room.waiting_poll, user_ids=participants)
@@ -754,8 +748,6 @@ def poll_review(room: PlaybackRoom) -> bool:
         return False
     if room.waiting_poll_id is None:
         return False
-    from playback.selectors import answered_user_ids
-
     participants = participant_ids(room.recording, present_user_ids(room.pk))
     return bool(participants) and participants <= answered_user_ids(
         poll=room.waiting_poll, user_ids=participants
@@ -818,8 +810,6 @@ def _tick_due(room: PlaybackRoom, now: int) -> bool:
 
 
 def _stop_at_poll(room: PlaybackRoom, now: int) -> str:
-    from playback.selectors import answered_user_ids, recording_polls_get
-
     recording = room.recording
     stop = room.until_ms
     reached = stop_reached_at(room) or now
@@ -888,8 +878,6 @@ def room_chat_send(
 def room_reaction_send(
     *, room_id: int, user, may_participate: bool, kind: Any, media_ms: Any
 ) -> None:
-    from classroom.services.room import REACTIONS
-
     if not may_participate:
         raise PermissionDeniedError(_("Observers can watch but not take part."), code="forbidden")
     if kind not in REACTIONS:
@@ -908,7 +896,5 @@ def room_reaction_send(
 
 def reaction_burst_take(room_id: int) -> dict[str, int]:
     """The reactions counted since the last burst, reset to zero."""
-    from classroom.services.room import REACTIONS
-
     keys = [f"playback:reactions:{room_id}:{kind}" for kind in REACTIONS]
     return {key.rsplit(":", 1)[1]: value for key, value in kv.counters_take(keys).items()}
