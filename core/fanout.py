@@ -241,7 +241,7 @@ class Hub:
             return
         from django.conf import settings
 
-        from config.redisconf import async_client
+        from core.redisconf import async_client
 
         # Named, so that an operator (or a test) can tell this process's hub
         # from the other pub/sub connections in CLIENT LIST.

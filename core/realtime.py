@@ -137,7 +137,7 @@ class RedisFrameBuffer(FrameBuffer):
     """A sorted set per scope, scored by seq, trimmed to the newest frames."""
 
     def __init__(self, target, max_frames: int = FRAME_BUFFER_MAX_FRAMES) -> None:
-        from config.redisconf import sync_client
+        from core.redisconf import sync_client
 
         self._redis = sync_client(target, socket_timeout=2, socket_connect_timeout=2)
         self._max = max_frames

@@ -15,6 +15,7 @@ from classroom.models import (
     ChatChannel,
     ChatMessage,
     LiveSession,
+    Participant,
     Question,
     QuestionUpvote,
     Seat,
@@ -143,8 +144,6 @@ def chat_send(
             response=body,
             extensions={"channel": channel, "table_id": target_table},
         )
-        from classroom.models import Participant
-
         Participant.objects.filter(session=session, user=user).update(
             last_chatted_at=message.created_at
         )

@@ -81,6 +81,11 @@ def session_live_forget(session_id: int) -> None:
     _live_until.pop(session_id, None)
 
 
+def session_live_forget_all() -> None:
+    """Forget every session this process saw live (tests)."""
+    _live_until.clear()
+
+
 def client_action_claim(*, session_id: int, user, client_id: str | None) -> ClientAction | None:
     """Record that this client frame id is being applied; returns the stored
     claim if it already was (then the action must not run again).

@@ -29,10 +29,12 @@ from django.utils.translation import gettext as _
 
 from analytics.services import events_record_many
 from classroom.models import LiveSession, Participant
+from classroom.services import common
 from classroom.services.common import session_live_require
 from classroom.services.room import REACTION_LIMIT, REACTIONS
 from core import kv
 from core.errors import RateLimitedError, ValidationError
+from core.namespace import deployment_namespace
 
 BATCH = 1000
 DEDUP_SECONDS = 900
@@ -59,9 +61,7 @@ return 1
 
 
 def _base(session_id: int) -> str:
-    from core.realtime import _namespace
-
-    return f"roundtable:rx:{_namespace()}:{session_id}"
+    return f"roundtable:rx:{deployment_namespace()}:{session_id}"
 
 
 def _pending_key(session_id: int) -> str:
@@ -256,9 +256,7 @@ def _memory_accept(keys: list[str], args: list) -> int:
 
 
 def reset_for_tests() -> None:
-    from classroom.services import common
-
-    common._live_until.clear()
+    common.session_live_forget_all()
     with _memory_lock:
         _memory_pending.clear()
         _memory_seen.clear()

@@ -9,8 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.services import event_record
-from classroom import events
-from classroom.media.services import media_mode_applied
+from classroom import events, hooks
 from classroom.models import (
     PODIUM_SPEAKERS_MAX,
     Announcement,
@@ -156,7 +155,7 @@ def podium_invite(*, session_id: int, actor, user_id: int) -> None:
             session=session, user_id=user_id, lowered_at__isnull=True
         ).update(lowered_at=timezone.now(), lowered_by=actor)
         events.podium_changed(session, podium_get(session.pk))
-        media_mode_applied(session.pk)  # podium speakers are heard by all
+        hooks.mode_applied(session_id=session.pk)  # podium speakers are heard by all
         if had_hand:
             events.hands_changed(session, hand_queue_get(session.pk))
         _record(session, actor, "invited_to_podium", "user", user_id)
@@ -175,7 +174,7 @@ def podium_remove(*, session_id: int, actor, user_id: int, actor_is_staff: bool)
         if not removed:
             raise ConflictError(_("Not on the podium."), code="not_on_podium")
         events.podium_changed(session, podium_get(session.pk))
-        media_mode_applied(session.pk)
+        hooks.mode_applied(session_id=session.pk)
         _record(session, actor, "removed_from_podium", "user", user_id)
 
 

@@ -9,9 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.services import event_record
-from classroom import events
-from classroom.media.recording import media_session_ended
-from classroom.media.services import media_mode_applied
+from classroom import events, hooks
 from classroom.models import (
     MODES_WITH_TABLE,
     Attendance,
@@ -141,7 +139,7 @@ def live_session_end(*, session_id: int, actor: User) -> LiveSession:
             attendance.left_at = now
             attendance.save(update_fields=["left_at"])
         events.session_changed(session)
-        media_session_ended(session_id=session.pk, actor=actor)
+        hooks.session_ended(session_id=session.pk, actor=actor)
         for poll in Poll.objects.filter(session=session, state=PollState.OPEN):
             poll.state = PollState.CLOSED
             poll.closed_at = now
@@ -211,7 +209,9 @@ def live_session_mode_set(
             ]
         )
         events.mode_changed(session)
-        media_mode_applied(session.pk)  # media subscriptions follow the mode (after commit)
+        hooks.mode_applied(
+            session_id=session.pk
+        )  # media subscriptions follow the mode (after commit)
         _record(
             session,
             actor,

@@ -15,6 +15,7 @@ from core.errors import ConflictError, NotFoundError, PermissionDeniedError, Val
 from core.text import text_visible
 from playback import events
 from playback.models import Note, NoteVisibility, PlaybackConnection, PlaybackRoom, Recording
+from playback.services.rooms import media_ms_clean, rate_limit
 
 NOTE_MAX_LENGTH = 4000
 NOTE_LIMIT = (20, 60)  # notes per seconds per user
@@ -92,8 +93,6 @@ def note_add(
     room_id: int | None = None,
     may_participate: bool = True,
 ) -> Note:
-    from playback.services.rooms import media_ms_clean, rate_limit
-
     body = _body_clean(body)
     visibility = _visibility_clean(visibility, table_id)
     if visibility != NoteVisibility.PRIVATE and not may_participate:

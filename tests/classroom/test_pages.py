@@ -9,9 +9,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from classroom.media.conf import FIX_COMMAND, LEARNER_MEDIA_OFF
 from classroom.models import ChatChannel, SessionState
 from courses.models import Role
+from livemedia.conf import FIX_COMMAND, LEARNER_MEDIA_OFF
 from playback.models import Recording, RecordingStatus
 from tests.factories import (
     ChatMessageFactory,
@@ -52,7 +52,7 @@ def _past(course, title="Week 1"):
 def test_learners_get_a_plain_line_when_media_is_off_staff_get_the_fix(
     client, course, learner, instructor, monkeypatch
 ):
-    from classroom.media import views as media_views
+    from livemedia import views as media_views
 
     monkeypatch.setattr(media_views, "janus_installed", lambda: False)
     session = _live(course)

@@ -18,6 +18,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from livemedia.conf import media_conf
+
 logger = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 25  # Janus drops a session after 60 s of silence
@@ -290,8 +292,6 @@ _gateways: dict[int, tuple[JanusConnection, ControlHandle]] = {}
 
 def gateway() -> tuple[JanusConnection, ControlHandle]:
     """The connection (and admin handle) of this process's running event loop."""
-    from classroom.media.conf import media_conf
-
     loop = asyncio.get_running_loop()
     key = id(loop)
     found = _gateways.get(key)
@@ -338,8 +338,6 @@ async def _reconnect() -> None:
 async def admin_request(body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     """A request to the HTTP admin API (info, list_sessions, handle_info …)."""
     import urllib.request
-
-    from classroom.media.conf import media_conf
 
     conf = media_conf()
     payload = {**body, "transaction": secrets.token_hex(6), "admin_secret": conf.admin_secret}

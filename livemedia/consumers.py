@@ -25,12 +25,9 @@ import logging
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.core.cache import cache
 
 from classroom.access import access_live_session
-from classroom.media import policy, services
-from classroom.media.conf import FIX_COMMAND, LEARNER_MEDIA_OFF, media_conf
-from classroom.media.janus import JanusError, gateway, gateway_ready
+from classroom.events import encode
 from core import realtime
 from core.asyncdb import db_call
 from core.errors import (
@@ -40,6 +37,10 @@ from core.errors import (
     ValidationError,
     close_code_for,
 )
+from livemedia import policy, recording, services
+from livemedia.conf import FIX_COMMAND, LEARNER_MEDIA_OFF, media_conf
+from livemedia.janus import JanusError, gateway, gateway_ready
+from livemedia.state import room_state_for
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,6 @@ FRAME_MAX_BYTES = 64_000  # SDP offers are a few kB
 ANSWER_TIMEOUT = 10.0
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
-
-
-def mute_lock_key(session_id: int, user_id: int) -> str:
-    return f"media:mute_lock:{session_id}:{user_id}"
 
 
 class MediaConsumer(AsyncWebsocketConsumer):
@@ -99,7 +96,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         await self.accept()
         state = await db_call(policy.room_state_get)(self.session_id)
         self.state = state
-        self.capture = await db_call(_recording_capture)(self.session_id)
+        self.capture = await db_call(recording.recording_capture_get)(self.session_id)
         if not media_conf().enabled:
             await self._unavailable("Audio and video are turned off (JANUS_ENABLED=false).")
             return
@@ -120,9 +117,9 @@ class MediaConsumer(AsyncWebsocketConsumer):
             "is_staff": self.access.is_staff,
             "may_publish": self._may_publish(state),
             "ice_servers": services.ice_servers_for(self.user_id),
-            "mute_locked": bool(cache.get(mute_lock_key(self.session_id, self.user_id))),
+            "mute_locked": services.mute_locked(self.session_id, self.user_id),
             "receives": sorted(policy.audible_sources(state, self.user_id)),
-            "recording": await db_call(_recording_state)(self.session_id),
+            "recording": await db_call(recording.recording_state_get)(self.session_id),
         }
 
     async def _media_ready(self) -> None:
@@ -275,7 +272,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
     async def media_apply(self, event: dict) -> None:
         """Group message from services.media_mode_applied: re-read the room (once
         per process for all its connections) and re-apply the policy."""
-        self.state, self.capture = await _room_state_for(self.session_id, event.get("nonce"))
+        self.state, self.capture = await room_state_for(self.session_id, event.get("nonce"))
         await self._apply_safely()
 
     async def media_force_mute(self, event: dict) -> None:
@@ -495,7 +492,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
         jsep = _jsep(data, "offer")
         connection, _control = gateway()
         body: dict[str, Any] = {"request": "publish", "display": self.access.user.name[:60]}
-        locked = bool(cache.get(mute_lock_key(self.session_id, self.user_id)))
+        locked = services.mute_locked(self.session_id, self.user_id)
         reply, answer = await connection.message(
             self.janus_session, self.publisher, body, jsep, asynchronous=True
         )
@@ -556,7 +553,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
             raise ValidationError(
                 "Give audio and/or video as true (muted) or false.", code="invalid"
             )
-        if wanted.get("audio") is False and cache.get(mute_lock_key(self.session_id, self.user_id)):
+        if wanted.get("audio") is False and services.mute_locked(self.session_id, self.user_id):
             raise PermissionDeniedError(
                 "The instructor muted you and locked your microphone.", code="mute_locked"
             )
@@ -609,26 +606,18 @@ class MediaConsumer(AsyncWebsocketConsumer):
         user_id = data.get("user_id")
         if not isinstance(user_id, int) or isinstance(user_id, bool):
             raise ValidationError("'user_id' is required.", code="invalid")
-        locked = bool(data.get("lock", False))
-        if locked:
-            cache.set(mute_lock_key(self.session_id, user_id), True, timeout=12 * 3600)
-        await realtime.broadcast_now_async(
-            self.group, {"type": "media.force_mute", "user_id": user_id, "locked": locked}
-        )
+        await services.staff_mute(self.session_id, user_id, locked=bool(data.get("lock", False)))
 
     async def do_staff_unlock(self, data: dict) -> None:
         self._require_staff()
         user_id = data.get("user_id")
         if not isinstance(user_id, int) or isinstance(user_id, bool):
             raise ValidationError("'user_id' is required.", code="invalid")
-        cache.delete(mute_lock_key(self.session_id, user_id))
-        await realtime.broadcast_now_async(self.group, {"type": "media.unlock", "user_id": user_id})
+        await services.staff_unlock(self.session_id, user_id)
 
     async def do_recording(self, data: dict) -> dict:
         """Staff: `{"action": "start"|"pause"|"resume"|"stop"}`."""
         self._require_staff()
-        from classroom.media import recording
-
         action = data.get("action")
         service = {
             "start": recording.recording_start,
@@ -648,14 +637,10 @@ class MediaConsumer(AsyncWebsocketConsumer):
     async def _send(self, frame_type: str, data: dict) -> None:
         if self.closed:
             return
-        from classroom.events import encode
-
         with contextlib.suppress(Exception):
             await self.send(text_data=encode({"type": frame_type, "data": data}))
 
     async def _send_error(self, client_id: str | None, error: ApplicationError) -> None:
-        from classroom.events import encode
-
         await self.send(
             text_data=encode({"type": "error", "id": client_id, "data": error.as_dict()})
         )
@@ -685,42 +670,3 @@ def _jsep(data: dict, kind: str) -> dict:
     ):
         raise ValidationError(f"'jsep' must be an SDP {kind}.", code="invalid")
     return {"type": kind, "sdp": jsep["sdp"]}
-
-
-_STATE_CACHE: dict[tuple[int, str], tuple[float, asyncio.Future]] = {}
-STATE_CACHE_SECONDS = 5.0
-
-
-def _room_read(session_id: int) -> tuple[policy.RoomState, tuple[int, int] | None]:
-    return policy.room_state_get(session_id), _recording_capture(session_id)
-
-
-async def _room_state_for(session_id: int, nonce: str | None):
-    """The room state after change `nonce`, read once per process: a change
-    reaches every connection of the session here at the same moment."""
-    import time
-
-    now = time.monotonic()
-    for key in [k for k, (expires, _f) in _STATE_CACHE.items() if expires < now]:
-        _STATE_CACHE.pop(key, None)
-    if nonce is None:
-        return await db_call(_room_read)(session_id)
-    key = (session_id, nonce)
-    entry = _STATE_CACHE.get(key)
-    if entry is None or entry[1].get_loop() is not asyncio.get_running_loop():
-        future = asyncio.ensure_future(db_call(_room_read)(session_id))
-        entry = (now + STATE_CACHE_SECONDS, future)
-        _STATE_CACHE[key] = entry
-    return await asyncio.shield(entry[1])
-
-
-def _recording_capture(session_id: int):
-    from classroom.media.recording import recording_capture_get
-
-    return recording_capture_get(session_id)
-
-
-def _recording_state(session_id: int):
-    from classroom.media.recording import recording_state_get
-
-    return recording_state_get(session_id)

@@ -17,10 +17,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from classroom.access import access_live_session
-from classroom.media import services
-from classroom.media.conf import FIX_COMMAND, LEARNER_MEDIA_OFF, janus_installed, media_conf
 from core import realtime
 from core.errors import NotFoundError
+from livemedia import services
+from livemedia.conf import FIX_COMMAND, LEARNER_MEDIA_OFF, janus_installed, media_conf
 
 logger = logging.getLogger(__name__)
 

@@ -17,16 +17,20 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from classroom.media.conf import media_conf
-from core import realtime
+from analytics.selectors import session_talk_totals
+from analytics.services import event_record
+from classroom.models import LiveSession, Participant, Seat
+from core.asyncdb import db_call
+from courses.models import User
+from livemedia import events
+from livemedia.conf import media_conf
+from livemedia.events import MEDIA_APPLY, SPEAKING, media_group  # noqa: F401 (public names)
 
 logger = logging.getLogger(__name__)
 
 ROOM_ID = re.compile(r"^rt(?P<session>\d+)-(?P<sig>[0-9a-f]{16})$")
 FEED_ID = re.compile(r"^u(?P<user>\d+)-(?P<tag>[0-9a-f]{8})$")
 ROOM_PUBLISHERS_MAX = 250  # a class of 150 + staff + reconnect overlap
-MEDIA_APPLY = "media.apply"  # the consumers' handler `media_apply`
-SPEAKING = "media.speaking"
 TALK_FLUSH_DELAY = 1.0
 
 
@@ -34,10 +38,6 @@ def _sign(value: str, purpose: str) -> str:
     return hmac.new(
         media_conf().room_admin_key.encode(), f"{purpose}:{value}".encode(), hashlib.sha256
     ).hexdigest()
-
-
-def media_group(session_id: int) -> str:
-    return f"media.{session_id}"
 
 
 def room_id_for(session_id: int) -> str:
@@ -120,6 +120,32 @@ def ice_servers_for(user_id: int, now: float | None = None) -> list[dict]:
     return servers
 
 
+# --- Staff mute locks --------------------------------------------------------------
+
+MUTE_LOCK_SECONDS = 12 * 3600
+
+
+def mute_lock_key(session_id: int, user_id: int) -> str:
+    return f"media:mute_lock:{session_id}:{user_id}"
+
+
+def mute_locked(session_id: int, user_id: int) -> bool:
+    """Staff muted this user and locked the microphone (they cannot unmute)."""
+    return bool(cache.get(mute_lock_key(session_id, user_id)))
+
+
+async def staff_mute(session_id: int, user_id: int, *, locked: bool) -> None:
+    """Mute `user_id` everywhere; `locked` keeps them from unmuting."""
+    if locked:
+        cache.set(mute_lock_key(session_id, user_id), True, timeout=MUTE_LOCK_SECONDS)
+    await events.force_muted(session_id, user_id, locked)
+
+
+async def staff_unlock(session_id: int, user_id: int) -> None:
+    cache.delete(mute_lock_key(session_id, user_id))
+    await events.unlocked(session_id, user_id)
+
+
 # --- The mode hook ----------------------------------------------------------------
 
 
@@ -129,9 +155,7 @@ def media_mode_applied(session_id: int) -> None:
     every media connection of the session re-applies the policy: it
     unsubscribes what is no longer allowed, subscribes what now is, and
     starts or stops recording its publisher. Publishers are never torn down."""
-    realtime.broadcast_on_commit(
-        media_group(session_id), {"type": MEDIA_APPLY, "nonce": secrets.token_hex(6)}
-    )
+    events.mode_applied(session_id)
 
 
 # --- Talk time ------------------------------------------------------------------------
@@ -144,9 +168,6 @@ def _talk_key(session_id: int, user_id: int) -> str:
 def talk_event_apply(*, session_id: int, user_id: int, talking: bool, at: datetime) -> int | None:
     """A talking / stopped-talking event from Janus. A stop closes the open
     talk and records `spoke` with its duration; returns that duration (ms)."""
-    from analytics.services import event_record
-    from classroom.models import LiveSession, Participant
-
     key = _talk_key(session_id, user_id)
     if talking:
         cache.set(key, at.timestamp(), timeout=6 * 3600)
@@ -177,8 +198,6 @@ def talk_event_apply(*, session_id: int, user_id: int, talking: bool, at: dateti
 
 
 def _user(user_id: int):
-    from courses.models import User
-
     return User.objects.filter(pk=user_id).first()
 
 
@@ -189,9 +208,6 @@ def talking_now(session_id: int, user_ids) -> set[int]:
 
 def talk_meters_get(session_id: int) -> dict:
     """Talk time per learner and per table so far, and who is talking now."""
-    from analytics.selectors import session_talk_totals
-    from classroom.models import LiveSession, Seat
-
     course_id = LiveSession.objects.values_list("course_id", flat=True).get(pk=session_id)
     totals = session_talk_totals(session_id)
     table_of = dict(Seat.objects.filter(course_id=course_id).values_list("user_id", "table_id"))
@@ -215,23 +231,16 @@ def talk_meters_get(session_id: int) -> dict:
 
 async def talk_changed_flush(session_id: int) -> None:
     """The coalesced staff talk meter (`talk.changed`, docs/realtime.md)."""
-    from classroom import events
-    from core.asyncdb import db_call
-
     # Runs from a timer after the request that scheduled it has finished: not
     # on that request's thread-sensitive executor.
     data = await db_call(talk_meters_get)(session_id)
-    await realtime.forward_now(
-        [events.group_staff(session_id)], events.encode({"type": "talk.changed", "data": data})
-    )
+    await events.talk_changed(session_id, data)
 
 
 async def speaking_announce(session_id: int, user_id: int, speaking: bool) -> None:
     """Speaking indicators: the media connections of the session forward this
     only to users who receive that speaker."""
-    await realtime.broadcast_now_async(
-        media_group(session_id), {"type": SPEAKING, "user_id": user_id, "speaking": speaking}
-    )
+    await events.speaking(session_id, user_id, speaking)
 
 
 # --- Media health (docs/media.md "When Janus goes away") --------------------------------
@@ -245,12 +254,7 @@ async def media_health_report(session_id: int, up: bool) -> None:
     banner). Each process reports a change once, however many of its media
     connections noticed it; from several processes staff may get the same
     state twice, which is harmless."""
-    from classroom import events
-
     if _media_up.get(session_id, True) == up:
         return
     _media_up[session_id] = up
-    await realtime.forward_now(
-        [events.group_staff(session_id)],
-        events.encode({"type": "media.health", "data": {"up": up, "at": timezone.now()}}),
-    )
+    await events.media_health(session_id, up)

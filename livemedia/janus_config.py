@@ -1,6 +1,6 @@
 """Generate the Janus configuration folder from Django's settings.
 
-    python -m classroom.media.janus_config --out DIR [--events-url URL]
+    python -m livemedia.janus_config --out DIR [--events-url URL]
     janus -F DIR -C DIR/janus.jcfg
 
 Only what Roundtable uses is enabled: the VideoRoom plugin, the WebSocket API
@@ -16,6 +16,8 @@ import argparse
 import json
 import os
 from pathlib import Path
+
+from livemedia.conf import media_conf
 
 LIB = "/usr/lib/x86_64-linux-gnu/janus"
 PLUGINS_ENABLED = {"libjanus_videoroom.so"}
@@ -184,8 +186,6 @@ def render(
 
 def write(directory: str | os.PathLike, **overrides) -> Path:
     """Write the folder from Django settings (plus overrides, e.g. for tests)."""
-    from classroom.media.conf import media_conf
-
     conf = media_conf()
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
