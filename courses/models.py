@@ -101,6 +101,7 @@ class Enrollment(TimestampedModel):
     def __str__(self) -> str:
         return f"{self.user} in {self.course.code} ({self.get_role_display()})"
 
+
 class RosterIdentity(TimestampedModel):
     """One object of an external roster (a OneRoster bundle today): the pair
     (source, kind, sourced_id) and the Roundtable row it maps to. Kinds without
