@@ -356,12 +356,12 @@ def room_snapshot_get(*, access) -> dict:
         pk=access.room.pk
     )
     recording, user, table_id = room.recording, access.user, access.table_id
-    from playback.events import stream_visible
+    from playback.events import STREAMS
 
     heads = {
         stream: seq
         for stream, seq in (room.stream_heads or {}).items()
-        if stream_visible(stream, user_id=user.pk, table_id=table_id)
+        if STREAMS.visible(stream, user_id=user.pk, table_id=table_id)
     }
     messages = list(
         RoomMessage.objects.filter(room=room)

@@ -20,6 +20,7 @@ from classroom.models import (
     Seat,
     SessionState,
 )
+from classroom.services import ephemeral
 from classroom.services.common import service_transaction, session_lock
 from core.errors import (
     ConflictError,
@@ -134,6 +135,7 @@ def chat_send(
             session=session, channel=channel, table_id=target_table, author=user, body=body
         )
         events.chat_posted(session, message)
+        ephemeral.engagement_changed(session_id)
         _record(
             session,
             user,

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from analytics.services import events_record_many
 from classroom.models import LiveSession, Participant
+from classroom.services import ephemeral
 from classroom.services.common import session_live_require
 from classroom.services.room import REACTION_LIMIT, REACTIONS
 from core import kv
@@ -122,8 +123,12 @@ async def reaction_send_async(
     keys, args = _keys(session_id, user_id, kind, client_id), _args(user_id, kind, client_id)
     client = kv.async_client()
     if client is None:
-        return _verdict(_memory_accept(keys, args))
-    return _verdict(int(await client.eval(_ACCEPT, len(keys), *keys, *args)))
+        applied = _verdict(_memory_accept(keys, args))
+    else:
+        applied = _verdict(int(await client.eval(_ACCEPT, len(keys), *keys, *args)))
+    if applied:
+        await ephemeral.reactions_sent(session_id)
+    return applied
 
 
 def reaction_burst_take(session_id: int) -> dict[str, int]:

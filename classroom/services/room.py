@@ -23,13 +23,12 @@ from classroom.models import (
     Seat,
     Timer,
 )
+from classroom.services import ephemeral
 from classroom.services.common import require_live, session_lock
-from core import kv
 from core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
-    RateLimitedError,
     ValidationError,
 )
 from courses.models import Enrollment, Role
@@ -184,16 +183,9 @@ def podium_remove(*, session_id: int, actor, user_id: int, actor_is_staff: bool)
 # --- Reactions and away -----------------------------------------------------------------
 
 
-def _rate_limit(key: str, limit: int, seconds: int) -> None:
-    """Fixed-window counter in the shared cache (Redis in production)."""
-    if kv.window_hits(key, seconds) > limit:
-        raise RateLimitedError(
-            _("Too many at once. Wait a moment and try again."), code="rate_limited"
-        )
-
-
 def away_set(*, session_id: int, user, away: bool, table_id: int | None) -> None:
     with transaction.atomic():
+        ephemeral.presence_changed(session_id)
         session = session_lock(session_id)
         participant, _created = Participant.objects.get_or_create(session=session, user=user)
         if participant.is_away == bool(away):
@@ -357,10 +349,3 @@ def help_resolve(*, session_id: int, actor, table_id: int) -> None:
             raise NotFoundError(_("This table has no open help request."), code="help_not_found")
         events.help_changed(session, table_id, help_queue_get(session.pk))
         _record(session, actor, "resolved_help", "table", table_id)
-
-
-def participant_touch(*, session_id: int, user_id: int, field: str) -> None:
-    """Mark an engagement marker (chatted, answered, spoke) as now."""
-    Participant.objects.filter(session_id=session_id, user_id=user_id).update(
-        **{field: timezone.now()}
-    )

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from analytics.models import EventMode
 from analytics.services import event_record
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from core.rooms.limits import rate_limit
 from core.text import text_visible
 from playback import events
 from playback.models import Note, NoteVisibility, PlaybackConnection, PlaybackRoom, Recording
@@ -92,7 +93,7 @@ def note_add(
     room_id: int | None = None,
     may_participate: bool = True,
 ) -> Note:
-    from playback.services.rooms import media_ms_clean, rate_limit
+    from playback.services.rooms import media_ms_clean
 
     body = _body_clean(body)
     visibility = _visibility_clean(visibility, table_id)
@@ -100,7 +101,7 @@ def note_add(
         raise PermissionDeniedError(_("Observers keep private notes only."), code="forbidden")
     media = media_ms_clean(recording, media_ms)
     limit, seconds = NOTE_LIMIT
-    rate_limit(f"note:{user.pk}", limit, seconds)
+    rate_limit(f"playback:note:{user.pk}", limit, seconds)
     with transaction.atomic():
         room = _room_locked(room_id)
         note = Note.objects.create(

@@ -400,11 +400,11 @@ async def test_without_a_celery_worker_the_server_closes_stale_attendance(
 
     from django.utils import timezone
 
-    from classroom import consumers
+    from classroom.services import sessions
     from classroom.models import Attendance
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    monkeypatch.setattr(consumers, "STALE_SWEEP_SECONDS", 0.05)
+    monkeypatch.setattr(sessions, "STALE_SWEEP_SECONDS", 0.05)
     long_ago = timezone.now() - timedelta(minutes=10)
     await database_sync_to_async(Attendance.objects.create)(
         session=room["session"],
@@ -430,5 +430,5 @@ async def test_without_a_celery_worker_the_server_closes_stale_attendance(
             == 1
         )
     finally:
-        consumers._stale_sweepers[asyncio.get_running_loop()].cancel()
+        sessions._stale_sweepers[asyncio.get_running_loop()].cancel()
         await ann.close()
