@@ -66,14 +66,15 @@ def coalesce(kind: str, sid: int, delay: float, flush) -> None:
 
 def flush_presence(sid: int) -> None:
     broadcast(
-        everyone[sid], encode({"type": "presence.summary", "data": {"present": len(everyone[sid])}})
+        everyone[sid],
+        encode({"type": "presence.summary_changed", "data": {"present": len(everyone[sid])}}),
     )
 
 
 def flush_reactions(sid: int) -> None:
     counts = dict(reactions.pop(sid, {}))
     if counts:
-        frame = {"type": "reactions.burst", "data": {"counts": counts, "at": now_iso()}}
+        frame = {"type": "reactions.sent", "data": {"counts": counts, "at": now_iso()}}
         broadcast(everyone[sid], encode(frame))
 
 

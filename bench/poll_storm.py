@@ -328,7 +328,7 @@ def summarise(rooms: list[dict], checks: list[dict], cpu: dict) -> dict:
         if room["last_learner_final_at"] is not None and room["last_ack"] is not None
     ]
     frames = [sum(n for kind, n in room["frames"].items() if "/" not in kind) for room in rooms]
-    tallies = [room["frames"].get("poll.tally", 0) for room in rooms]
+    tallies = [room["frames"].get("poll.tally_changed", 0) for room in rooms]
     kinds: Counter = Counter()
     for room in rooms:
         kinds.update(room["frames"])

@@ -228,16 +228,26 @@ SEAT_MOVED = frame_type(ROOM, "seat.moved", SeatMovedData)
 POLL_OPENED = frame_type(ROOM, "poll.opened", dict)
 POLL_CLOSED = frame_type(ROOM, "poll.closed", PollClosedData)
 POLL_PUBLISHED = frame_type(ROOM, "poll.published", PollPublishedData)
-POLL_TABLE_ANSWER = frame_type(ROOM, "poll.table_answer", TableAnswerData)
-PRESENCE_SUMMARY = frame_type(ROOM, "presence.summary", PresentData, sequenced=False)
-TABLE_PRESENCE = frame_type(ROOM, "table.presence", TablePresenceData, sequenced=False)
-STAFF_PRESENCE = frame_type(ROOM, "staff.presence", StaffPresenceData, sequenced=False)
-REACTIONS_BURST = frame_type(ROOM, "reactions.burst", ReactionsData, sequenced=False)
+POLL_TABLE_ANSWER = frame_type(
+    ROOM, "poll.table_answer_changed", TableAnswerData, old_name="poll.table_answer"
+)
+PRESENCE_SUMMARY = frame_type(
+    ROOM, "presence.summary_changed", PresentData, sequenced=False, old_name="presence.summary"
+)
+TABLE_PRESENCE = frame_type(
+    ROOM, "table.presence_changed", TablePresenceData, sequenced=False, old_name="table.presence"
+)
+STAFF_PRESENCE = frame_type(
+    ROOM, "staff.presence_changed", StaffPresenceData, sequenced=False, old_name="staff.presence"
+)
+REACTIONS_BURST = frame_type(
+    ROOM, "reactions.sent", ReactionsData, sequenced=False, old_name="reactions.burst"
+)
 ENGAGEMENT_CHANGED = frame_type(ROOM, "engagement.changed", EngagementData, sequenced=False)
 # Sent by the media app (classroom/media/), declared here with every live frame.
 TALK_CHANGED = frame_type(ROOM, "talk.changed", TalkData, sequenced=False)
 MEDIA_HEALTH = frame_type(ROOM, "media.health", MediaHealthData, sequenced=False)
-POLL_TALLY = frame_type(ROOM, "poll.tally", dict, sequenced=False)
+POLL_TALLY = frame_type(ROOM, "poll.tally_changed", dict, sequenced=False, old_name="poll.tally")
 PONG = frame_type(ROOM, "pong", PongData, sequenced=False)
 
 
@@ -365,16 +375,21 @@ def _presence_summary_texts(session_id: int) -> list[tuple[list[str], str]]:
             "away": sorted(user_id for user_id in members if user_id in away),
         }
         texts.append(
-            ([group_table(session_id, table_id)], encode({"type": "table.presence", "data": data}))
+            (
+                [group_table(session_id, table_id)],
+                encode({"type": "table.presence_changed", "data": data}),
+            )
         )
     texts.append(
         (
             [group_all(session_id)],
-            encode({"type": "presence.summary", "data": {"present": len(online)}}),
+            encode({"type": "presence.summary_changed", "data": {"present": len(online)}}),
         )
     )
     staff = {"online": sorted(online), "away": sorted(away)}
-    texts.append(([group_staff(session_id)], encode({"type": "staff.presence", "data": staff})))
+    texts.append(
+        ([group_staff(session_id)], encode({"type": "staff.presence_changed", "data": staff}))
+    )
     return texts
 
 
@@ -423,7 +438,7 @@ def poll_table_answer_changed(
 ) -> None:
     emit(
         session,
-        "poll.table_answer",
+        "poll.table_answer_changed",
         {
             "poll_id": poll.pk,
             "table_id": table_id,
@@ -468,12 +483,14 @@ def _poll_tally_texts(poll_id: int) -> list[tuple[list[str], str]]:
     session_id = poll.session_id
     # One read of the responses serves both tallies.
     staff = {**selectors.poll_results_get(poll=poll, for_staff=True), "audience": "staff"}
-    texts = [([group_staff(session_id)], encode({"type": "poll.tally", "data": staff}))]
+    texts = [([group_staff(session_id)], encode({"type": "poll.tally_changed", "data": staff}))]
     if poll.show_live_results and poll.state == PollState.OPEN:
         # The learners' view of an open poll: no names, nothing that could
         # reveal the correct answer (docs/polls.md).
         hidden = {"not_answered", "right", "correct", "correct_count", "audience"}
         public = {key: value for key, value in staff.items() if key not in hidden}
         public["audience"] = "public"
-        texts.append(([group_learners(session_id)], encode({"type": "poll.tally", "data": public})))
+        texts.append(
+            ([group_learners(session_id)], encode({"type": "poll.tally_changed", "data": public}))
+        )
     return texts

@@ -118,18 +118,20 @@ class PongData(TypedDict):
     t: Any
 
 
-ROOM_STATE = frame_type(ROOM, "room.state", StateData)
-ROOM_READY = frame_type(ROOM, "room.ready", ReadyData)
-ROOM_MEMBERS = frame_type(ROOM, "room.members", MembersData)
-ROOM_SETTINGS = frame_type(ROOM, "room.settings", SettingsData)
-POLL_PROGRESS = frame_type(ROOM, "poll.progress", ProgressData)
+ROOM_STATE = frame_type(ROOM, "room.state_changed", StateData, old_name="room.state")
+ROOM_READY = frame_type(ROOM, "room.ready_changed", ReadyData, old_name="room.ready")
+ROOM_MEMBERS = frame_type(ROOM, "room.members_changed", MembersData, old_name="room.members")
+ROOM_SETTINGS = frame_type(ROOM, "room.settings_changed", SettingsData, old_name="room.settings")
+POLL_PROGRESS = frame_type(ROOM, "poll.progress_changed", ProgressData, old_name="poll.progress")
 POLL_ANSWERED = frame_type(ROOM, "poll.answered", dict)
 CHAT_POSTED = frame_type(ROOM, "chat.posted", MessageData)
 NOTE_ADDED = frame_type(ROOM, "note.added", NoteData)
 NOTE_CHANGED = frame_type(ROOM, "note.changed", NoteData)
 NOTE_DELETED = frame_type(ROOM, "note.deleted", IdData)
 PROGRESS_COMPLETED = frame_type(ROOM, "progress.completed", dict)
-REACTIONS_BURST = frame_type(ROOM, "reactions.burst", ReactionsData, sequenced=False)
+REACTIONS_BURST = frame_type(
+    ROOM, "reactions.sent", ReactionsData, sequenced=False, old_name="reactions.burst"
+)
 PONG = frame_type(ROOM, "pong", PongData, sequenced=False)
 
 
@@ -211,20 +213,22 @@ def _note_groups(room_id: int, note: Note) -> list[str]:
 
 
 def room_state_changed(room: PlaybackRoom, *, cause: str, by=None) -> int:
-    seq = emit(room, "room.state", state_payload(room, cause=cause, by=by), control=STATE_CONTROL)
+    seq = emit(
+        room, "room.state_changed", state_payload(room, cause=cause, by=by), control=STATE_CONTROL
+    )
     room.state_seq = seq
     PlaybackRoom.objects.filter(pk=room.pk).update(state_seq=seq)
     return seq
 
 
 def room_members_changed(room: PlaybackRoom, members: list[dict[str, Any]]) -> None:
-    emit(room, "room.members", {"members": members})
+    emit(room, "room.members_changed", {"members": members})
 
 
 def room_settings_changed(room: PlaybackRoom) -> None:
     emit(
         room,
-        "room.settings",
+        "room.settings_changed",
         {"control": room.control, "host": {"id": room.host_id} if room.host_id else None},
     )
 
@@ -263,7 +267,7 @@ def note_changed(
 
 
 def poll_progress(room: PlaybackRoom, data: dict[str, Any]) -> None:
-    emit(room, "poll.progress", data)
+    emit(room, "poll.progress_changed", data)
 
 
 def poll_answered(room: PlaybackRoom, user_id: int, data: dict[str, Any]) -> None:

@@ -696,7 +696,9 @@ def room_ready(*, room_id: int, user, state_seq: Any) -> dict[str, Any]:
         if not _wait_maybe_finish(room):
             room.save(update_fields=["waiting_ready", "updated_at"])
             events.emit(
-                room, "room.ready", {"state_seq": room.state_seq, "ready": room.waiting_ready}
+                room,
+                "room.ready_changed",
+                {"state_seq": room.state_seq, "ready": room.waiting_ready},
             )
     return {"stale": False}
 
