@@ -31,12 +31,20 @@ def presence_changed(session_id: int) -> None:
 
 
 def tally_changed(session_id: int, poll_id: int) -> None:
-    """Also from outside a socket (an API vote): then in a timer thread."""
+    """A vote: also from outside a socket (an API vote), then in a timer thread."""
     flush_on_commit(
         f"tally:{poll_id}",
         TALLY_DELAY,
         lambda: events.poll_tally_flush(session_id, poll_id),
         sync_flush=lambda: events.poll_tally_publish(poll_id),
+    )
+
+
+def poll_state_changed(session_id: int, poll_id: int) -> None:
+    """A poll opened, closed or reopened: the tally follows on the server loop
+    (the poll's own frame already told everyone; no timer thread for it)."""
+    flush_on_commit(
+        f"tally:{poll_id}", TALLY_DELAY, lambda: events.poll_tally_flush(session_id, poll_id)
     )
 
 

@@ -462,7 +462,7 @@ def poll_open(
             created_by=actor,
         )
         events.poll_opened(session, poll)
-        ephemeral.tally_changed(session_id, poll.pk)
+        ephemeral.poll_state_changed(session_id, poll.pk)
         poll_close_when_due(session_id, poll)
         _record(
             session,
@@ -490,7 +490,7 @@ def poll_close(*, session_id: int, actor, poll_id: int) -> Poll:
         poll.save(update_fields=["state", "closed_at"])
         count = PollResponse.objects.filter(poll=poll).count()
         events.poll_closed(session, poll, count)
-        ephemeral.tally_changed(session_id, poll.pk)
+        ephemeral.poll_state_changed(session_id, poll.pk)
         _record(
             session,
             actor,
@@ -586,7 +586,7 @@ def poll_reopen(*, session_id: int, actor, poll_id: int) -> Poll:
         poll.closes_at = None
         poll.save(update_fields=["state", "closed_at", "closes_at"])
         events.poll_opened(session, poll)
-        ephemeral.tally_changed(session_id, poll.pk)
+        ephemeral.poll_state_changed(session_id, poll.pk)
         _record(session, actor, "reopened_poll", poll)
     return poll
 
