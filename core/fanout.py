@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import os
 import time
@@ -36,6 +37,13 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from autobahn.websocket.protocol import PreparedMessage
+from django.conf import settings
+from django.db import connection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from config.redisconf import async_client
 from core import kv
 from core.errors import ApplicationError, ServerBusyError, ValidationError
 from core.protocol import client_frame_parse
@@ -54,9 +62,6 @@ RESUBSCRIBE_RETRY = 0.2  # a follow whose connection broke tries again this ofte
 
 
 def _is_connection_error(error: BaseException) -> bool:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
     return isinstance(error, RedisConnectionError | RedisTimeoutError)
 
 
@@ -72,10 +77,23 @@ class Member(Protocol):
     async def frames_resync(self) -> None: ...
 
 
-def _namespace() -> str:
-    from core.realtime import _namespace as namespace
+def deployment_namespace() -> str:
+    """Keys of one deployment (one database): two deployments, or a test
+    database recreated with the same ids, never read each other's frames."""
+    name = f"{connection.vendor}:{connection.settings_dict.get('HOST')}:{connection.settings_dict.get('NAME')}"
+    found = _namespaces.get(name)
+    if found is None:
+        found = _namespaces[name] = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[
+            :10
+        ]
+    return found
 
-    return namespace()
+
+_namespaces: dict[str, str] = {}
+
+
+def _namespace() -> str:
+    return deployment_namespace()
 
 
 def _channel(group: str) -> str:
@@ -239,10 +257,6 @@ class Hub:
     async def _connect(self) -> None:
         if self._pubsub is not None:
             return
-        from django.conf import settings
-
-        from config.redisconf import async_client
-
         # Named, so that an operator (or a test) can tell this process's hub
         # from the other pub/sub connections in CLIENT LIST.
         client = async_client(
@@ -481,8 +495,6 @@ def wire_frame(event: dict[str, Any]):
     hands one event dict to all its members)."""
     prepared = event.get("wire")
     if prepared is None:
-        from autobahn.websocket.protocol import PreparedMessage
-
         # Server frames are not masked; never compressed (Daphne does not
         # negotiate permessage-deflate, and an uncompressed frame is valid
         # where it is negotiated).

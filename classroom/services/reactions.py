@@ -34,6 +34,7 @@ from classroom.services.common import session_live_require
 from classroom.services.room import REACTION_LIMIT, REACTIONS
 from core import kv
 from core.errors import RateLimitedError, ValidationError
+from core.fanout import deployment_namespace
 
 BATCH = 1000
 DEDUP_SECONDS = 900
@@ -60,9 +61,7 @@ return 1
 
 
 def _base(session_id: int) -> str:
-    from core.realtime import _namespace
-
-    return f"roundtable:rx:{_namespace()}:{session_id}"
+    return f"roundtable:rx:{deployment_namespace()}:{session_id}"
 
 
 def _pending_key(session_id: int) -> str:
