@@ -87,16 +87,8 @@ def group_user(session_id: int, user_id: int) -> str:
     return STREAMS.group_user(session_id, user_id)
 
 
-def emit(
-    session: LiveSession,
-    name: str,
-    data: dict[str, Any],
-    stream: str = STREAM_ALL,
-    control: str | None = None,
-) -> int:
-    """Number, keep and send one frame of the session (core/rooms/frames.py).
-    Precondition: the caller holds the session row lock."""
-    return frames.emit(session, STREAMS, name, data, stream, control)
+# Number, keep and send one frame (core/rooms/frames.py); the caller holds the row lock.
+emit = frames.emitter(STREAMS)
 
 
 # --- Frame types and their payloads -----------------------------------------------

@@ -28,16 +28,8 @@ def group_all(room_id: int) -> str:
     return STREAMS.group_all(room_id)
 
 
-def emit(
-    room: PlaybackRoom,
-    name: str,
-    data: dict[str, Any],
-    stream: str = STREAM_ALL,
-    control: str | None = None,
-) -> int:
-    """Number, keep and send one frame of the room (core/rooms/frames.py).
-    Precondition: the caller holds the room row lock."""
-    return frames.emit(room, STREAMS, name, data, stream, control)
+# Number, keep and send one frame (core/rooms/frames.py); the caller holds the row lock.
+emit = frames.emitter(STREAMS)
 
 
 def forward_on_commit(groups: list[str], frame: dict[str, Any]) -> None:

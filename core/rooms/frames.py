@@ -77,6 +77,17 @@ def emit(
     return row.seq
 
 
+def emitter(streams: Streams):
+    """`emit` bound to one kind of room's streams (each events module's `emit`)."""
+
+    def emit_bound(
+        row, name: str, data: dict[str, Any], stream: str = STREAM_ALL, control: str | None = None
+    ) -> int:
+        return emit(row, streams, name, data, stream, control)
+
+    return emit_bound
+
+
 def forward_on_commit(groups: list[str], name: str, data: dict[str, Any]) -> None:
     """An unsequenced frame, sent after commit."""
     realtime.forward_on_commit(groups, encode({"type": name, "data": data}))

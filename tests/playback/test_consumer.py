@@ -269,6 +269,9 @@ async def test_chat_attaches_to_the_current_time_and_duplicates_apply_once(room,
     frames += await ann.drain(0.3)
     acks = [f for f in frames if f["type"] == "ack"]
     assert [a.get("duplicate", False) for a in acks] == [False, True]
+    # One idempotency rule in every room (core/rooms/actions.py): the
+    # duplicate replays the first ack's data.
+    assert acks[1]["data"] == acks[0]["data"] == {"message_id": acks[0]["data"]["message_id"]}
     [posted] = [f for f in frames if f["type"] == "chat.posted"]
     assert posted["data"]["media_ms"] == 2000 and posted["data"]["body"] == "look at 0:02"
     await ann.close()
