@@ -12,8 +12,8 @@ import time
 
 from classroom import events
 from classroom.access import access_live_session
-from classroom.models import ClientAction, LiveSession
-from classroom.selectors import session_snapshot_get
+from classroom.models import ClientAction
+from classroom.selectors import session_seq_get, session_snapshot_get
 from classroom.services import chat, polls, reactions, room, sessions
 from classroom.services.common import session_live_known, session_live_require
 from core.asyncdb import db_call
@@ -337,7 +337,7 @@ class LiveSessionConsumer(RoomConsumer):
         return session_snapshot_get(access=access)
 
     def head_seq(self, room_id: int) -> int | None:
-        return LiveSession.objects.filter(pk=room_id).values_list("seq", flat=True).first() or 0
+        return session_seq_get(room_id)
 
     async def member_join(self) -> None:
         # Before the snapshot, so that it already counts this connection.

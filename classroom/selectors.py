@@ -154,6 +154,11 @@ def engagement_list(*, session_id: int) -> dict:
     return {"window_seconds": ENGAGEMENT_WINDOW_SECONDS, "at": now, "learners": learners}
 
 
+def session_seq_get(session_id: int) -> int:
+    """The session's current frame seq (0 for a session that does not exist)."""
+    return LiveSession.objects.filter(pk=session_id).values_list("seq", flat=True).first() or 0
+
+
 CHAT_HISTORY_LIMIT = 200
 
 

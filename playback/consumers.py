@@ -18,8 +18,8 @@ from core.rooms.actions import Action
 from core.rooms.consumer import RoomConsumer
 from playback import events
 from playback.access import access_playback_room
-from playback.models import PlaybackClientAction, PlaybackRoom
-from playback.selectors import room_snapshot_get
+from playback.models import PlaybackClientAction
+from playback.selectors import room_seq_get, room_snapshot_get
 from playback.services import notes, progress, rooms
 from playback.services.answers import playback_poll_answer
 
@@ -198,7 +198,7 @@ class PlaybackRoomConsumer(RoomConsumer):
         return room_snapshot_get(access=access)
 
     def head_seq(self, room_id: int) -> int | None:
-        return PlaybackRoom.objects.filter(pk=room_id).values_list("seq", flat=True).first()
+        return room_seq_get(room_id)
 
     async def member_join(self) -> None:
         self.seen_written = time.monotonic()

@@ -343,6 +343,11 @@ def recording_payload(recording: Recording) -> dict:
     }
 
 
+def room_seq_get(room_id: int) -> int | None:
+    """The room's current frame seq (None for a room that does not exist)."""
+    return PlaybackRoom.objects.filter(pk=room_id).values_list("seq", flat=True).first()
+
+
 def room_snapshot_get(*, access) -> dict:
     """Everything this member may see of the room, as one frame's data. The
     seq is read first: anything committed after it arrives as frames."""
