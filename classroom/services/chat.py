@@ -26,9 +26,9 @@ from core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
-    RateLimitedError,
     ValidationError,
 )
+from core.rooms.limits import over_limit
 from core.text import text_visible
 
 MESSAGE_MAX_LENGTH = 2000
@@ -84,11 +84,12 @@ def _check_rate(session: LiveSession, user) -> None:
         )
         .count()
     )  # one statement for both
-    if recent >= RATE_LIMIT_MESSAGES:
-        raise RateLimitedError(
-            _("You are sending messages too fast: at most %(n)d per %(s)d seconds.")
-            % {"n": RATE_LIMIT_MESSAGES, "s": RATE_LIMIT_SECONDS}
-        )
+    over_limit(
+        recent + 1,  # with this one
+        RATE_LIMIT_MESSAGES,
+        _("You are sending messages too fast: at most %(n)d per %(s)d seconds.")
+        % {"n": RATE_LIMIT_MESSAGES, "s": RATE_LIMIT_SECONDS},
+    )
 
 
 def chat_send(

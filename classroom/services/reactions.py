@@ -33,8 +33,9 @@ from classroom.services import ephemeral
 from classroom.services.common import session_live_require
 from classroom.services.room import REACTION_LIMIT, REACTIONS
 from core import kv
-from core.errors import RateLimitedError, ValidationError
+from core.errors import ValidationError
 from core.fanout import deployment_namespace
+from core.rooms.limits import over_limit
 
 BATCH = 1000
 DEDUP_SECONDS = 900
@@ -87,10 +88,9 @@ def _args(user_id: int, kind: str, client_id: str | None) -> list:
 
 
 def _verdict(result: int) -> bool:
-    if result < 0:
-        raise RateLimitedError(
-            _("Too many at once. Wait a moment and try again."), code="rate_limited"
-        )
+    if result < 0:  # the script counted this one past the limit
+        limit, _seconds = REACTION_LIMIT
+        over_limit(limit + 1, limit)
     return result == 1
 
 
