@@ -7,8 +7,8 @@ is encoded once and written to every recipient with `websockets.broadcast`.
 
 - `mode.set` → `mode.changed` (sequenced) to everyone in the session, ack;
 - `chat.send` (table) → `chat.posted` to that table and the staff, ack;
-- `reaction.send` → counted, one `reactions.burst` per 0.5 s to everyone, ack;
-- joins → one `presence.summary` per second to everyone (coalesced);
+- `reaction.send` → counted, one `reactions.sent` per 0.5 s to everyone, ack;
+- joins → one `presence.summary_changed` per second to everyone (coalesced);
 - `ping` → `pong`.
 
     python bench/_bare_server.py PORT
