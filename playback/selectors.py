@@ -17,7 +17,7 @@ from classroom.selectors import poll_correct_payload, poll_public_payload
 from classroom.services.polls import voter_key
 from courses.models import Enrollment, Role, User
 from playback.access import room_may_control
-from playback.events import message_payload, note_payload, state_payload, stream_visible
+from playback.events import message_payload, note_payload, state_payload
 from playback.models import (
     Note,
     NoteVisibility,
@@ -329,6 +329,11 @@ def recording_payload(recording: Recording) -> dict:
     }
 
 
+def room_seq_get(room_id: int) -> int | None:
+    """The room's current frame seq (None for a room that does not exist)."""
+    return PlaybackRoom.objects.filter(pk=room_id).values_list("seq", flat=True).first()
+
+
 def room_snapshot_get(*, access) -> dict:
     """Everything this member may see of the room, as one frame's data. The
     seq is read first: anything committed after it arrives as frames."""
@@ -338,10 +343,12 @@ def room_snapshot_get(*, access) -> dict:
         pk=access.room.pk
     )
     recording, user, table_id = room.recording, access.user, access.table_id
+    from playback.events import STREAMS
+
     heads = {
         stream: seq
         for stream, seq in (room.stream_heads or {}).items()
-        if stream_visible(stream, user_id=user.pk, table_id=table_id)
+        if STREAMS.visible(stream, user_id=user.pk, table_id=table_id)
     }
     messages = list(
         RoomMessage.objects.filter(room=room)

@@ -50,7 +50,6 @@ KERNEL_PUBLISHERS = ("core.realtime", "core.fanout", "core.rooms")
 ALLOWED: dict[tuple[str, str, str], str] = {
     # Kernel engineer's files (rewritten in parallel, issue 12): exceptions
     # until their rewrite lands.
-    ("private", "core.fanout", "core.realtime._namespace"): "core/fanout.py (kernel-owned)",
     ("publish", "classroom.consumers", "forward_now"): "classroom/consumers.py (kernel-owned)",
 }
 

@@ -3,8 +3,11 @@ closing and publishing. docs/polls.md explains the choices."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import hashlib
 import hmac
+import logging
 import secrets
 import uuid
 from datetime import timedelta
@@ -31,12 +34,14 @@ from classroom.models import (
     SessionState,
 )
 from classroom.selectors import poll_results_get
+from classroom.services import ephemeral
 from classroom.services.common import (
-    action_applying,
     require_live,
     session_key_share,
     session_lock,
 )
+from core import asyncdb
+from core.asyncdb import db_call
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError
 from questions import grading
 from questions.grading import (  # noqa: F401 (normalise_text: classroom.selectors reads it here)
@@ -50,6 +55,8 @@ from questions.grading import (  # noqa: F401 (normalise_text: classroom.selecto
 )
 from questions.models import BankQuestion
 from questions.services import bank_question_create  # noqa: F401 (the API's entry point)
+
+logger = logging.getLogger(__name__)
 
 POLL_TIMER_MAX_SECONDS = 3600
 
@@ -212,6 +219,8 @@ def poll_open(
             created_by=actor,
         )
         events.poll_opened(session, poll)
+        ephemeral.poll_state_changed(session_id, poll.pk)
+        poll_close_when_due(session_id, poll)
         _record(
             session,
             actor,
@@ -238,6 +247,7 @@ def poll_close(*, session_id: int, actor, poll_id: int) -> Poll:
         poll.save(update_fields=["state", "closed_at"])
         count = PollResponse.objects.filter(poll=poll).count()
         events.poll_closed(session, poll, count)
+        ephemeral.poll_state_changed(session_id, poll.pk)
         _record(
             session,
             actor,
@@ -262,6 +272,33 @@ def poll_close_if_due(*, session_id: int, poll_id: int) -> bool:
     except ConflictError:
         return False
     return True
+
+
+def poll_close_when_due(session_id: int, poll: Poll) -> None:
+    """Close a timed poll when its timer runs out (votes after that are
+    refused anyway; this makes the close visible without anyone acting): on
+    the server loop that runs this service's database thread, after commit."""
+    loop = asyncdb.server_loop()
+    if poll.closes_at is None or loop is None:
+        return
+    poll_id, closes_at = poll.pk, poll.closes_at
+
+    def timer() -> None:
+        delay = max(0.0, (closes_at - timezone.now()).total_seconds()) + 0.05
+        loop.call_later(
+            delay,
+            lambda: asyncio.ensure_future(_poll_close_due(session_id, poll_id)),
+            context=contextvars.Context(),
+        )
+
+    transaction.on_commit(lambda: loop.call_soon_threadsafe(timer, context=contextvars.Context()))
+
+
+async def _poll_close_due(session_id: int, poll_id: int) -> None:
+    try:
+        await db_call(poll_close_if_due)(session_id=session_id, poll_id=poll_id)
+    except Exception:  # e.g. the database is down: the next vote is refused anyway
+        logger.exception("closing timed poll %s failed", poll_id)
 
 
 def poll_publish(*, session_id: int, actor, poll_id: int) -> Poll:
@@ -304,6 +341,7 @@ def poll_reopen(*, session_id: int, actor, poll_id: int) -> Poll:
         poll.closes_at = None
         poll.save(update_fields=["state", "closed_at", "closes_at"])
         events.poll_opened(session, poll)
+        ephemeral.poll_state_changed(session_id, poll.pk)
         _record(session, actor, "reopened_poll", poll)
     return poll
 
@@ -372,10 +410,11 @@ def poll_vote_cast(
                 raise ConflictError(
                     _("This poll is answered per table and you are not seated."), code="not_seated"
                 )
-        if not action_applying():
-            # Not a socket's action (an API view, a task): no consumer will
-            # schedule the tally, so this does, after commit.
-            events.poll_tally_on_commit(session_id, poll.pk)
+        ephemeral.tally_changed(session_id, poll.pk)
+        if not poll.is_anonymous:
+            # A vote lights the learner's "answered" marker on the console
+            # (never for an anonymous poll).
+            ephemeral.engagement_changed(session_id)
         if poll.is_anonymous:
             return _anonymous_vote_cast(poll=poll, user=user, answer=clean, table_id=table_id), True
         shared = poll.scope == PollScope.ONE_PER_TABLE

@@ -22,6 +22,7 @@ from classroom.models import (
     Seat,
     Timer,
 )
+from classroom.services import ephemeral
 from classroom.services.common import require_live, session_lock
 from core.errors import (
     ConflictError,
@@ -183,6 +184,7 @@ def podium_remove(*, session_id: int, actor, user_id: int, actor_is_staff: bool)
 
 def away_set(*, session_id: int, user, away: bool, table_id: int | None) -> None:
     with transaction.atomic():
+        ephemeral.presence_changed(session_id)
         session = session_lock(session_id)
         participant, _created = Participant.objects.get_or_create(session=session, user=user)
         if participant.is_away == bool(away):

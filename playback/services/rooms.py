@@ -30,9 +30,11 @@ from core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
-    RateLimitedError,
     ValidationError,
 )
+from core.rooms import actions
+from core.rooms.flushes import flush_on_commit
+from core.rooms.limits import rate_limit
 from courses.models import Enrollment, Role
 from playback import events
 from playback.access import RecordingAccess, room_may_control
@@ -53,6 +55,7 @@ from playback.selectors import answered_user_ids, recording_polls_get, room_memb
 from playback.services.progress import contiguous_end
 from playback.services.recordings import recording_bounds, recording_settings_get
 
+REACTIONS_DELAY = 0.5  # one burst per half second per room
 LEAD_MS = 300  # play/pause/rate take effect this far in the future
 SEEK_READY_TIMEOUT_MS = 5000
 RATES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
@@ -136,14 +139,6 @@ def room_event_record(
         extensions=extensions,
         **fields,
     )
-
-
-def rate_limit(key: str, limit: int, seconds: int) -> None:
-    """Fixed-window counter in the shared cache (Redis in production)."""
-    if kv.window_hits(f"playback:{key}", seconds) > limit:
-        raise RateLimitedError(
-            _("Too many at once. Wait a moment and try again."), code="rate_limited"
-        )
 
 
 def media_ms_clean(recording: Recording, value: Any, field: str = "media_ms") -> int:
@@ -448,18 +443,16 @@ def room_seen(*, room_id: int, channel: str) -> None:
 
 
 def client_action_apply(*, room_id: int, user, client_id: str | None, service, **kwargs):
-    """Apply a client's frame once: the claim on its id commits with the action.
-    Returns (applied, result)."""
-    with transaction.atomic():
-        if client_id:
-            try:
-                with transaction.atomic():
-                    PlaybackClientAction.objects.create(
-                        room_id=room_id, user=user, client_id=client_id[:64]
-                    )
-            except IntegrityError:
-                return False, None
-        return True, service(**kwargs)
+    """Apply a client's frame once (core/rooms/actions.py): returns (applied,
+    result); a repeated id returns (False, the first result)."""
+    return actions.action_apply(
+        PlaybackClientAction,
+        scope=("room", room_id),
+        user=user,
+        client_id=client_id,
+        service=service,
+        **kwargs,
+    )
 
 
 # --- The play state ----------------------------------------------------------------------------
@@ -703,7 +696,9 @@ def room_ready(*, room_id: int, user, state_seq: Any) -> dict[str, Any]:
         if not room_wait_maybe_finish(room):
             room.save(update_fields=["waiting_ready", "updated_at"])
             events.emit(
-                room, "room.ready", {"state_seq": room.state_seq, "ready": room.waiting_ready}
+                room,
+                "room.ready_changed",
+                {"state_seq": room.state_seq, "ready": room.waiting_ready},
             )
     return {"stale": False}
 
@@ -873,7 +868,7 @@ def room_chat_send(
         raise NotFoundError(_("Playback room not found."), code="room_not_found")
     media = media_ms_clean(found.recording, media_ms)  # a refused frame costs no quota
     limit, seconds = CHAT_LIMIT
-    rate_limit(f"chat:{room_id}:{user.pk}", limit, seconds)
+    rate_limit(f"playback:chat:{room_id}:{user.pk}", limit, seconds)
     with transaction.atomic():
         room = room_lock(room_id)
         message = RoomMessage.objects.create(room=room, author=user, body=body, media_ms=media)
@@ -904,9 +899,14 @@ def room_reaction_send(
         raise NotFoundError(_("Playback room not found."), code="room_not_found")
     media = media_ms_clean(room.recording, media_ms)  # a refused frame costs no quota
     limit, seconds = REACTION_LIMIT
-    rate_limit(f"reaction:{room_id}:{user.pk}", limit, seconds)
+    rate_limit(f"playback:reaction:{room_id}:{user.pk}", limit, seconds)
     room_event_record(room, user, "reacted", media_ms=media, extensions={"reaction": kind})
     kv.counter_add(f"playback:reactions:{room_id}:{kind}")
+    flush_on_commit(
+        f"playback-reactions:{room_id}",
+        REACTIONS_DELAY,
+        lambda: events.reactions_burst_flush(room_id),
+    )
 
 
 def reaction_burst_take(room_id: int) -> dict[str, int]:

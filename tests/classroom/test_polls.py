@@ -410,7 +410,7 @@ def test_one_shared_answer_per_table(live, instructor, present, django_capture_o
         and shared.change_count == 1
         and shared.table_id == present["a"].pk
     )
-    frames = [f for f in buffered(live, start) if f["type"] == "poll.table_answer"]
+    frames = [f for f in buffered(live, start) if f["type"] == "poll.table_answer_changed"]
     assert [f["stream"] for f in frames] == [f"table.{present['a'].pk}"] * 2
     assert frames[-1]["data"]["answered_by"]["id"] == mate.pk
     results = poll_results_get(poll=poll, for_staff=True)

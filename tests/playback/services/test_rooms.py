@@ -43,7 +43,7 @@ def test_play_is_scheduled_a_little_in_the_future(
     room = _state(table_room)
     assert room.state == RoomState.PLAYING and room.position_ms == 0
     assert before + rooms.LEAD_MS <= room.reference_ms <= rooms.now_ms() + rooms.LEAD_MS
-    [frame] = [f for f in frames(room.pk) if f["type"] == "room.state"]
+    [frame] = [f for f in frames(room.pk) if f["type"] == "room.state_changed"]
     assert frame["data"]["state"] == "playing" and frame["data"]["at_ms"] == result["at_ms"]
     assert frame["data"]["by"] == {"id": tables["ann"].pk, "name": tables["ann"].name}
     event = LearningEvent.objects.get(verb="played")
@@ -89,7 +89,9 @@ def test_a_group_seek_waits_for_members_then_plays(
         rooms.room_ready(room_id=room.pk, user=tables["bob"], state_seq=room.state_seq)
     room = _state(room)
     assert room.state == RoomState.PLAYING and room.position_ms == 3000
-    assert [f["data"]["cause"] for f in frames(room.pk) if f["type"] == "room.state"][-1] == "ready"
+    assert [f["data"]["cause"] for f in frames(room.pk) if f["type"] == "room.state_changed"][
+        -1
+    ] == "ready"
     event = LearningEvent.objects.get(verb="seeked")
     assert event.extensions["to_ms"] == 3000
 
@@ -295,7 +297,7 @@ def test_a_playing_room_stops_at_a_poll_until_everyone_present_answered(
     assert reply["is_correct"] is False and reply["correct"] == {"options": ["b"]}
     assert reply["rewatch_from_ms"] == 0
     assert _state(room).state == RoomState.WAITING
-    progress = [f for f in frames(room.pk) if f["type"] == "poll.progress"][-1]
+    progress = [f for f in frames(room.pk) if f["type"] == "poll.progress_changed"][-1]
     assert progress["data"] == {
         "poll_id": poll.pk,
         "answered": [tables["ann"].pk],
@@ -316,7 +318,7 @@ def test_a_playing_room_stops_at_a_poll_until_everyone_present_answered(
     room = _state(room)
     assert room.state == RoomState.WAITING and room.waiting_poll_id == poll.pk
     assert rooms.now_ms() < room.waiting_deadline_ms <= rooms.now_ms() + rooms.POLL_REVIEW_MS
-    review = [f for f in frames(room.pk) if f["type"] == "room.state"][-1]["data"]
+    review = [f for f in frames(room.pk) if f["type"] == "room.state_changed"][-1]["data"]
     assert review["cause"] == "review" and review["waiting"]["review"] is True
     assert review["waiting"]["ready"] == sorted([tables["ann"].pk, tables["bob"].pk])
     assert rooms.room_tick(room_id=room.pk) is None  # not before the countdown ends
@@ -361,7 +363,7 @@ def test_alone_the_answered_poll_stays_until_the_learner_continues(
     room = _state(room)
     # No deadline: the room waits on the result until Ann continues.
     assert room.state == RoomState.WAITING and room.waiting_deadline_ms is None
-    state = [f for f in frames(room.pk) if f["type"] == "room.state"][-1]["data"]
+    state = [f for f in frames(room.pk) if f["type"] == "room.state_changed"][-1]["data"]
     assert state["cause"] == "review" and state["waiting"]["review"] is True
     assert rooms.next_check_ms(state) is None and rooms.room_tick(room_id=room.pk) is None
     rooms.room_resume(room_id=room.pk, actor=tables["ann"], may_participate=True)
