@@ -15,8 +15,7 @@ from django.utils.translation import gettext as _
 
 from classroom.models import Seat
 from core.errors import NotAuthenticatedError, NotFoundError
-from core.rooms.access import MemberAccess
-from courses.access import CourseAccess, CourseAction, access_course
+from courses.access import CourseAccess, CourseAction, MemberAccess, access_course
 from playback.models import (
     PlaybackRoom,
     PlaybackRoomMember,

@@ -47,11 +47,7 @@ KERNEL_MODULES = {"core.realtime", "core.fanout"}
 KERNEL_PUBLISHERS = ("core.realtime", "core.fanout", "core.rooms")
 
 # (rule, module, name): why it is allowed for now.
-ALLOWED: dict[tuple[str, str, str], str] = {
-    # Kernel engineer's files (rewritten in parallel, issue 12): exceptions
-    # until their rewrite lands.
-    ("publish", "classroom.consumers", "forward_now"): "classroom/consumers.py (kernel-owned)",
-}
+ALLOWED: dict[tuple[str, str, str], str] = {}
 
 
 def _module_name(root: Path, path: Path) -> str:

@@ -5,7 +5,6 @@ room) shares, written once.
     frames.py    `encode`, the sequence row and `emit`, the typed-frame registry
     actions.py   client-action idempotency (one rule: a duplicate client id
                  replays the first result) and the `Action` table entries
-    access.py    `MemberAccess`: who is connected, their course access and table
     consumer.py  `RoomConsumer`: authenticate, access, follow, snapshot or
                  resync, dispatch through the room's action table, ack/error
     flushes.py   coalesced ephemeral flushes, scheduled by services on commit
@@ -14,7 +13,7 @@ room) shares, written once.
 Adding a kind of room (e.g. the per-user notification stream) takes one file
 per concern in its app, and nothing here:
 
-1. access: a function `(user, scope_id) -> MemberAccess subclass` raising
+1. access: a function `(user, scope_id) -> courses.access.MemberAccess subclass` raising
    ApplicationError when the user may not connect;
 2. snapshot selector: `(access) -> dict` with the room's `seq`;
 3. payloads and frames (events.py): a `Streams(prefix)` instance, TypedDict
