@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from core.dbfailure import database_unavailable, server_busy
+from core.middleware import server_busy_response
+
 EMBED_SESSION_KEY = "lti_frame_origins"
 
 
@@ -27,7 +30,15 @@ class LtiFrameMiddleware:
             and settings.SESSION_COOKIE_NAME not in response.cookies
         ):
             return response
-        origins = session.get(EMBED_SESSION_KEY)
+        try:
+            origins = session.get(EMBED_SESSION_KEY)
+        except Exception as error:
+            # Outside DatabaseUnavailableMiddleware (it must see the cookies
+            # SessionMiddleware sets): a database that cannot load the
+            # session is a 503 here too, never a 500.
+            if not database_unavailable(error):
+                raise
+            return server_busy_response(request, server_busy(error))
         if not origins:
             return response
         if "Content-Security-Policy" not in response:
