@@ -69,7 +69,12 @@ def grades_push_task(self, context_id: int) -> dict:
     )
     if context is None:
         return {"skipped": True}
-    report = grades_push(context=context)
+    try:
+        report = grades_push(context=context)
+    except ServiceError:
+        raise
+    except LtiError as error:  # not set up for AGS: nothing to retry
+        return {"error": error.code}
     if report.failed:
         # Raise so Celery retries with backoff; what failed is stored already.
         raise ServiceError(f"{report.failed} score(s) failed to send", code="lti_scores_failed")

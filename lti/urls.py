@@ -14,4 +14,9 @@ urlpatterns = [
     path("lti/register/<str:token>/", views.dynamic_registration, name="lti-register"),
     path("lti/setup/", views.setup, name="lti-setup"),
     path("lti/contexts/<int:context_id>/link/", views.context_link, name="lti-context-link"),
+    path(
+        "lti/contexts/<int:context_id>/services/",
+        views.context_services,
+        name="lti-context-services",
+    ),
 ]

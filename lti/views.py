@@ -342,3 +342,55 @@ def context_link(request: HttpRequest, context_id: int) -> HttpResponse:
         services.context_course_relink(context=context, course=chosen, actor=request.user)
         return redirect("course-detail", course_id=chosen.pk)
     return render(request, "lti/context_link.html", {"context": context, "courses": courses})
+
+
+@never_cache
+@login_required
+@_lti_errors
+def context_services(request: HttpRequest, context_id: int) -> HttpResponse:
+    """Staff page of an LMS course's services: roster sync (button, last
+    results) and grade passback (what to send, what was sent, what failed)."""
+    from django.db import transaction
+
+    from lti import ags
+    from lti.models import RosterSync
+    from lti.tasks import grades_push_task, roster_sync_task
+
+    context = selectors.context_for_staff(user=request.user, context_id=context_id)
+    setting = ags.gradebook_setting_get(context=context)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "sync":
+            if not context.memberships_url:
+                raise LtiError(
+                    "The LMS did not give a memberships URL for this course.",
+                    code="lti_no_nrps",
+                    status=409,
+                )
+            transaction.on_commit(
+                lambda: roster_sync_task.delay(context.pk, RosterSync.Trigger.STAFF)
+            )
+        elif action in ("gradebook", "push"):
+            if action == "gradebook":
+                setting = ags.gradebook_setting_update(
+                    context=context,
+                    **{
+                        name: request.POST.get(name) == "on"
+                        for name in ("attendance", "participation", "quiz", "playback")
+                    },
+                )
+            if context.lineitems_url:
+                transaction.on_commit(lambda: grades_push_task.delay(context.pk))
+        else:
+            raise LtiError("Unknown action.", code="lti_bad_action")
+        return redirect("lti-context-services", context_id=context.pk)
+    return render(
+        request,
+        "lti/context_services.html",
+        {
+            "context": context,
+            "setting": setting,
+            "syncs": selectors.roster_sync_list(context=context),
+            "grades": selectors.grade_status_get(context=context),
+        },
+    )
