@@ -262,7 +262,16 @@ def roster_sync(
         context=context, trigger=trigger, source_url=url[:1000], incremental=bool(differences)
     )
     try:
-        roster = roster_fetch(context=context, url=url)
+        try:
+            roster = roster_fetch(context=context, url=url)
+        except ServiceError as error:
+            if not differences or not (error.http_status and 400 <= error.http_status < 500):
+                raise
+            # The platform no longer honours its differences link: full roster.
+            log.info("lti: differences link of context %s refused; full sync", context.pk)
+            differences, url = "", context.memberships_url
+            record.incremental, record.source_url = False, url[:1000]
+            roster = roster_fetch(context=context, url=url)
         with transaction.atomic():
             changes = roster_apply(
                 context=context, roster=roster, incremental=bool(differences), actor=actor

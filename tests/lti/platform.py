@@ -647,8 +647,9 @@ window.addEventListener("message", (event) => {{
 
     def _service(self, method: str, path: str, query: dict, headers, body: bytes):
         """Fault injection, then NRPS or AGS; (status, body, headers)."""
+        target = path + ("?" + urlencode(query) if query else "")
         for index, (prefix, status, extra) in enumerate(self.faults):
-            if path.startswith(prefix):
+            if target.startswith(prefix):
                 del self.faults[index]
                 if status == 401:
                     value = headers.get("Authorization", "")

@@ -286,3 +286,15 @@ def test_no_memberships_url_is_a_readable_refusal(context):
     with pytest.raises(LtiError) as error:
         roster_sync(context=context, trigger="staff")
     assert error.value.status_code == 409 and error.value.code == "lti_no_nrps"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refused_differences_link_falls_back_to_the_full_roster(platform, context):
+    _fill(platform, 4)
+    first = roster_sync(context=context, trigger="staff")
+    assert first.differences_url
+    platform.fault("/nrps/ctx-1?since", 410)  # gone
+    platform.rosters["ctx-1"].pop("u0")
+    second = roster_sync(context=context, trigger="nightly")
+    assert second.status == RosterSync.Status.OK and not second.incremental
+    assert second.deactivated == 1 and second.members == 3
