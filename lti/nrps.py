@@ -16,14 +16,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urljoin
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from classroom.selectors import seat_map_get
@@ -163,21 +165,38 @@ def roster_apply(
     new_members = [m for sub, m in members.items() if sub not in identities and m.active]
     if new_members:
         emails = {m.email.lower() for m in new_members if m.email}
+        # Never link to an existing account by email (as a launch): such an
+        # email is not stored. Emails are unique case-insensitively.
         taken = (
-            {
-                e.lower()
-                for e in User.objects.filter(email__in=emails).values_list("email", flat=True)
-            }
+            set(
+                User.objects.annotate(lowered=Lower("email"))
+                .filter(lowered__in=emails)
+                .values_list("lowered", flat=True)
+            )
             if emails
             else set()
         )
+        names = {
+            m.sub: "lti-" + hashlib.sha256(f"{issuer}\n{m.sub}".encode()).hexdigest()[:12]
+            for m in new_members
+        }
+        # A username left by a user whose identity is gone: a suffix, not a crash.
+        used = set(
+            User.objects.filter(username__in=list(names.values())).values_list(
+                "username", flat=True
+            )
+        )
         users = []
         for m in new_members:
-            digest = hashlib.sha256(f"{issuer}\n{m.sub}".encode()).hexdigest()[:12]
+            username = names[m.sub]
+            digest = username[4:]
+            if username in used:
+                username = f"{username}-{secrets.token_hex(3)}"
             email = m.email if m.email and m.email.lower() not in taken else ""
-            taken.add(email.lower())
+            if email:
+                taken.add(email.lower())
             user = User(
-                username=f"lti-{digest}",
+                username=username,
                 email=email,
                 display_name=m.name or f"LMS user {digest[:6]}",
                 first_name=m.given_name,
@@ -276,12 +295,17 @@ def roster_sync(
             changes = roster_apply(
                 context=context, roster=roster, incremental=bool(differences), actor=actor
             )
-    except LtiError as error:
+    except (LtiError, DatabaseError) as error:
+        reason = (
+            f"{error.code}: {error.reason}"
+            if isinstance(error, LtiError)
+            else f"database: {error.__class__.__name__}: {str(error)[:300]}"
+        )
         record.status = RosterSync.Status.FAILED
-        record.errors = [f"{error.code}: {error.reason}"]
+        record.errors = [reason]
         record.finished_at = timezone.now()
         record.save()
-        log.warning("lti: roster sync of context %s failed: %s", context.pk, error.reason)
+        log.warning("lti: roster sync of context %s failed: %s", context.pk, reason)
         return record
     record.status = RosterSync.Status.OK
     record.pages = roster.pages

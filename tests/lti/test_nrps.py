@@ -298,3 +298,22 @@ def test_refused_differences_link_falls_back_to_the_full_roster(platform, contex
     second = roster_sync(context=context, trigger="nightly")
     assert second.status == RosterSync.Status.OK and not second.incremental
     assert second.deactivated == 1 and second.members == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_email_is_not_linked_and_username_clash_is_not_a_crash(platform, context):
+    import hashlib
+
+    from tests.factories import UserFactory
+
+    owner = UserFactory(email="Taken@LMS.example")
+    # A user named as a member's generated username, whose identity is gone.
+    digest = hashlib.sha256(f"{platform.issuer}\nu2".encode()).hexdigest()[:12]
+    UserFactory(username=f"lti-{digest}")
+    platform.member_put("ctx-1", _member(1, email="taken@lms.example"))
+    platform.member_put("ctx-1", _member(2))
+    record = roster_sync(context=context, trigger="staff")
+    assert record.status == RosterSync.Status.OK and record.added == 2, record.errors
+    new = LtiIdentity.objects.get(sub="u1").user
+    assert new != owner and new.email == ""
+    assert LtiIdentity.objects.get(sub="u2").user.username.startswith(f"lti-{digest}-")
