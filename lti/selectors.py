@@ -168,7 +168,8 @@ def context_for_staff(*, user, context_id: int):
 def contexts_of_course(*, course) -> list:
     from lti.models import LtiContext
 
-    return list(LtiContext.objects.filter(course=course).order_by("id"))
+    course_id = course if isinstance(course, int) else course.pk
+    return list(LtiContext.objects.filter(course_id=course_id).order_by("id"))
 
 
 def roster_sync_list(*, context, limit: int = 10) -> list:

@@ -394,3 +394,25 @@ def context_services(request: HttpRequest, context_id: int) -> HttpResponse:
             "grades": selectors.grade_status_get(context=context),
         },
     )
+
+
+@never_cache
+@login_required
+@_lti_errors
+def course_services(request: HttpRequest, course_id: int) -> HttpResponse:
+    """The LMS services of a course: its LMS course's page (the first, when
+    several LMS courses feed it, with links to the others)."""
+    from courses.access import course_role_get
+    from courses.models import Role
+
+    contexts = selectors.contexts_of_course(course=course_id)
+    if not contexts or course_role_get(user=request.user, course=course_id) not in (
+        Role.INSTRUCTOR,
+        Role.TA,
+    ):
+        raise LtiError(
+            "This course is not linked to an LMS course you teach.",
+            code="lti_not_course_staff",
+            status=403,
+        )
+    return redirect("lti-context-services", context_id=contexts[0].pk)

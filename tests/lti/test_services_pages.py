@@ -117,6 +117,11 @@ def test_staff_page_shows_syncs_and_grades_and_refuses_others(client, platform, 
     assert html.count('class="score-sent"') == 3  # u0, u1 present; u2 absent (0)
     client.force_login(ta)
     assert client.get(url).status_code == 200
+    entry = client.get(f"/lti/courses/{course.pk}/services/")
+    assert entry.status_code == 302 and entry["Location"] == url
+    client.force_login(learner)
+    assert client.get(f"/lti/courses/{course.pk}/services/").status_code == 403
+    client.force_login(ta)
     assert client.post(url, {"action": "nonsense"}).status_code == 400
 
 
