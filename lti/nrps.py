@@ -332,7 +332,7 @@ def roster_sync_on_launch(*, context: LtiContext) -> bool:
     ).update(roster_sync_requested_at=now)
     if not won:
         return False
-    from lti.tasks import roster_sync_task
+    from lti.tasks import enqueue, roster_sync_task
 
-    transaction.on_commit(lambda: roster_sync_task.delay(context.pk, RosterSync.Trigger.LAUNCH))
+    transaction.on_commit(lambda: enqueue(roster_sync_task, context.pk, RosterSync.Trigger.LAUNCH))
     return True

@@ -15,6 +15,25 @@ from lti.errors import LtiError
 log = logging.getLogger("lti")
 
 
+def enqueue(task, *args) -> bool:
+    """Queue a task; False (logged) when the broker cannot take it, so a
+    launch never fails because Redis is down."""
+    try:
+        task.delay(*args)
+    except Exception as error:  # kombu/redis errors vary by transport
+        if celery_eager():
+            raise
+        log.warning("lti: could not queue %s%r: %s", task.name, args, error)
+        return False
+    return True
+
+
+def celery_eager() -> bool:
+    from config.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
 @shared_task(name="lti.roster_sync")
 def roster_sync_task(context_id: int, trigger: str) -> dict:
     from lti.models import LtiContext

@@ -350,11 +350,9 @@ def context_link(request: HttpRequest, context_id: int) -> HttpResponse:
 def context_services(request: HttpRequest, context_id: int) -> HttpResponse:
     """Staff page of an LMS course's services: roster sync (button, last
     results) and grade passback (what to send, what was sent, what failed)."""
-    from django.db import transaction
-
     from lti import ags
     from lti.models import RosterSync
-    from lti.tasks import grades_push_task, roster_sync_task
+    from lti.tasks import enqueue, grades_push_task, roster_sync_task
 
     context = selectors.context_for_staff(user=request.user, context_id=context_id)
     setting = ags.gradebook_setting_get(context=context)
@@ -367,9 +365,7 @@ def context_services(request: HttpRequest, context_id: int) -> HttpResponse:
                     code="lti_no_nrps",
                     status=409,
                 )
-            transaction.on_commit(
-                lambda: roster_sync_task.delay(context.pk, RosterSync.Trigger.STAFF)
-            )
+            queued = enqueue(roster_sync_task, context.pk, RosterSync.Trigger.STAFF)
         elif action in ("gradebook", "push"):
             if action == "gradebook":
                 setting = ags.gradebook_setting_update(
@@ -379,10 +375,15 @@ def context_services(request: HttpRequest, context_id: int) -> HttpResponse:
                         for name in ("attendance", "participation", "quiz", "playback")
                     },
                 )
-            if context.lineitems_url:
-                transaction.on_commit(lambda: grades_push_task.delay(context.pk))
+            queued = enqueue(grades_push_task, context.pk) if context.lineitems_url else True
         else:
             raise LtiError("Unknown action.", code="lti_bad_action")
+        if not queued:
+            raise LtiError(
+                "The job queue cannot be reached right now: try again in a minute.",
+                code="lti_queue_unavailable",
+                status=503,
+            )
         return redirect("lti-context-services", context_id=context.pk)
     return render(
         request,
