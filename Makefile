@@ -44,6 +44,8 @@ lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 0
+	$(BIN)/lint-imports --no-cache  # the apps point one way (pyproject.toml [tool.importlinter])
+	$(BIN)/python tools/check_boundaries.py  # no private names across modules; frames only from events.py
 
 format: dev-venv
 	$(BIN)/ruff check --fix .

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from analytics.models import EventMode, EventSource, LearningEvent
+from analytics.verbs import event_problems
 from core.errors import ValidationError
+
+logger = logging.getLogger(__name__)
 
 MAX_RESPONSE_LENGTH = 10_000
 
@@ -50,6 +55,15 @@ def _validate(
         errors["extensions"] = "Extensions must be a JSON object."
     if len(response) > MAX_RESPONSE_LENGTH:
         errors["response"] = f"Response is longer than {MAX_RESPONSE_LENGTH} characters."
+    if "verb" not in errors:
+        problems = event_problems(verb=verb, object_type=object_type, extensions=extensions)
+        if problems and settings.ANALYTICS_EVENTS_STRICT:
+            for key, message in problems.items():
+                errors.setdefault(key, message)
+        elif problems:
+            # Production stores the event anyway: a missed registration must
+            # not lose a learner's data.
+            logger.warning("unregistered event shape %s: %s", verb, problems)
     if errors:
         raise ValidationError(details=errors, code="invalid_event")
 

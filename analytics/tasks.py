@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.contrib.auth import get_user_model
 from django.utils.dateparse import parse_datetime
 
+from analytics.models import LearningEvent
 from analytics.services import event_record
 
 
@@ -14,8 +16,10 @@ def event_record_task(payload: dict) -> str:
     objects (`actor_id`, `course_id`) and `occurred_at` as ISO 8601. The event
     id makes redelivery harmless. Returns the stored event id.
     """
-    from courses.models import Course, User
-
+    # The log sits below courses: it reaches User and Course through the
+    # model relations, not by importing courses.
+    User = get_user_model()  # noqa: N806
+    Course = LearningEvent._meta.get_field("course").related_model  # noqa: N806
     data = dict(payload)
     actor_id = data.pop("actor_id", None)
     course_id = data.pop("course_id", None)

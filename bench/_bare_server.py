@@ -7,8 +7,8 @@ is encoded once and written to every recipient with `websockets.broadcast`.
 
 - `mode.set` → `mode.changed` (sequenced) to everyone in the session, ack;
 - `chat.send` (table) → `chat.posted` to that table and the staff, ack;
-- `reaction.send` → counted, one `reactions.burst` per 0.5 s to everyone, ack;
-- joins → one `presence.summary` per second to everyone (coalesced);
+- `reaction.send` → counted, one `reactions.sent` per 0.5 s to everyone, ack;
+- joins → one `presence.summary_changed` per second to everyone (coalesced);
 - `ping` → `pong`.
 
     python bench/_bare_server.py PORT
@@ -66,14 +66,15 @@ def coalesce(kind: str, sid: int, delay: float, flush) -> None:
 
 def flush_presence(sid: int) -> None:
     broadcast(
-        everyone[sid], encode({"type": "presence.summary", "data": {"present": len(everyone[sid])}})
+        everyone[sid],
+        encode({"type": "presence.summary_changed", "data": {"present": len(everyone[sid])}}),
     )
 
 
 def flush_reactions(sid: int) -> None:
     counts = dict(reactions.pop(sid, {}))
     if counts:
-        frame = {"type": "reactions.burst", "data": {"counts": counts, "at": now_iso()}}
+        frame = {"type": "reactions.sent", "data": {"counts": counts, "at": now_iso()}}
         broadcast(everyone[sid], encode(frame))
 
 

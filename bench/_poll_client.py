@@ -104,13 +104,13 @@ class Conn:
                     waiter = self.pending.pop(frame.get("id") or "", None)
                     if waiter is not None and not waiter.done():
                         waiter.set_result((now, frame))
-                elif kind == "poll.tally":
+                elif kind == "poll.tally_changed":
                     if '"audience":"public"' in text:
-                        room.counts["poll.tally/public"] += 1
+                        room.counts["poll.tally_changed/public"] += 1
                         if self.expect and self.final_public_at is None and self.expect in text:
                             self.final_public_at = now
                     else:
-                        room.counts["poll.tally/staff"] += 1
+                        room.counts["poll.tally_changed/staff"] += 1
                         if self.staff:
                             data = json.loads(text)["data"]
                             counts = (data.get("distribution") or {}).get("counts") or {}

@@ -1207,7 +1207,7 @@ def report(cfg: Config, results: dict[str, dict], database: str) -> str:
                 _ms(busy["p99_ms"]),
                 _ms(busy["max_ms"]),
                 f"{busy['lost']} / {busy['dropped']}",
-                f"{frames.get('reactions.burst', 0) + frames.get('reaction.sent', 0):,}",
+                f"{frames.get('reactions.burst', 0) + frames.get('reactions.sent', 0) + frames.get('reaction.sent', 0):,}",
                 f"{cpu['server']:.2f} / {cpu['clients']:.2f} / {cpu['postgres']:.2f} / {cpu['redis']:.2f} / {cpu['others']:.2f}",
             ]
         )

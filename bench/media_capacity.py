@@ -59,8 +59,8 @@ def tree_cpu(pid: int) -> float:
 
 
 async def janus_connection():
-    from classroom.media.conf import media_conf
-    from classroom.media.janus import JanusConnection
+    from livemedia.conf import media_conf
+    from livemedia.janus import JanusConnection
 
     connection = JanusConnection("ws://127.0.0.1:8188/", media_conf().api_secret)
     await connection.connect()
@@ -238,7 +238,7 @@ def fit(points: list[tuple[int, float]]) -> tuple[float, float]:
 async def publisher_start(connection):
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-    from classroom.media.conf import media_conf
+    from livemedia.conf import media_conf
     from tests.media.participant import PatternTrack, ToneTrack
 
     control = await connection.session_create()

@@ -350,7 +350,7 @@ class Member:
             self.state = frame["data"]["state"]
             self.state_seq = self.state.get("seq", 0)
             self._naive_apply(self.state)
-        elif kind == "room.state":
+        elif kind == "room.state_changed":
             self.arrivals[frame["seq"]] = time.time()
             self.state = frame["data"]
             self.state_seq = frame["seq"]

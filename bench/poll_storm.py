@@ -17,7 +17,7 @@ tallies go to staff only; `live`: `show_live_results`, learners get tallies too)
    order, 4 options weighted 40/30/20/10 %) and waits for its ack;
 3. measured: votes persisted per second (acked votes / (last ack − first
    vote sent)), ack latency, the time from a session's last ack to the
-   instructor's `poll.tally` whose `responses` equals the session's voters
+   instructor's `poll.tally_changed` whose `responses` equals the session's voters
    (and, for `live`, to the last learner's public tally showing every vote),
    frames received by all clients from `poll.open` until 1.5 s of silence
    (total, tally frames, bytes), CPU per process group;
@@ -203,7 +203,7 @@ def attendance_wait(session_ids: list[int], expected: int, limit: float, open_: 
 
 def verify(rooms: list[dict]) -> list[dict]:
     """Compare what the clients sent, were acked and were shown with what is stored."""
-    from analytics.models import LearningEvent
+    from analytics.selectors import object_events_count
     from classroom.models import PollResponse
 
     checks = []
@@ -216,9 +216,7 @@ def verify(rooms: list[dict]) -> list[dict]:
         acked_answers = {v["user_id"]: v["choice"] for v in acked}
         stored_answers = {user: answer.get("option") for user, answer in rows}
         final = room["final_counts"]
-        events = LearningEvent.objects.filter(
-            verb="answered", object_type="poll", object_id=str(room["poll_id"])
-        ).count()
+        events = object_events_count(verb="answered", object_type="poll", object_id=room["poll_id"])
         checks.append(
             {
                 "stored": len(rows),
@@ -328,7 +326,7 @@ def summarise(rooms: list[dict], checks: list[dict], cpu: dict) -> dict:
         if room["last_learner_final_at"] is not None and room["last_ack"] is not None
     ]
     frames = [sum(n for kind, n in room["frames"].items() if "/" not in kind) for room in rooms]
-    tallies = [room["frames"].get("poll.tally", 0) for room in rooms]
+    tallies = [room["frames"].get("poll.tally_changed", 0) for room in rooms]
     kinds: Counter = Counter()
     for room in rooms:
         kinds.update(room["frames"])
@@ -554,7 +552,7 @@ def notes(cfg: Config, results: list[dict], logs: dict) -> list[str]:
         "point together; the offered rate is voters ÷ spread, so it can only reach "
         "that when the servers keep up. *last vote → final tally*: from the session's "
         "last ack (received by the client) to the instructor's receipt of the staff "
-        "`poll.tally` whose `responses` equals the session's voters (p50 / max across "
+        "`poll.tally_changed` whose `responses` equals the session's voters (p50 / max across "
         "sessions; one session, one value). *frames / poll*: every frame all clients "
         "of one session received from `poll.open` until 1.5 s of silence (acks, "
         "`poll.opened`, tallies); per session for the multi-session point. "

@@ -9,29 +9,14 @@ from django.utils.translation import gettext as _
 
 from classroom.models import LiveSession, Seat
 from core.errors import NotAuthenticatedError, NotFoundError
-from courses.access import CourseAccess, CourseAction, access_course
+from courses.access import CourseAccess, CourseAction, MemberAccess, access_course
 
 
 @dataclass(frozen=True)
-class LiveAccess:
+class LiveAccess(MemberAccess):
     session: LiveSession
     course_access: CourseAccess
-    table_id: int | None  # the user's persistent table in this course, if seated
-
-    @property
-    def user(self):
-        return self.course_access.user
-
-    @property
-    def is_staff(self) -> bool:
-        return self.course_access.is_staff
-
-    @property
-    def may_participate(self) -> bool:
-        return self.course_access.may(CourseAction.PARTICIPATE)
-
-    def require(self, action: CourseAction | str) -> None:
-        self.course_access.require_in_room(action)
+    table_id: int | None  # the user's persistent table in the course, if seated
 
 
 def access_live_session(

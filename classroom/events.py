@@ -1,20 +1,22 @@
 """Typed realtime frames of the live classroom: the only caller of
-core.realtime for this app. docs/realtime.md lists every frame.
+core.realtime for this app. docs/realtime.md lists every frame; each type
+is declared once below (`frame_type`, with its payload TypedDict), and
+tests/core/test_realtime_doc.py holds the doc against that registry.
 
 Sequenced frames (`emit`) get the next session-wide `seq`, the `prev` seq of
-their stream, are kept for resync and sent after commit. Ephemeral frames
-(presence summaries, reaction bursts, engagement) carry no seq; the snapshot
-holds their current value.
+their stream, are kept for resync and sent after commit (core/rooms/frames.py).
+Ephemeral frames (presence summaries, reaction bursts, engagement) carry no
+seq; the snapshot holds their current value.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
-from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
 
+from classroom import selectors
 from classroom.models import (
     Announcement,
     Attendance,
@@ -22,205 +24,223 @@ from classroom.models import (
     HelpFlag,
     LiveSession,
     Participant,
+    Poll,
+    PollState,
     Question,
     Seat,
     Timer,
 )
+from classroom.payloads import (
+    STREAMS,
+    announcement_payload,
+    help_payload,
+    message_payload,
+    mode_payload,
+    question_payload,
+    session_payload,
+    timer_payload,
+    user_payload,
+)
 from core import fanout, realtime
+from core.asyncdb import db_call
+from core.rooms import frames
+from core.rooms.frames import encode, frame_type
+from core.rooms.streams import STREAM_ALL, STREAM_STAFF, stream_table, stream_user
 
 logger = logging.getLogger(__name__)
 
-STREAM_ALL = "all"
-STREAM_STAFF = "staff"
-
-
-def stream_table(table_id: int) -> str:
-    return f"table.{table_id}"
-
-
-def stream_user(user_id: int) -> str:
-    return f"user.{user_id}"
+ROOM = "live"
+__all__ = [
+    "STREAM_ALL",
+    "STREAM_STAFF",
+    "announcement_payload",
+    "encode",
+    "help_payload",
+    "message_payload",
+    "mode_payload",
+    "question_payload",
+    "session_payload",
+    "stream_table",
+    "stream_user",
+    "timer_payload",
+    "user_payload",
+]
 
 
 def group_all(session_id: int) -> str:
-    return f"live.{session_id}"
+    return STREAMS.group_all(session_id)
 
 
 def group_staff(session_id: int) -> str:
-    return f"live.{session_id}.staff"
+    return STREAMS.group_staff(session_id)
 
 
 def group_learners(session_id: int) -> str:
-    """Everyone but staff: frames staff get in a richer form of their own
-    (the public poll tally), so that each person receives one of them."""
-    return f"live.{session_id}.learners"
+    return STREAMS.group_learners(session_id)
 
 
 def group_table(session_id: int, table_id: int) -> str:
-    return f"live.{session_id}.table.{table_id}"
+    return STREAMS.group_table(session_id, table_id)
 
 
 def group_user(session_id: int, user_id: int) -> str:
-    return f"live.{session_id}.user.{user_id}"
+    return STREAMS.group_user(session_id, user_id)
 
 
-def groups_for_stream(session_id: int, stream: str) -> list[str]:
-    if stream == STREAM_ALL:
-        return [group_all(session_id)]
-    if stream == STREAM_STAFF:
-        return [group_staff(session_id)]
-    kind, _, ident = stream.partition(".")
-    if kind == "table":
-        return [group_table(session_id, int(ident)), group_staff(session_id)]
-    if kind == "user":
-        return [group_user(session_id, int(ident))]
-    raise ValueError(f"unknown stream {stream!r}")
+# Number, keep and send one frame (core/rooms/frames.py); the caller holds the row lock.
+emit = frames.emitter(STREAMS)
 
 
-def groups_for_member(
-    *, session_id: int, user_id: int, table_id: int | None, is_staff: bool
-) -> list[str]:
-    groups = [group_all(session_id), group_user(session_id, user_id)]
-    if is_staff:
-        groups.append(group_staff(session_id))
-    else:
-        groups.append(group_learners(session_id))
-        if table_id is not None:
-            groups.append(group_table(session_id, table_id))
-    return groups
+# --- Frame types and their payloads -----------------------------------------------
 
 
-def stream_visible(stream: str, *, user_id: int, table_id: int | None, is_staff: bool) -> bool:
-    if stream == STREAM_ALL:
-        return True
-    if stream == STREAM_STAFF:
-        return is_staff
-    kind, _, ident = stream.partition(".")
-    if kind == "table":
-        return is_staff or (table_id is not None and int(ident) == table_id)
-    if kind == "user":
-        return int(ident) == user_id
-    return False
+class UserRef(TypedDict):
+    id: int
+    name: str
 
 
-def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"))
+class SpeakersData(TypedDict):
+    speakers: list[dict[str, Any]]
 
 
-def emit(
-    session: LiveSession,
-    frame_type: str,
-    data: dict[str, Any],
-    stream: str = STREAM_ALL,
-    control: str | None = None,
-) -> int:
-    """Number, keep and send (after commit) one frame.
-
-    Precondition: the caller holds the session row lock (`session` came from
-    `select_for_update` in the current transaction)."""
-    session.seq += 1
-    heads = dict(session.stream_heads or {})
-    prev = heads.get(stream, 0)
-    heads[stream] = session.seq
-    session.stream_heads = heads
-    LiveSession.objects.filter(pk=session.pk).update(seq=session.seq, stream_heads=heads)
-    frame = {"type": frame_type, "seq": session.seq, "stream": stream, "prev": prev, "data": data}
-    realtime.frame_publish_on_commit(
-        scope=session.group_name,
-        seq=session.seq,
-        stream=stream,
-        text=encode(frame),
-        groups=groups_for_stream(session.pk, stream),
-        control=control,
-    )
-    return session.seq
+class HandsData(TypedDict):
+    queue: list[dict[str, Any]]
 
 
-# --- Payloads (shared by frames and the snapshot) -------------------------------
+class ChatDeletedData(TypedDict):
+    id: int
+    channel: str
 
 
-def user_payload(user) -> dict[str, Any]:
-    return {"id": user.pk, "name": user.name}
+class IdData(TypedDict):
+    id: int
 
 
-def session_payload(session: LiveSession) -> dict[str, Any]:
-    return {
-        "id": session.pk,
-        "title": session.title,
-        "state": session.state,
-        "scheduled_start": session.scheduled_start,
-        "scheduled_end": session.scheduled_end,
-        "started_at": session.started_at,
-        "ended_at": session.ended_at,
-        "anonymous_questions_allowed": session.anonymous_questions_allowed,
-    }
+class TimersData(TypedDict):
+    timers: list[dict[str, Any]]
 
 
-def mode_payload(session: LiveSession) -> dict[str, Any]:
-    return {
-        "mode": session.mode,
-        "table_id": session.mode_table_id,
-        "table_name": session.mode_table.name if session.mode_table_id else None,
-        "podium_addresses_all": session.podium_addresses_all,
-        "changed_at": session.mode_changed_at,
-    }
+class HelpQueueData(TypedDict):
+    queue: list[dict[str, Any]]
 
 
-def message_payload(message: ChatMessage) -> dict[str, Any]:
-    deleted = message.deleted_at is not None
-    return {
-        "id": message.pk,
-        "channel": message.channel,
-        "table_id": message.table_id,
-        "author": user_payload(message.author) if message.author and not deleted else None,
-        "body": "" if deleted else message.body,
-        "created_at": message.created_at,
-        "deleted": deleted,
-    }
+class TableHelpData(TypedDict):
+    table_id: int
+    open: bool
 
 
-def question_payload(question: Question) -> dict[str, Any]:
-    """Anonymous questions never carry their author, not even to staff."""
-    return {
-        "id": question.pk,
-        "body": question.body,
-        "author": None
-        if question.is_anonymous or question.author is None
-        else user_payload(question.author),
-        "anonymous": question.is_anonymous,
-        "upvotes": question.upvote_count,
-        "answered": question.answered_at is not None,
-        "created_at": question.created_at,
-    }
+class AwayData(TypedDict):
+    user_id: int
+    away: bool
 
 
-def timer_payload(timer: Timer) -> dict[str, Any]:
-    return {
-        "id": timer.pk,
-        "label": timer.label,
-        "started_at": timer.started_at,
-        "ends_at": timer.ends_at,
-        "warning_seconds": timer.warning_seconds,
-    }
+class SeatingData(TypedDict):
+    tables: list[dict[str, Any]]
 
 
-def announcement_payload(announcement: Announcement) -> dict[str, Any]:
-    return {
-        "id": announcement.pk,
-        "body": announcement.body,
-        "author": user_payload(announcement.author) if announcement.author else None,
-        "created_at": announcement.created_at,
-    }
+class SeatMovedData(TypedDict):
+    user_id: int
 
 
-def help_payload(flag: HelpFlag) -> dict[str, Any]:
-    return {
-        "id": flag.pk,
-        "table_id": flag.table_id,
-        "table_name": flag.table.name,
-        "raised_by": user_payload(flag.raised_by) if flag.raised_by else None,
-        "raised_at": flag.raised_at,
-    }
+class PollClosedData(TypedDict):
+    id: int
+    closed_at: Any
+    responses: int
+
+
+class PollPublishedData(TypedDict):
+    id: int
+    results: dict[str, Any]
+
+
+class TableAnswerData(TypedDict):
+    poll_id: int
+    table_id: int
+    answer: dict[str, Any]
+    answered_by: UserRef
+
+
+class PresentData(TypedDict):
+    present: int
+
+
+class TablePresenceData(TypedDict):
+    table_id: int
+    online: list[int]
+    away: list[int]
+
+
+class StaffPresenceData(TypedDict):
+    online: list[int]
+    away: list[int]
+
+
+class ReactionsData(TypedDict):
+    counts: dict[str, int]
+    at: Any
+
+
+class EngagementData(TypedDict):
+    window_seconds: int
+    at: Any
+    learners: dict[int, dict[str, Any]]
+
+
+class TalkData(TypedDict):
+    at: Any
+    learners: dict[int, dict[str, Any]]
+    tables: dict[int, dict[str, Any]]
+
+
+class MediaHealthData(TypedDict):
+    up: bool
+    at: Any
+
+
+class PongData(TypedDict):
+    server_time: float
+    seq: int
+
+
+SESSION_CHANGED = frame_type(ROOM, "session.changed", dict)
+MODE_CHANGED = frame_type(ROOM, "mode.changed", dict)
+PODIUM_CHANGED = frame_type(ROOM, "podium.changed", SpeakersData)
+HANDS_CHANGED = frame_type(ROOM, "hands.changed", HandsData)
+CHAT_POSTED = frame_type(ROOM, "chat.posted", dict)
+CHAT_DELETED = frame_type(ROOM, "chat.deleted", ChatDeletedData)
+QUESTION_CHANGED = frame_type(ROOM, "question.changed", dict)
+QUESTION_DELETED = frame_type(ROOM, "question.deleted", IdData)
+TIMERS_CHANGED = frame_type(ROOM, "timers.changed", TimersData)
+ANNOUNCEMENT_POSTED = frame_type(ROOM, "announcement.posted", dict)
+HELP_CHANGED = frame_type(ROOM, "help.changed", HelpQueueData)
+TABLE_HELP_CHANGED = frame_type(ROOM, "table.help_changed", TableHelpData)
+AWAY_CHANGED = frame_type(ROOM, "away.changed", AwayData)
+SEATING_CHANGED = frame_type(ROOM, "seating.changed", SeatingData)
+SEAT_MOVED = frame_type(ROOM, "seat.moved", SeatMovedData)
+POLL_OPENED = frame_type(ROOM, "poll.opened", dict)
+POLL_CLOSED = frame_type(ROOM, "poll.closed", PollClosedData)
+POLL_PUBLISHED = frame_type(ROOM, "poll.published", PollPublishedData)
+POLL_TABLE_ANSWER = frame_type(
+    ROOM, "poll.table_answer_changed", TableAnswerData, old_name="poll.table_answer"
+)
+PRESENCE_SUMMARY = frame_type(
+    ROOM, "presence.summary_changed", PresentData, sequenced=False, old_name="presence.summary"
+)
+TABLE_PRESENCE = frame_type(
+    ROOM, "table.presence_changed", TablePresenceData, sequenced=False, old_name="table.presence"
+)
+STAFF_PRESENCE = frame_type(
+    ROOM, "staff.presence_changed", StaffPresenceData, sequenced=False, old_name="staff.presence"
+)
+REACTIONS_BURST = frame_type(
+    ROOM, "reactions.sent", ReactionsData, sequenced=False, old_name="reactions.burst"
+)
+ENGAGEMENT_CHANGED = frame_type(ROOM, "engagement.changed", EngagementData, sequenced=False)
+# Sent by the media app (classroom/media/), declared here with every live frame.
+TALK_CHANGED = frame_type(ROOM, "talk.changed", TalkData, sequenced=False)
+MEDIA_HEALTH = frame_type(ROOM, "media.health", MediaHealthData, sequenced=False)
+POLL_TALLY = frame_type(ROOM, "poll.tally_changed", dict, sequenced=False, old_name="poll.tally")
+PONG = frame_type(ROOM, "pong", PongData, sequenced=False)
 
 
 # --- Sequenced frames -------------------------------------------------------------
@@ -317,7 +337,6 @@ async def presence_summary_flush(session_id: int) -> None:
     """One summary per table to that table (its members online), one headcount
     to everyone and the full online list to staff: O(tables + people) frames
     per flush, however many joined or left in the window."""
-    from core.asyncdb import db_call
 
     texts = await db_call(_presence_summary_texts)(session_id)
     for groups, text in texts:
@@ -348,21 +367,25 @@ def _presence_summary_texts(session_id: int) -> list[tuple[list[str], str]]:
             "away": sorted(user_id for user_id in members if user_id in away),
         }
         texts.append(
-            ([group_table(session_id, table_id)], encode({"type": "table.presence", "data": data}))
+            (
+                [group_table(session_id, table_id)],
+                encode({"type": "table.presence_changed", "data": data}),
+            )
         )
     texts.append(
         (
             [group_all(session_id)],
-            encode({"type": "presence.summary", "data": {"present": len(online)}}),
+            encode({"type": "presence.summary_changed", "data": {"present": len(online)}}),
         )
     )
     staff = {"online": sorted(online), "away": sorted(away)}
-    texts.append(([group_staff(session_id)], encode({"type": "staff.presence", "data": staff})))
+    texts.append(
+        ([group_staff(session_id)], encode({"type": "staff.presence_changed", "data": staff}))
+    )
     return texts
 
 
 async def engagement_flush(session_id: int) -> None:
-    from core.asyncdb import db_call
 
     data = await db_call(_reactions_then_engagement)(session_id)
     await realtime.forward_now(
@@ -373,23 +396,21 @@ async def engagement_flush(session_id: int) -> None:
 def _reactions_then_engagement(session_id: int) -> dict:
     """Write the pending reactions (classroom/services/reactions.py) first, so
     that the counts staff see include them: one batch per 2 s per session."""
-    from classroom.selectors import engagement_list
+    # A real cycle: the classroom services import this module.
     from classroom.services.reactions import reactions_persist
 
     try:
         reactions_persist(session_id)
     except Exception:  # kept in the pending list for the next flush
         logger.exception("writing the reactions of session %s failed", session_id)
-    return engagement_list(session_id=session_id)
+    return selectors.engagement_list(session_id=session_id)
 
 
 # --- Polls --------------------------------------------------------------------------
 
 
 def poll_opened(session: LiveSession, poll) -> None:
-    from classroom.selectors import poll_public_payload
-
-    emit(session, "poll.opened", poll_public_payload(poll))
+    emit(session, "poll.opened", selectors.poll_public_payload(poll))
 
 
 def poll_closed(session: LiveSession, poll, response_count: int) -> None:
@@ -409,7 +430,7 @@ def poll_table_answer_changed(
 ) -> None:
     emit(
         session,
-        "poll.table_answer",
+        "poll.table_answer_changed",
         {
             "poll_id": poll.pk,
             "table_id": table_id,
@@ -424,42 +445,44 @@ async def poll_tally_flush(session_id: int, poll_id: int) -> None:
     """The coalesced live tally: at most one per poll per window, to staff, and
     to the learners when the poll shows live results (without names). Each
     person gets one frame per flush: staff are not in the learners' group."""
-    from core.asyncdb import db_call
 
     texts = await db_call(_poll_tally_texts)(poll_id)
     for groups, text in texts:
         await realtime.forward_now(groups, text)
 
 
-TALLY_DELAY = 0.25  # at most one tally frame per poll per 250 ms
+def poll_tally_publish(poll_id: int) -> None:
+    """The tally from synchronous code (a timer thread: a vote through the
+    API with no server loop, classroom/services/ephemeral.py)."""
+    for groups, text in _poll_tally_texts(poll_id):
+        fanout.publish(groups, text)
 
 
-def poll_tally_on_commit(session_id: int, poll_id: int) -> None:
-    """Schedule the coalesced tally from synchronous code, after commit: a vote
-    that did not come through a socket (whose consumer schedules it with
-    `coalesce`, spaced per process) still reaches staff and learners."""
+async def reactions_burst_flush(session_id: int) -> None:
+    """The burst only; the engagement flush writes the reactions (every 2 s)."""
+    # A real cycle: the classroom services import this module.
+    from classroom.services.reactions import reaction_burst_take
 
-    def flush() -> None:
-        for groups, text in _poll_tally_texts(poll_id):
-            fanout.publish(groups, text)
-
-    realtime.coalesce_on_commit(f"tally:{poll_id}", TALLY_DELAY, flush)
+    counts = await db_call(reaction_burst_take)(session_id)
+    if counts:
+        await frames.send_now(
+            [group_all(session_id)], REACTIONS_BURST, {"counts": counts, "at": timezone.now()}
+        )
 
 
 def _poll_tally_texts(poll_id: int) -> list[tuple[list[str], str]]:
-    from classroom.models import Poll, PollState
-    from classroom.selectors import poll_results_get
-
     poll = Poll.objects.select_related("session").get(pk=poll_id)
     session_id = poll.session_id
     # One read of the responses serves both tallies.
-    staff = {**poll_results_get(poll=poll, for_staff=True), "audience": "staff"}
-    texts = [([group_staff(session_id)], encode({"type": "poll.tally", "data": staff}))]
+    staff = {**selectors.poll_results_get(poll=poll, for_staff=True), "audience": "staff"}
+    texts = [([group_staff(session_id)], encode({"type": "poll.tally_changed", "data": staff}))]
     if poll.show_live_results and poll.state == PollState.OPEN:
         # The learners' view of an open poll: no names, nothing that could
         # reveal the correct answer (docs/polls.md).
         hidden = {"not_answered", "right", "correct", "correct_count", "audience"}
         public = {key: value for key, value in staff.items() if key not in hidden}
         public["audience"] = "public"
-        texts.append(([group_learners(session_id)], encode({"type": "poll.tally", "data": public})))
+        texts.append(
+            ([group_learners(session_id)], encode({"type": "poll.tally_changed", "data": public}))
+        )
     return texts

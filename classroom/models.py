@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.models import TimestampedModel
+from questions.models import BankQuestion, PollKind  # noqa: F401 (BankQuestion: re-exported)
 
 USER = settings.AUTH_USER_MODEL
 
@@ -424,16 +425,6 @@ class ClientAction(models.Model):
 # --- Polls and quizzes ---------------------------------------------------------------
 
 
-class PollKind(models.TextChoices):
-    SINGLE = "single", _("Single choice")
-    MULTIPLE = "multiple", _("Multiple answers")
-    TRUE_FALSE = "true_false", _("True / false")
-    YES_NO_ABSTAIN = "yes_no_abstain", _("Yes / no / abstain")
-    RATING = "rating", _("Rating scale")
-    SHORT_TEXT = "short_text", _("Short typed answer")
-    NUMERIC = "numeric", _("Numeric answer")
-
-
 class PollScope(models.TextChoices):
     CLASS = "class", _("Whole class")
     PER_TABLE = "per_table", _("Each learner, broken down by table")
@@ -443,27 +434,6 @@ class PollScope(models.TextChoices):
 class PollState(models.TextChoices):
     OPEN = "open", _("Open")
     CLOSED = "closed", _("Closed")
-
-
-class BankQuestion(TimestampedModel):
-    """A reusable question of the course's question bank. `definition` holds the
-    kind-specific fields (options, correct answers, scale, tolerance), validated
-    by classroom.services.polls.definition_clean."""
-
-    course = models.ForeignKey(
-        "courses.Course", on_delete=models.CASCADE, related_name="bank_questions"
-    )
-    kind = models.CharField(max_length=16, choices=PollKind.choices)
-    prompt = models.CharField(max_length=500)
-    definition = models.JSONField(default=dict)
-    points = models.PositiveSmallIntegerField(default=1)
-    created_by = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, related_name="+")
-
-    class Meta:
-        ordering = ["-created_at", "id"]
-
-    def __str__(self) -> str:
-        return self.prompt[:60]
 
 
 class SessionPlanItem(models.Model):

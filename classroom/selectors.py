@@ -2,14 +2,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from classroom.models import LiveSession, SessionState
-from courses.models import STAFF_ROLES, Course, Role, User
+from classroom import payloads
+from classroom.models import (
+    Attendance,
+    ChatChannel,
+    ChatMessage,
+    LiveSession,
+    Participant,
+    Poll,
+    PollBallot,
+    PollKind,
+    PollResponse,
+    PollScope,
+    Question,
+    QuestionUpvote,
+    Seat,
+    SessionState,
+    Table,
+)
+from classroom.payloads import STREAMS
+from courses.models import STAFF_ROLES, Course, Enrollment, Role, User
 from courses.selectors import course_list_for_user
 
 
@@ -75,7 +93,6 @@ def home_overview_get(
 
 def seat_map_get(*, course_id: int) -> list[dict]:
     """Every table of the course in order with its members (two queries)."""
-    from classroom.models import Seat, Table
 
     tables = list(Table.objects.filter(course_id=course_id).order_by("position", "id"))
     members: dict[int, list[dict]] = {table.pk: [] for table in tables}
@@ -96,7 +113,6 @@ def seat_map_get(*, course_id: int) -> list[dict]:
 
 
 def table_members_get(*, table_id: int) -> list[dict]:
-    from classroom.models import Seat
 
     seats = (
         Seat.objects.filter(table_id=table_id).select_related("user").order_by("created_at", "id")
@@ -110,9 +126,6 @@ ENGAGEMENT_WINDOW_SECONDS = 5 * 60
 def engagement_list(*, session_id: int) -> dict:
     """Staff only: per learner, which markers were active in the last 5 minutes,
     and reaction counts. Never sent to learners."""
-    from datetime import timedelta
-
-    from classroom.models import Participant
 
     now = timezone.now()
     since = now - timedelta(seconds=ENGAGEMENT_WINDOW_SECONDS)
@@ -122,7 +135,6 @@ def engagement_list(*, session_id: int) -> dict:
         "answered": "last_answered_at",
         "spoke": "last_spoke_at",
     }
-    from courses.models import Enrollment
 
     session = LiveSession.objects.only("course_id").get(pk=session_id)
     learner_ids = Enrollment.objects.filter(
@@ -142,6 +154,11 @@ def engagement_list(*, session_id: int) -> dict:
     return {"window_seconds": ENGAGEMENT_WINDOW_SECONDS, "at": now, "learners": learners}
 
 
+def session_seq_get(session_id: int) -> int:
+    """The session's current frame seq (0 for a session that does not exist)."""
+    return LiveSession.objects.filter(pk=session_id).values_list("seq", flat=True).first() or 0
+
+
 CHAT_HISTORY_LIMIT = 200
 
 
@@ -149,14 +166,7 @@ def session_snapshot_get(*, access) -> dict:
     """Exactly what this user may see of the session, as one frame's data.
     The seq is read first: anything committed after it arrives as frames
     (which clients apply idempotently)."""
-    from classroom import events
-    from classroom.models import (
-        Attendance,
-        ChatChannel,
-        ChatMessage,
-        Participant,
-        Question,
-    )
+    # A real cycle: the services import classroom.events, which imports this module.
     from classroom.services.room import hand_queue_get, help_queue_get, podium_get, timers_active
 
     session = LiveSession.objects.select_related("course", "mode_table").get(pk=access.session.pk)
@@ -169,8 +179,6 @@ def session_snapshot_get(*, access) -> dict:
     if is_staff:
         visible = messages
     else:
-        from django.db.models import Q
-
         visible = messages.filter(
             Q(channel=ChatChannel.CLASS) | Q(channel=ChatChannel.TABLE, table_id=table_id)
         )
@@ -184,8 +192,6 @@ def session_snapshot_get(*, access) -> dict:
     questions = Question.objects.filter(session=session, deleted_at__isnull=True).select_related(
         "author"
     )
-    from classroom.models import QuestionUpvote
-    from courses.models import STAFF_ROLES, Enrollment
 
     my_upvotes = set(
         QuestionUpvote.objects.filter(question__session=session, user=user).values_list(
@@ -212,13 +218,11 @@ def session_snapshot_get(*, access) -> dict:
     visible_heads = {
         stream: seq
         for stream, seq in heads.items()
-        if events.stream_visible(stream, user_id=user.pk, table_id=table_id, is_staff=is_staff)
+        if STREAMS.visible(stream, user_id=user.pk, table_id=table_id, is_staff=is_staff)
     }
 
     my_table = None
     if table_id is not None:
-        from classroom.models import Table
-
         table = Table.objects.get(pk=table_id)
         members = table_members_get(table_id=table_id)
         for member in members:
@@ -244,19 +248,19 @@ def session_snapshot_get(*, access) -> dict:
             "code": session.course.code,
             "title": session.course.title,
         },
-        "session": events.session_payload(session),
-        "mode": events.mode_payload(session),
+        "session": payloads.session_payload(session),
+        "mode": payloads.mode_payload(session),
         "podium": podium_get(session.pk),
         "hands": hand_queue_get(session.pk),
-        "timers": [events.timer_payload(timer) for timer in timers_active(session.pk)],
+        "timers": [payloads.timer_payload(timer) for timer in timers_active(session.pk)],
         "table": my_table,
         "chat": {
             "channels": visible_channels,
-            "messages": [events.message_payload(m) for m in history],
+            "messages": [payloads.message_payload(m) for m in history],
         },
         "questions": [
             {
-                **events.question_payload(q),
+                **payloads.question_payload(q),
                 "upvoted_by_me": q.pk in my_upvotes,
                 # Only to its author: their own question, even an anonymous one.
                 "asked_by_me": q.author_id == user.pk,
@@ -269,7 +273,7 @@ def session_snapshot_get(*, access) -> dict:
             session_id=session.pk, user=user, is_staff=is_staff, table_id=table_id
         ),
         "announcements": [
-            events.announcement_payload(a)
+            payloads.announcement_payload(a)
             for a in session.announcements.select_related("author").order_by("-created_at")[:5]
         ],
     }
@@ -281,7 +285,7 @@ def session_snapshot_get(*, access) -> dict:
                 member["away"] = member["id"] in away
         data["staff"] = {
             "seat_map": seat_map,
-            "help": [events.help_payload(flag) for flag in help_queue_get(session.pk)],
+            "help": [payloads.help_payload(flag) for flag in help_queue_get(session.pk)],
             "engagement": engagement_list(session_id=session.pk),
             "online": sorted(online),
         }
@@ -294,7 +298,6 @@ def session_snapshot_get(*, access) -> dict:
 
 def attendance_seconds(*, session: LiveSession, user_id: int) -> float:
     """Time present: the union of the user's intervals, clipped to the session."""
-    from classroom.models import Attendance
 
     if session.started_at is None:
         return 0.0
@@ -374,7 +377,7 @@ def _mean(values: list, digits: int) -> float | None:
 def poll_results_get(*, poll, for_staff: bool) -> dict:
     """Distribution, per-table breakdown, counts and rate; for staff also who
     has not answered (never for anonymous polls) and who was right (quiz)."""
-    from classroom.models import Attendance, PollKind, PollResponse, PollScope
+    # A real cycle: the services import classroom.events, which imports this module.
     from classroom.services.polls import normalise_text
 
     responses = list(PollResponse.objects.filter(poll=poll))
@@ -383,7 +386,6 @@ def poll_results_get(*, poll, for_staff: bool) -> dict:
             "user_id", flat=True
         )
     )
-    from courses.models import Enrollment, Role
 
     learners_present = set(
         Enrollment.objects.filter(
@@ -450,8 +452,6 @@ def poll_results_get(*, poll, for_staff: bool) -> dict:
     if for_staff and not poll.is_anonymous:
         answered = {response.user_id for response in responses if response.user_id}
         if poll.scope == PollScope.ONE_PER_TABLE:
-            from classroom.models import Seat
-
             answered_tables = {response.table_id for response in responses}
             answered = set(
                 Seat.objects.filter(table_id__in=answered_tables).values_list("user_id", flat=True)
@@ -468,7 +468,7 @@ def poll_list_for_snapshot(
     *, session_id: int, user, is_staff: bool, table_id: int | None
 ) -> list[dict]:
     """Polls of the session with my own answer (and, once published, the results)."""
-    from classroom.models import Poll, PollBallot, PollResponse, PollScope
+    # A real cycle: the services import classroom.events, which imports this module.
     from classroom.services.polls import voter_key
 
     polls = list(
@@ -559,9 +559,6 @@ def session_transcript_get(*, access) -> list[dict]:
     every channel; learners and observers the class channel, their table's
     and what they wrote themselves. Removed messages keep their place
     without author or text. Each channel is one list, oldest first."""
-    from django.db.models import Q
-
-    from classroom.models import ChatChannel, ChatMessage
 
     messages = ChatMessage.objects.filter(session_id=access.session.pk).select_related(
         "author", "table"

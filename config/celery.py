@@ -87,7 +87,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 def _job_settings():
     from django.conf import settings
 
-    from config.redisconf import celery_transport_options
+    from core.redisconf import celery_transport_options
 
     limit = settings.JOB_TIME_LIMIT
     visibility = settings.JOB_VISIBILITY_TIMEOUT

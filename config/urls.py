@@ -15,7 +15,6 @@ from classroom.api.polls import (
     SessionPlanReorderApi,
 )
 from classroom.api.views import LiveSessionListApi, LiveSessionScheduleApi
-from classroom.media import views as media_views
 from classroom.views import courses as classroom_views
 from classroom.views import live as live_views
 from classroom.views import plan as plan_views
@@ -24,6 +23,7 @@ from classroom.views import transcript as transcript_views
 from core.api.parsers import JSONParser
 from core.views import healthz
 from courses.api.views import CourseDetailApi, CourseListApi, MeApi
+from livemedia import views as media_views
 from lti.urls import urlpatterns as lti_patterns
 from playback.urls import urlpatterns as playback_patterns
 

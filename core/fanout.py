@@ -36,9 +36,16 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from autobahn.websocket.protocol import PreparedMessage
+from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from core import kv
 from core.errors import ApplicationError, ServerBusyError, ValidationError
+from core.namespace import deployment_namespace
 from core.protocol import client_frame_parse
+from core.redisconf import async_client
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +61,6 @@ RESUBSCRIBE_RETRY = 0.2  # a follow whose connection broke tries again this ofte
 
 
 def _is_connection_error(error: BaseException) -> bool:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
     return isinstance(error, RedisConnectionError | RedisTimeoutError)
 
 
@@ -72,14 +76,8 @@ class Member(Protocol):
     async def frames_resync(self) -> None: ...
 
 
-def _namespace() -> str:
-    from core.realtime import _namespace as namespace
-
-    return namespace()
-
-
 def _channel(group: str) -> str:
-    return f"roundtable:fan:{_namespace()}:{group}"
+    return f"roundtable:fan:{deployment_namespace()}:{group}"
 
 
 def _payload(seq: int | None, control: str | None, text: str) -> bytes:
@@ -239,10 +237,6 @@ class Hub:
     async def _connect(self) -> None:
         if self._pubsub is not None:
             return
-        from django.conf import settings
-
-        from config.redisconf import async_client
-
         # Named, so that an operator (or a test) can tell this process's hub
         # from the other pub/sub connections in CLIENT LIST.
         client = async_client(
@@ -481,8 +475,6 @@ def wire_frame(event: dict[str, Any]):
     hands one event dict to all its members)."""
     prepared = event.get("wire")
     if prepared is None:
-        from autobahn.websocket.protocol import PreparedMessage
-
         # Server frames are not masked; never compressed (Daphne does not
         # negotiate permessage-deflate, and an uncompressed frame is valid
         # where it is negotiated).

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
+from celery import current_app as app
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
@@ -88,8 +89,6 @@ def check_channel_layer() -> CheckResult:
 
 
 def check_broker() -> CheckResult:
-    from config.celery import app
-
     if app.conf.task_always_eager:
         # The embedded default runs tasks in-process: there is no broker to reach.
         return CheckResult("broker", True, "eager", 0.0)

@@ -18,6 +18,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from core import redisconf
+
 _sync_client = None
 _sync_lock = threading.Lock()
 _async_clients: dict[int, object] = {}
@@ -35,9 +37,7 @@ def sync_client():
     if _sync_client is None:
         with _sync_lock:
             if _sync_client is None:
-                from config.redisconf import sync_client as client_for
-
-                _sync_client = client_for(
+                _sync_client = redisconf.sync_client(
                     settings.REDIS_TARGET,
                     socket_timeout=5,
                     socket_connect_timeout=5,
@@ -53,9 +53,7 @@ def async_client():
     loop = asyncio.get_running_loop()
     client = _async_clients.get(id(loop))
     if client is None:
-        from config.redisconf import async_client as client_for
-
-        client = client_for(settings.REDIS_TARGET, max_connections=1000)
+        client = redisconf.async_client(settings.REDIS_TARGET, max_connections=1000)
         _async_clients.clear()  # a new loop (tests): drop the clients of dead loops
         _async_clients[id(loop)] = client
     return client

@@ -12,15 +12,21 @@ import asyncio
 import contextvars
 import logging
 import re
+import threading
+import time
 import weakref
+from collections import deque
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 
 from core import asyncdb, fanout, kv
 from core.errors import ServerBusyError
+from core.namespace import deployment_namespace
+from core.redisconf import sync_client
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +116,6 @@ class FrameBuffer:
 
 class MemoryFrameBuffer(FrameBuffer):
     def __init__(self, max_frames: int = FRAME_BUFFER_MAX_FRAMES) -> None:
-        import threading
-        from collections import deque
-
         self._frames: dict[str, deque] = {}
         self._lock = threading.Lock()
         self._deque = lambda: deque(maxlen=max_frames)
@@ -137,8 +140,6 @@ class RedisFrameBuffer(FrameBuffer):
     """A sorted set per scope, scored by seq, trimmed to the newest frames."""
 
     def __init__(self, target, max_frames: int = FRAME_BUFFER_MAX_FRAMES) -> None:
-        from config.redisconf import sync_client
-
         self._redis = sync_client(target, socket_timeout=2, socket_connect_timeout=2)
         self._max = max_frames
         self._namespace = _namespace()
@@ -168,23 +169,8 @@ class RedisFrameBuffer(FrameBuffer):
         return int(first[0][1]) if first else None
 
 
-def _namespace() -> str:
-    """Keys of one deployment (one database): two deployments, or a test
-    database recreated with the same ids, never read each other's frames."""
-    from django.db import connection
-
-    name = f"{connection.vendor}:{connection.settings_dict.get('HOST')}:{connection.settings_dict.get('NAME')}"
-    found = _namespaces.get(name)
-    if found is None:
-        import hashlib
-
-        found = _namespaces[name] = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[
-            :10
-        ]
-    return found
-
-
-_namespaces: dict[str, str] = {}
+# One deployment's keys (core/fanout.py owns the name: it has no import of this module).
+_namespace = deployment_namespace
 
 
 _frame_buffer: FrameBuffer | None = None
@@ -193,8 +179,6 @@ _frame_buffer: FrameBuffer | None = None
 def frame_buffer() -> FrameBuffer:
     global _frame_buffer
     if _frame_buffer is None:
-        from django.conf import settings
-
         _frame_buffer = (
             RedisFrameBuffer(settings.REDIS_TARGET) if settings.REDIS_URL else MemoryFrameBuffer()
         )
@@ -252,10 +236,6 @@ COALESCE_MARGIN = 0.01  # seconds a claim outlasts its window (clock and network
 
 async def _claim(key: str, milliseconds: int) -> bool:
     """True for the first caller in the window, across processes when Redis is set."""
-    import time
-
-    from django.conf import settings
-
     now = time.monotonic()
     if _local_claims.get(key, 0.0) > now:
         # This process holds the claim of the window: no other process can.
@@ -323,8 +303,6 @@ async def coalesce(key: str, delay: float, flush) -> bool:
     change committed later takes a new claim and schedules a new flush. Two
     flushes of one key are thus at least `delay` apart (docs/realtime.md: the
     promised rates). Returns True if this call scheduled the flush."""
-    import asyncio
-
     window = delay + COALESCE_MARGIN
     if not await _claim(key, max(1, int(window * 1000))):
         return False
@@ -349,8 +327,6 @@ async def coalesce(key: str, delay: float, flush) -> bool:
 
 def _claim_sync(key: str, milliseconds: int) -> bool:
     """`_claim` for synchronous code: the same Redis key and local claims."""
-    import time
-
     now = time.monotonic()
     if _local_claims.get(key, 0.0) > now:
         return False
@@ -368,10 +344,6 @@ def coalesce_on_commit(key: str, delay: float, flush) -> None:
     outside a socket): after the transaction commits, claim the same window
     and, if this call took it, run `flush()` (a plain function) in a timer
     thread when the window is over. Never raises into the caller."""
-    import threading
-
-    from django.db import connection
-
     window = delay + COALESCE_MARGIN
 
     def run() -> None:

@@ -1,11 +1,13 @@
 """Django's Redis cache, following a Sentinel-managed primary when
-`REDIS_SENTINELS` is set (config/redisconf.py). Without sentinels settings
+`REDIS_SENTINELS` is set (core/redisconf.py). Without sentinels settings
 use Django's own `RedisCache`."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+from core.redisconf import sync_client
 
 
 class SentinelCacheClient(RedisCacheClient):
@@ -15,8 +17,6 @@ class SentinelCacheClient(RedisCacheClient):
     def _get_connection_pool(self, write):
         pool = self._pools.get(0)
         if pool is None:
-            from config.redisconf import sync_client
-
             options = {k: v for k, v in self._pool_options.items() if k != "parser_class"}
             pool = self._pools[0] = sync_client(settings.REDIS_TARGET, **options).connection_pool
         return pool

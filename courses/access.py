@@ -108,3 +108,27 @@ def access_course(
             _("Your role in this course does not allow this."), code="role_forbidden"
         )
     return access
+
+
+class MemberAccess:
+    """What a connected member of any realtime room is. Mixin of the rooms'
+    access dataclasses (classroom.access.LiveAccess, playback.access.RecordingAccess); they hold `course_access`
+    (the user's access to the course) and `table_id` (their table, if seated)."""
+
+    course_access: CourseAccess
+    table_id: int | None
+
+    @property
+    def user(self):
+        return self.course_access.user
+
+    @property
+    def is_staff(self) -> bool:
+        return self.course_access.is_staff
+
+    @property
+    def may_participate(self) -> bool:
+        return self.course_access.may(CourseAction.PARTICIPATE)
+
+    def require(self, action: CourseAction | str) -> None:
+        self.course_access.require_in_room(action)

@@ -101,10 +101,6 @@ class Enrollment(TimestampedModel):
     def __str__(self) -> str:
         return f"{self.user} in {self.course.code} ({self.get_role_display()})"
 
-    @property
-    def is_staff_role(self) -> bool:
-        return self.role in STAFF_ROLES
-
 
 class RosterIdentity(TimestampedModel):
     """One object of an external roster (a OneRoster bundle today): the pair

@@ -129,6 +129,8 @@ class LtiIdentity(TimestampedModel):
     )
 
     class Meta:
+        verbose_name = "LTI identity"
+        verbose_name_plural = "LTI identities"
         constraints = [
             models.UniqueConstraint(fields=["issuer", "sub"], name="lti_identity_unique")
         ]

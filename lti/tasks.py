@@ -29,9 +29,9 @@ def enqueue(task, *args) -> bool:
 
 
 def celery_eager() -> bool:
-    from config.celery import app
+    from celery import current_app
 
-    return bool(app.conf.task_always_eager)
+    return bool(current_app.conf.task_always_eager)
 
 
 @shared_task(name="lti.roster_sync")

@@ -8,119 +8,123 @@ recording (a note shared with the course) are sent there unsequenced."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, TypedDict
 
-from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
 
-from core import realtime
+from core.asyncdb import db_call
+from core.rooms import frames
+from core.rooms.frames import encode, frame_type
+from core.rooms.streams import STREAM_ALL, Streams, stream_table, stream_user
 from playback.models import Note, PlaybackRoom, RoomMessage
 
-STREAM_ALL = "all"
 STATE_CONTROL = "state"  # consumers schedule their room checks from this frame
-
-
-def stream_table(table_id: int) -> str:
-    return f"table.{table_id}"
-
-
-def stream_user(user_id: int) -> str:
-    return f"user.{user_id}"
+ROOM = "playback"
+STREAMS = Streams("playback")
+__all__ = ["STREAM_ALL", "encode", "stream_table", "stream_user"]
 
 
 def group_all(room_id: int) -> str:
-    return f"playback.{room_id}"
+    return STREAMS.group_all(room_id)
 
 
-def group_table(room_id: int, table_id: int) -> str:
-    return f"playback.{room_id}.table.{table_id}"
-
-
-def group_user(room_id: int, user_id: int) -> str:
-    return f"playback.{room_id}.user.{user_id}"
-
-
-def groups_for_stream(room_id: int, stream: str) -> list[str]:
-    if stream == STREAM_ALL:
-        return [group_all(room_id)]
-    kind, _, ident = stream.partition(".")
-    if kind == "table":
-        return [group_table(room_id, int(ident))]
-    if kind == "user":
-        return [group_user(room_id, int(ident))]
-    raise ValueError(f"unknown stream {stream!r}")
-
-
-def groups_for_member(*, room_id: int, user_id: int, table_id: int | None) -> list[str]:
-    groups = [group_all(room_id), group_user(room_id, user_id)]
-    if table_id is not None:
-        groups.append(group_table(room_id, table_id))
-    return groups
-
-
-def stream_visible(stream: str, *, user_id: int, table_id: int | None) -> bool:
-    if stream == STREAM_ALL:
-        return True
-    kind, _, ident = stream.partition(".")
-    if kind == "table":
-        return table_id is not None and int(ident) == table_id
-    if kind == "user":
-        return int(ident) == user_id
-    return False
-
-
-def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"))
-
-
-def scope_name(room_id: int) -> str:
-    return f"playback.{room_id}"
-
-
-def emit(
-    room: PlaybackRoom,
-    frame_type: str,
-    data: dict[str, Any],
-    stream: str = STREAM_ALL,
-    control: str | None = None,
-) -> int:
-    """Number, keep and send (after commit) one frame of the room.
-
-    Precondition: the caller holds the room row lock (`room` came from
-    `select_for_update` in the current transaction)."""
-    room.seq += 1
-    heads = dict(room.stream_heads or {})
-    prev = heads.get(stream, 0)
-    heads[stream] = room.seq
-    room.stream_heads = heads
-    PlaybackRoom.objects.filter(pk=room.pk).update(seq=room.seq, stream_heads=heads)
-    frame = {"type": frame_type, "seq": room.seq, "stream": stream, "prev": prev, "data": data}
-    realtime.frame_publish_on_commit(
-        scope=scope_name(room.pk),
-        seq=room.seq,
-        stream=stream,
-        text=encode(frame),
-        groups=groups_for_stream(room.pk, stream),
-        control=control,
-    )
-    return room.seq
+# Number, keep and send one frame (core/rooms/frames.py); the caller holds the row lock.
+emit = frames.emitter(STREAMS)
 
 
 def forward_on_commit(groups: list[str], frame: dict[str, Any]) -> None:
     """An unsequenced frame, sent after commit (other rooms of the recording)."""
-    realtime.forward_on_commit(groups, encode(frame))
+    frames.forward_on_commit(groups, frame["type"], frame["data"])
 
 
-async def forward_now(groups: list[str], frame: dict[str, Any]) -> None:
-    await realtime.forward_now(groups, encode(frame))
+# --- Frame types and their payloads -------------------------------------------------
 
 
-def buffered_since(room_id: int, after_seq: int) -> list[tuple[int, str, str]]:
-    return realtime.frame_buffer().since(scope_name(room_id), after_seq)
+class UserRef(TypedDict):
+    id: int
+    name: str
 
 
-async def coalesce(key: str, delay: float, flush) -> bool:
-    return await realtime.coalesce(key, delay, flush)
+class StateData(TypedDict):
+    state: str
+    position_ms: int
+    rate: float
+    at_ms: int
+    until_ms: int | None
+    waiting: dict[str, Any] | None
+    cause: str
+    by: UserRef | None
+
+
+class ReadyData(TypedDict):
+    state_seq: int
+    ready: list[int]
+
+
+class MembersData(TypedDict):
+    members: list[dict[str, Any]]
+
+
+class SettingsData(TypedDict):
+    control: str
+    host: dict[str, int] | None
+
+
+class MessageData(TypedDict):
+    id: int
+    author: UserRef | None
+    body: str
+    media_ms: int
+    created_at: Any
+
+
+class NoteData(TypedDict):
+    id: int
+    author: UserRef
+    visibility: str
+    table_id: int | None
+    media_ms: int
+    body: str
+    created_at: Any
+    updated_at: Any
+
+
+class IdData(TypedDict):
+    id: int
+
+
+class ProgressData(TypedDict):
+    poll_id: int
+    answered: list[int]
+    pending: list[int]
+
+
+class ReactionsData(TypedDict):
+    counts: dict[str, int]
+    at: Any
+
+
+class PongData(TypedDict):
+    server_time: float
+    server_ms: float
+    t: Any
+
+
+ROOM_STATE = frame_type(ROOM, "room.state_changed", StateData, old_name="room.state")
+ROOM_READY = frame_type(ROOM, "room.ready_changed", ReadyData, old_name="room.ready")
+ROOM_MEMBERS = frame_type(ROOM, "room.members_changed", MembersData, old_name="room.members")
+ROOM_SETTINGS = frame_type(ROOM, "room.settings_changed", SettingsData, old_name="room.settings")
+POLL_PROGRESS = frame_type(ROOM, "poll.progress_changed", ProgressData, old_name="poll.progress")
+POLL_ANSWERED = frame_type(ROOM, "poll.answered", dict)
+CHAT_POSTED = frame_type(ROOM, "chat.posted", MessageData)
+NOTE_ADDED = frame_type(ROOM, "note.added", NoteData)
+NOTE_CHANGED = frame_type(ROOM, "note.changed", NoteData)
+NOTE_DELETED = frame_type(ROOM, "note.deleted", IdData)
+PROGRESS_COMPLETED = frame_type(ROOM, "progress.completed", dict)
+REACTIONS_BURST = frame_type(
+    ROOM, "reactions.sent", ReactionsData, sequenced=False, old_name="reactions.burst"
+)
+PONG = frame_type(ROOM, "pong", PongData, sequenced=False)
 
 
 # --- Payloads (shared by frames and the snapshot) -----------------------------------
@@ -131,6 +135,7 @@ def user_payload(user) -> dict[str, Any]:
 
 
 def _poll_review(room: PlaybackRoom) -> bool:
+    # A real cycle: the playback services import this module.
     from playback.services.rooms import poll_review
 
     return poll_review(room)
@@ -193,27 +198,29 @@ def _note_stream(note: Note) -> str:
 
 
 def _note_groups(room_id: int, note: Note) -> list[str]:
-    return groups_for_stream(room_id, _note_stream(note))
+    return STREAMS.groups_for_stream(room_id, _note_stream(note))
 
 
 # --- Frames -----------------------------------------------------------------------------
 
 
 def room_state_changed(room: PlaybackRoom, *, cause: str, by=None) -> int:
-    seq = emit(room, "room.state", state_payload(room, cause=cause, by=by), control=STATE_CONTROL)
+    seq = emit(
+        room, "room.state_changed", state_payload(room, cause=cause, by=by), control=STATE_CONTROL
+    )
     room.state_seq = seq
     PlaybackRoom.objects.filter(pk=room.pk).update(state_seq=seq)
     return seq
 
 
 def room_members_changed(room: PlaybackRoom, members: list[dict[str, Any]]) -> None:
-    emit(room, "room.members", {"members": members})
+    emit(room, "room.members_changed", {"members": members})
 
 
 def room_settings_changed(room: PlaybackRoom) -> None:
     emit(
         room,
-        "room.settings",
+        "room.settings_changed",
         {"control": room.control, "host": {"id": room.host_id} if room.host_id else None},
     )
 
@@ -252,7 +259,7 @@ def note_changed(
 
 
 def poll_progress(room: PlaybackRoom, data: dict[str, Any]) -> None:
-    emit(room, "poll.progress", data)
+    emit(room, "poll.progress_changed", data)
 
 
 def poll_answered(room: PlaybackRoom, user_id: int, data: dict[str, Any]) -> None:
@@ -261,3 +268,14 @@ def poll_answered(room: PlaybackRoom, user_id: int, data: dict[str, Any]) -> Non
 
 def progress_completed(room: PlaybackRoom, user_id: int, data: dict[str, Any]) -> None:
     emit(room, "progress.completed", data, stream_user(user_id))
+
+
+async def reactions_burst_flush(room_id: int) -> None:
+    # A real cycle: the playback services import this module.
+    from playback.services.rooms import reaction_burst_take
+
+    counts = await db_call(reaction_burst_take)(room_id)
+    if counts:
+        await frames.send_now(
+            [group_all(room_id)], REACTIONS_BURST, {"counts": counts, "at": timezone.now()}
+        )

@@ -2,7 +2,7 @@
 
 Janus wrote one .mjr per recorded publisher stream and span
 (`rec<recording>-s<span>-u<user>-<tag>-{audio,video}…mjr`, see
-classroom/media/recording.py). Steps, all on files of this recording only:
+livemedia/recording.py). Steps, all on files of this recording only:
 
 1. wait until Janus has closed the files (sizes stable);
 2. `janus-pp-rec -j` reads each header (codec, first-packet wall time), then
@@ -35,6 +35,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+
+from analytics.selectors import session_events_list
+from playback.models import Recording, RecordingStatus
+from playback.services.timeline import recording_timeline_build_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -193,17 +197,15 @@ def picture_shots(
 
 def _talks(recording, spans) -> list[tuple[datetime, int]]:
     """When each recorded person started talking (Janus's talk events)."""
-    from analytics.models import LearningEvent
-
     if recording.live_session_id is None or not spans:
         return []
     return list(
-        LearningEvent.objects.filter(
-            live_session_id=recording.live_session_id,
-            verb="spoke",
-            occurred_at__gte=spans[0].started_at,
-            occurred_at__lt=spans[-1].ended_at,
-            actor_id__isnull=False,
+        session_events_list(
+            recording.live_session_id,
+            verbs=("spoke",),
+            since=spans[0].started_at,
+            until=spans[-1].ended_at,
+            with_actor=True,
         ).values_list("occurred_at", "actor_id")
     )
 
@@ -333,8 +335,6 @@ def verify(path: Path, *, expect_video: bool, total_ms: int) -> dict:
 
 def recording_ingest_run(recording_id: int) -> str:
     """Process one stopped recording. Idempotent: a ready recording is left alone."""
-    from playback.models import Recording, RecordingStatus
-
     recording = Recording.objects.filter(pk=recording_id).first()
     if recording is None or recording.status == RecordingStatus.READY:
         return "skipped"
@@ -383,8 +383,6 @@ def recording_ingest_run(recording_id: int) -> str:
             recording.status = RecordingStatus.READY
             recording.save()
             # A live recording's timeline comes from the session's stored events.
-            from playback.services.timeline import recording_timeline_build_on_commit
-
             recording_timeline_build_on_commit(recording.pk)
     return "ready"
 
@@ -392,8 +390,6 @@ def recording_ingest_run(recording_id: int) -> str:
 def recording_ingest_failed(recording_id: int, reason: str, *, final: bool) -> None:
     """Keep the reason; `failed` only once retries are exhausted."""
     from django.db.models import F
-
-    from playback.models import Recording, RecordingStatus
 
     updates = {"failure_reason": reason[:2000], "attempts": F("attempts") + 1}
     if final:

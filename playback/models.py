@@ -301,6 +301,8 @@ class PlaybackClientAction(models.Model):
     room = models.ForeignKey(PlaybackRoom, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+")
     client_id = models.CharField(max_length=64)
+    # What the ack said the first time, so a retried frame gets the same answer.
+    result = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

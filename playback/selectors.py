@@ -12,6 +12,12 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from classroom.models import Poll, PollResponse, PollScope, Seat, Table
+from classroom.selectors import poll_correct_payload, poll_public_payload
+from classroom.services.polls import voter_key
+from courses.models import Enrollment, Role, User
+from playback.access import room_may_control
+from playback.events import message_payload, note_payload, state_payload
 from playback.models import (
     Note,
     NoteVisibility,
@@ -28,6 +34,7 @@ from playback.models import (
     TimelineKind,
     WatchProgress,
 )
+from playback.services.progress import progress_payload
 from playback.services.recordings import recording_bounds, recording_settings_get
 
 ROOM_MESSAGES_LIMIT = 200
@@ -46,8 +53,6 @@ class RecordingPoll:
 def recording_polls_get(*, recording: Recording) -> list[RecordingPoll]:
     """The live session's polls at their media offsets (from the timeline),
     with whether staff let each replay."""
-    from classroom.models import Poll
-
     entries = list(
         TimelineEntry.objects.filter(
             recording=recording, kind=TimelineKind.POLL_OPENED
@@ -69,9 +74,6 @@ def recording_polls_get(*, recording: Recording) -> list[RecordingPoll]:
 
 def _voter_keys(poll, users: dict[int, int | None]) -> dict[str, int]:
     """voter_key -> user id, for each user's own key and their table's key."""
-    from classroom.models import PollScope
-    from classroom.services.polls import voter_key
-
     keys = {}
     for user_id, table_id in users.items():
         keys[voter_key(poll_id=poll.pk, user_id=user_id)] = user_id
@@ -81,8 +83,6 @@ def _voter_keys(poll, users: dict[int, int | None]) -> dict[str, int]:
 
 
 def _tables_of(course_id: int, user_ids) -> dict[int, int | None]:
-    from classroom.models import Seat
-
     tables = dict(
         Seat.objects.filter(course_id=course_id, user_id__in=user_ids).values_list(
             "user_id", "table_id"
@@ -94,8 +94,6 @@ def _tables_of(course_id: int, user_ids) -> dict[int, int | None]:
 def answered_user_ids(*, poll, user_ids: set[int]) -> set[int]:
     """Which of these users answered the poll, live or while watching. Live
     answers are found by voter key, so anonymous polls count too."""
-    from classroom.models import PollResponse
-
     if not user_ids:
         return set()
     answered = set(
@@ -116,8 +114,6 @@ def answered_user_ids(*, poll, user_ids: set[int]) -> set[int]:
 def live_answer_get(*, poll, user, table_id: int | None):
     """The user's answer given in the live session (their own, or their
     table's shared answer), or None."""
-    from classroom.models import PollResponse
-
     keys = _voter_keys(poll, {user.pk: table_id})
     return PollResponse.objects.filter(poll=poll, voter_key__in=keys).first()
 
@@ -139,8 +135,6 @@ def segment_start_ms(*, recording: Recording, offset_ms: int) -> int:
 def my_answer_payload(*, recording: Recording, item: RecordingPoll, source: str, answer) -> dict:
     """One learner's answer to a poll, with the correct answer (they answered,
     so it may be shown) and where to rewatch from when it was wrong."""
-    from classroom.selectors import poll_correct_payload
-
     poll = item.poll
     payload = {
         "poll_id": poll.pk,
@@ -159,9 +153,6 @@ def my_answer_payload(*, recording: Recording, item: RecordingPoll, source: str,
 def recording_polls_for_user(*, recording: Recording, user, table_id: int | None) -> list[dict]:
     """Every replayed poll (public payload: never the correct answer) with the
     user's own answer, live or from playback, where there is one."""
-    from classroom.models import PollResponse
-    from classroom.selectors import poll_public_payload
-
     items = [item for item in recording_polls_get(recording=recording) if item.replays]
     if not items:
         return []
@@ -260,8 +251,6 @@ def chapters_get(*, recording: Recording) -> list[dict]:
 
 
 def notes_visible(*, recording: Recording, user, table_id: int | None) -> list[dict]:
-    from playback.events import note_payload
-
     visible = Q(author=user) | Q(visibility=NoteVisibility.COURSE)
     if table_id is not None:
         visible |= Q(visibility=NoteVisibility.TABLE, table_id=table_id)
@@ -280,9 +269,6 @@ def notes_visible(*, recording: Recording, user, table_id: int | None) -> list[d
 def room_members_get(*, room: PlaybackRoom) -> list[dict]:
     """The people of the room, who is here now first: table members, invited
     members, or (alone) the owner; plus anyone else connected (staff visiting)."""
-    from classroom.models import Seat
-    from courses.models import User
-
     since = timezone.now() - timedelta(seconds=45)
     online = set(
         PlaybackConnection.objects.filter(room=room, seen_at__gte=since).values_list(
@@ -343,25 +329,26 @@ def recording_payload(recording: Recording) -> dict:
     }
 
 
+def room_seq_get(room_id: int) -> int | None:
+    """The room's current frame seq (None for a room that does not exist)."""
+    return PlaybackRoom.objects.filter(pk=room_id).values_list("seq", flat=True).first()
+
+
 def room_snapshot_get(*, access) -> dict:
     """Everything this member may see of the room, as one frame's data. The
     seq is read first: anything committed after it arrives as frames."""
     import time
 
-    from playback.access import room_may_control
-    from playback.events import message_payload, state_payload
-    from playback.services.progress import progress_payload
-
     room = PlaybackRoom.objects.select_related("recording__course", "host", "table").get(
         pk=access.room.pk
     )
     recording, user, table_id = room.recording, access.user, access.table_id
-    from playback.events import stream_visible
+    from playback.events import STREAMS
 
     heads = {
         stream: seq
         for stream, seq in (room.stream_heads or {}).items()
-        if stream_visible(stream, user_id=user.pk, table_id=table_id)
+        if STREAMS.visible(stream, user_id=user.pk, table_id=table_id)
     }
     messages = list(
         RoomMessage.objects.filter(room=room)
@@ -407,8 +394,6 @@ def rooms_for_user_get(*, access) -> dict:
     """The rooms a user may enter for a recording: their table's (whether or
     not it exists yet, with who is watching in it now) and the groups they
     were invited to."""
-    from classroom.models import Table
-
     recording, user = access.recording, access.user
     since = timezone.now() - timedelta(seconds=45)
     table = None
@@ -452,8 +437,6 @@ def rooms_for_user_get(*, access) -> dict:
 def recording_list_get(*, course, user, is_staff: bool) -> list[dict]:
     """The course's recordings (learners: ready ones) with my progress. Two
     queries whatever the number of recordings."""
-    from playback.services.progress import progress_payload
-
     recordings = Recording.objects.filter(course=course).select_related("live_session")
     if not is_staff:
         recordings = recordings.filter(status=RecordingStatus.READY)
@@ -477,8 +460,6 @@ HEATMAP_BUCKETS = 60
 def heatmap_get(*, recording: Recording, buckets: int = HEATMAP_BUCKETS) -> dict:
     """How many learners watched each slice of the recording (distinct
     learners, from their merged segments), and how many of them rewatched."""
-    from courses.models import Enrollment, Role
-
     start, end = recording_bounds(recording)
     length = max(1, end - start)
     size = max(1000, -(-length // buckets))
@@ -514,9 +495,6 @@ def heatmap_get(*, recording: Recording, buckets: int = HEATMAP_BUCKETS) -> dict
 def completion_list_get(*, recording: Recording) -> list[dict]:
     """Every learner of the course: watched share, completion, last activity,
     and poll answers given while watching (right / answered)."""
-    from courses.models import Enrollment, Role
-    from playback.services.progress import progress_payload
-
     enrollments = (
         Enrollment.objects.filter(course_id=recording.course_id, role=Role.LEARNER, is_active=True)
         .select_related("user")
@@ -550,8 +528,6 @@ def completion_list_get(*, recording: Recording) -> list[dict]:
 
 
 def progress_for_user(*, recording: Recording, user) -> dict:
-    from playback.services.progress import progress_payload
-
     progress = WatchProgress.objects.filter(recording=recording, user=user).first()
     return progress_payload(progress, recording)
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from classroom.models import LiveSession
 from core.errors import (
     ApplicationError,
     NotAuthenticatedError,
@@ -27,6 +28,7 @@ from core.errors import (
 )
 from core.middleware import reads_own_body
 from courses.access import CourseAction, access_course
+from courses.models import Enrollment
 from playback import selectors
 from playback.access import access_playback_room, access_recording
 from playback.models import RecordingStatus
@@ -37,6 +39,7 @@ from playback.services.recordings import (
     recording_upload,
     upload_max_bytes,
 )
+from playback.services.timeline import recording_timeline_build_on_commit
 from playback.serving import recording_file_response
 from playback.uploads import upload_body_check, upload_check
 
@@ -110,8 +113,6 @@ def course_recordings(request: HttpRequest, course_id: int) -> HttpResponse:
 
 
 def _recordings_page(request, access, *, errors=None, values=None, status=200) -> HttpResponse:
-    from classroom.models import LiveSession
-
     context = {
         "access": access,
         "course": access.course,
@@ -200,8 +201,6 @@ def _upload(request: HttpRequest, access) -> HttpResponse:
 def recording_detail(request: HttpRequest, recording_id: int) -> HttpResponse:
     access = _page_access(access_recording, user=request.user, recording_id=recording_id)
     recording = access.recording
-    from courses.models import Enrollment
-
     classmates = (
         Enrollment.objects.filter(course=recording.course, is_active=True)
         .exclude(user=request.user)
@@ -458,8 +457,6 @@ def recording_timeline_rebuild(request: HttpRequest, recording_id: int) -> HttpR
     access, denied = _staff_access(request, recording_id)
     if denied:
         return denied
-    from playback.services.timeline import recording_timeline_build_on_commit
-
     recording_timeline_build_on_commit(access.recording.pk)
     messages.success(request, _("The timeline is being rebuilt from the session."))
     return redirect("recording-settings", recording_id=recording_id)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from classroom.models import LiveSession
+from classroom.models import ChatChannel, ChatMessage, LiveSession, Question, Seat, Table
 from courses.models import Course, Enrollment, Role, User
 
 PASSWORD = "correct-horse-battery"
@@ -55,3 +55,41 @@ class LiveSessionFactory(factory.django.DjangoModelFactory):
     scheduled_end = factory.LazyAttribute(
         lambda session: session.scheduled_start + timedelta(hours=1)
     )
+
+
+class TableFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Table
+
+    course = factory.SubFactory(CourseFactory)
+    name = factory.Sequence(lambda n: f"Table {n}")
+
+
+class SeatFactory(factory.django.DjangoModelFactory):
+    """A learner at a table of the table's course."""
+
+    class Meta:
+        model = Seat
+
+    table = factory.SubFactory(TableFactory)
+    course = factory.SelfAttribute("table.course")
+    user = factory.SubFactory(UserFactory)
+
+
+class ChatMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChatMessage
+
+    session = factory.SubFactory(LiveSessionFactory)
+    channel = ChatChannel.CLASS
+    author = factory.SubFactory(UserFactory)
+    body = factory.Sequence(lambda n: f"message {n}")
+
+
+class QuestionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Question
+
+    session = factory.SubFactory(LiveSessionFactory)
+    author = factory.SubFactory(UserFactory)
+    body = factory.Sequence(lambda n: f"question {n}?")

@@ -15,19 +15,21 @@ from classroom.models import (
     ChatChannel,
     ChatMessage,
     LiveSession,
+    Participant,
     Question,
     QuestionUpvote,
     Seat,
     SessionState,
 )
+from classroom.services import ephemeral
 from classroom.services.common import service_transaction, session_lock
 from core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
-    RateLimitedError,
     ValidationError,
 )
+from core.rooms.limits import over_limit
 from core.text import text_visible
 
 MESSAGE_MAX_LENGTH = 2000
@@ -83,11 +85,12 @@ def _check_rate(session: LiveSession, user) -> None:
         )
         .count()
     )  # one statement for both
-    if recent >= RATE_LIMIT_MESSAGES:
-        raise RateLimitedError(
-            _("You are sending messages too fast: at most %(n)d per %(s)d seconds.")
-            % {"n": RATE_LIMIT_MESSAGES, "s": RATE_LIMIT_SECONDS}
-        )
+    over_limit(
+        recent + 1,  # with this one
+        RATE_LIMIT_MESSAGES,
+        _("You are sending messages too fast: at most %(n)d per %(s)d seconds.")
+        % {"n": RATE_LIMIT_MESSAGES, "s": RATE_LIMIT_SECONDS},
+    )
 
 
 def chat_send(
@@ -134,6 +137,7 @@ def chat_send(
             session=session, channel=channel, table_id=target_table, author=user, body=body
         )
         events.chat_posted(session, message)
+        ephemeral.engagement_changed(session_id)
         _record(
             session,
             user,
@@ -143,8 +147,6 @@ def chat_send(
             response=body,
             extensions={"channel": channel, "table_id": target_table},
         )
-        from classroom.models import Participant
-
         Participant.objects.filter(session=session, user=user).update(
             last_chatted_at=message.created_at
         )

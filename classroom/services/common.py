@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 from django.db import connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from classroom.models import ClientAction, LiveSession, SessionState
 from core.errors import ConflictError, NotFoundError
+from core.rooms import actions
+from core.rooms.actions import action_applying
 
 
 def session_lock(session_id: int) -> LiveSession:
@@ -81,69 +81,33 @@ def session_live_forget(session_id: int) -> None:
     _live_until.pop(session_id, None)
 
 
+def session_live_forget_all() -> None:
+    """Forget every session this process saw live (tests)."""
+    _live_until.clear()
+
+
 def client_action_claim(*, session_id: int, user, client_id: str | None) -> ClientAction | None:
-    """Record that this client frame id is being applied; returns the stored
-    claim if it already was (then the action must not run again).
-
-    Runs inside the caller's transaction: if the action fails and rolls back,
-    the claim goes with it and a retry may apply."""
-    if not client_id:
-        return None
-    client_id = client_id[:64]
-    # One statement instead of savepoint + insert + release: the unique
-    # constraint decides, and a conflict leaves the transaction usable.
-    table = ClientAction._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'INSERT INTO "{table}" (session_id, user_id, client_id, created_at) '  # noqa: S608
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (session_id, user_id, client_id) DO NOTHING "
-            "RETURNING id",
-            [
-                session_id,
-                user.pk,
-                client_id,
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-            ],
-        )
-        inserted = cursor.fetchone()
-    if inserted is not None:
-        return None
-    return ClientAction.objects.filter(
-        session_id=session_id, user=user, client_id=client_id
-    ).first()
-
-
-_applying = threading.local()
+    """The kernel's claim (core/rooms/actions.py) on the live session's table."""
+    return actions.client_action_claim(
+        ClientAction, scope=("session", session_id), user=user, client_id=client_id
+    )
 
 
 def service_transaction():
     """`transaction.atomic()` for a service. Inside `action_apply`, which
     rolls everything back on any error and never catches one to go on, a
     nested block needs no savepoint: two statements fewer per live action."""
-    return transaction.atomic(savepoint=not getattr(_applying, "active", False))
-
-
-def action_applying() -> bool:
-    """True inside `action_apply`: the caller is a socket's action, whose
-    consumer schedules the ephemeral frames that follow it."""
-    return getattr(_applying, "active", False)
+    return transaction.atomic(savepoint=not action_applying())
 
 
 def action_apply(*, session_id: int, user, client_id: str | None, service, **kwargs):
-    """Apply a client's action once: the claim on its frame id and the action
-    commit together. Returns (applied, result); a repeated id returns
-    (False, the first result)."""
-    with transaction.atomic():
-        earlier = client_action_claim(session_id=session_id, user=user, client_id=client_id)
-        if earlier is not None:
-            return False, earlier.result
-        _applying.active = True
-        try:
-            result = service(**kwargs)
-        finally:
-            _applying.active = False
-        if client_id and result is not None:
-            ClientAction.objects.filter(
-                session_id=session_id, user=user, client_id=client_id[:64]
-            ).update(result=result)
-        return True, result
+    """Apply a live client's action once (core/rooms/actions.py): returns
+    (applied, result); a repeated id returns (False, the first result)."""
+    return actions.action_apply(
+        ClientAction,
+        scope=("session", session_id),
+        user=user,
+        client_id=client_id,
+        service=service,
+        **kwargs,
+    )

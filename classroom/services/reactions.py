@@ -29,10 +29,13 @@ from django.utils.translation import gettext as _
 
 from analytics.services import events_record_many
 from classroom.models import LiveSession, Participant
+from classroom.services import common, ephemeral
 from classroom.services.common import session_live_require
 from classroom.services.room import REACTION_LIMIT, REACTIONS
 from core import kv
-from core.errors import RateLimitedError, ValidationError
+from core.errors import ValidationError
+from core.namespace import deployment_namespace
+from core.rooms.limits import over_limit
 
 BATCH = 1000
 DEDUP_SECONDS = 900
@@ -59,9 +62,7 @@ return 1
 
 
 def _base(session_id: int) -> str:
-    from core.realtime import _namespace
-
-    return f"roundtable:rx:{_namespace()}:{session_id}"
+    return f"roundtable:rx:{deployment_namespace()}:{session_id}"
 
 
 def _pending_key(session_id: int) -> str:
@@ -87,10 +88,9 @@ def _args(user_id: int, kind: str, client_id: str | None) -> list:
 
 
 def _verdict(result: int) -> bool:
-    if result < 0:
-        raise RateLimitedError(
-            _("Too many at once. Wait a moment and try again."), code="rate_limited"
-        )
+    if result < 0:  # the script counted this one past the limit
+        limit, _seconds = REACTION_LIMIT
+        over_limit(limit + 1, limit)
     return result == 1
 
 
@@ -122,8 +122,12 @@ async def reaction_send_async(
     keys, args = _keys(session_id, user_id, kind, client_id), _args(user_id, kind, client_id)
     client = kv.async_client()
     if client is None:
-        return _verdict(_memory_accept(keys, args))
-    return _verdict(int(await client.eval(_ACCEPT, len(keys), *keys, *args)))
+        applied = _verdict(_memory_accept(keys, args))
+    else:
+        applied = _verdict(int(await client.eval(_ACCEPT, len(keys), *keys, *args)))
+    if applied:
+        await ephemeral.reactions_sent(session_id)
+    return applied
 
 
 def reaction_burst_take(session_id: int) -> dict[str, int]:
@@ -256,9 +260,7 @@ def _memory_accept(keys: list[str], args: list) -> int:
 
 
 def reset_for_tests() -> None:
-    from classroom.services import common
-
-    common._live_until.clear()
+    common.session_live_forget_all()
     with _memory_lock:
         _memory_pending.clear()
         _memory_seen.clear()

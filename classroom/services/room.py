@@ -9,8 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.services import event_record
-from classroom import events
-from classroom.media.services import media_mode_applied
+from classroom import events, hooks
 from classroom.models import (
     PODIUM_SPEAKERS_MAX,
     Announcement,
@@ -23,13 +22,12 @@ from classroom.models import (
     Seat,
     Timer,
 )
+from classroom.services import ephemeral
 from classroom.services.common import require_live, session_lock
-from core import kv
 from core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
-    RateLimitedError,
     ValidationError,
 )
 from courses.models import Enrollment, Role
@@ -158,7 +156,7 @@ def podium_invite(*, session_id: int, actor, user_id: int) -> None:
             session=session, user_id=user_id, lowered_at__isnull=True
         ).update(lowered_at=timezone.now(), lowered_by=actor)
         events.podium_changed(session, podium_get(session.pk))
-        media_mode_applied(session.pk)  # podium speakers are heard by all
+        hooks.mode_applied(session_id=session.pk)  # podium speakers are heard by all
         if had_hand:
             events.hands_changed(session, hand_queue_get(session.pk))
         _record(session, actor, "invited_to_podium", "user", user_id)
@@ -177,23 +175,16 @@ def podium_remove(*, session_id: int, actor, user_id: int, actor_is_staff: bool)
         if not removed:
             raise ConflictError(_("Not on the podium."), code="not_on_podium")
         events.podium_changed(session, podium_get(session.pk))
-        media_mode_applied(session.pk)
+        hooks.mode_applied(session_id=session.pk)
         _record(session, actor, "removed_from_podium", "user", user_id)
 
 
 # --- Reactions and away -----------------------------------------------------------------
 
 
-def _rate_limit(key: str, limit: int, seconds: int) -> None:
-    """Fixed-window counter in the shared cache (Redis in production)."""
-    if kv.window_hits(key, seconds) > limit:
-        raise RateLimitedError(
-            _("Too many at once. Wait a moment and try again."), code="rate_limited"
-        )
-
-
 def away_set(*, session_id: int, user, away: bool, table_id: int | None) -> None:
     with transaction.atomic():
+        ephemeral.presence_changed(session_id)
         session = session_lock(session_id)
         participant, _created = Participant.objects.get_or_create(session=session, user=user)
         if participant.is_away == bool(away):
@@ -357,10 +348,3 @@ def help_resolve(*, session_id: int, actor, table_id: int) -> None:
             raise NotFoundError(_("This table has no open help request."), code="help_not_found")
         events.help_changed(session, table_id, help_queue_get(session.pk))
         _record(session, actor, "resolved_help", "table", table_id)
-
-
-def participant_touch(*, session_id: int, user_id: int, field: str) -> None:
-    """Mark an engagement marker (chatted, answered, spoke) as now."""
-    Participant.objects.filter(session_id=session_id, user_id=user_id).update(
-        **{field: timezone.now()}
-    )

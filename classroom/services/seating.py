@@ -23,8 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.services import event_record
-from classroom import events
-from classroom.media.services import media_mode_applied
+from classroom import events, hooks
 from classroom.models import LiveSession, Seat, SeatingChange, SessionState, Table
 from classroom.selectors import course_learner_list, seat_map_get
 from classroom.services.common import session_lock
@@ -241,7 +240,7 @@ def _seating_announce(*, course: Course, moved_user_ids: Sequence[int]) -> None:
         if session.state == SessionState.LIVE:
             events.seating_changed(session, seat_map, list(moved_user_ids))
             if moved_user_ids:
-                media_mode_applied(session_id)  # a moved learner hears their new table
+                hooks.mode_applied(session_id=session_id)  # a moved learner hears their new table
 
 
 # --- Tables ---------------------------------------------------------------------------

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import logging
+import weakref
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.services import event_record
-from classroom import events
-from classroom.media.recording import media_session_ended
-from classroom.media.services import media_mode_applied
+from classroom import events, hooks
 from classroom.models import (
     MODES_WITH_TABLE,
     Attendance,
@@ -26,14 +29,19 @@ from classroom.models import (
     Table,
     Timer,
 )
+from classroom.services import ephemeral
 from classroom.services.common import (
     require_live,
     service_transaction,
     session_live_forget,
     session_lock,
 )
+from core import asyncdb
+from core.asyncdb import db_call
 from core.errors import ConflictError, NotFoundError, ValidationError
 from courses.models import Course, User
+
+logger = logging.getLogger(__name__)
 
 MAX_SESSION_LENGTH = timedelta(hours=12)
 
@@ -141,7 +149,7 @@ def live_session_end(*, session_id: int, actor: User) -> LiveSession:
             attendance.left_at = now
             attendance.save(update_fields=["left_at"])
         events.session_changed(session)
-        media_session_ended(session_id=session.pk, actor=actor)
+        hooks.session_ended(session_id=session.pk, actor=actor)
         for poll in Poll.objects.filter(session=session, state=PollState.OPEN):
             poll.state = PollState.CLOSED
             poll.closed_at = now
@@ -211,7 +219,9 @@ def live_session_mode_set(
             ]
         )
         events.mode_changed(session)
-        media_mode_applied(session.pk)  # media subscriptions follow the mode (after commit)
+        hooks.mode_applied(
+            session_id=session.pk
+        )  # media subscriptions follow the mode (after commit)
         _record(
             session,
             actor,
@@ -273,6 +283,8 @@ def attendance_join(*, session_id: int, user: User, connection: str) -> int:
         ).count()
         if connections == 1 and session.state == SessionState.LIVE:
             _record(session, user, "joined", "live_session", session.pk)
+        ephemeral.presence_changed(session_id)
+    stale_sweeper_ensure()
     return connections
 
 
@@ -290,6 +302,7 @@ def attendance_leave(*, session_id: int, user: User, connection: str) -> int:
             ).count()
         attendance.left_at = now
         attendance.save(update_fields=["left_at"])
+        ephemeral.presence_changed(session_id)
         connections = Attendance.objects.filter(
             session=session, user=user, left_at__isnull=True
         ).count()
@@ -344,3 +357,38 @@ def attendance_close_stale(*, now: datetime | None = None) -> int:
         Attendance.objects.filter(pk=attendance.pk).update(left_at=attendance.last_seen_at)
         closed += 1
     return closed
+
+
+# --- The stale-attendance sweep of the embedded default --------------------------
+
+STALE_SWEEP_SECONDS = 60.0
+_stale_sweepers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def stale_sweeper_ensure() -> None:
+    """Without a Celery worker (the embedded default runs tasks eagerly and has
+    no beat), each server loop closes the attendance of connections that
+    stopped pinging itself, as the beat task does in production: a process
+    killed without running disconnect() must not leave people "present".
+    Called by `attendance_join` from a database worker thread of the loop."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    loop = asyncdb.server_loop()
+    if loop is not None:
+        # A fresh context: not the database thread's (asgiref's executor state).
+        loop.call_soon_threadsafe(_stale_sweeper_start, loop, context=contextvars.Context())
+
+
+def _stale_sweeper_start(loop: asyncio.AbstractEventLoop) -> None:
+    task = _stale_sweepers.get(loop)
+    if task is None or task.done():
+        _stale_sweepers[loop] = loop.create_task(_stale_sweep_forever())
+
+
+async def _stale_sweep_forever() -> None:
+    while True:
+        await asyncio.sleep(STALE_SWEEP_SECONDS)
+        try:
+            await db_call(attendance_close_stale)()
+        except Exception:  # try again next time
+            logger.exception("closing stale attendance failed")

@@ -9,13 +9,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from classroom import hooks
 from classroom.forms import SessionScheduleForm
 from classroom.selectors import course_sessions_split, home_overview_get, live_session_list
 from classroom.services.sessions import live_session_schedule
 from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 from courses.access import CourseAction, access_course
 from courses.selectors import course_roster_list
-from playback.selectors import session_recordings_get
 
 
 @login_required
@@ -60,11 +60,7 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
                 return redirect("course-detail", course_id=access.course.pk)
 
     upcoming, past = course_sessions_split(sessions=list(live_session_list(course=access.course)))
-    replays = session_recordings_get(
-        session_ids=[session.pk for session in past], is_staff=access.is_staff
-    )
-    for session in past:
-        session.replay = replays.get(session.pk)
+    hooks.past_sessions_shown(sessions=past, is_staff=access.is_staff)  # playback: `.replay`
     context = {
         "access": access,
         "course": access.course,

@@ -10,8 +10,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from classroom import hooks
 from classroom.access import access_live_session
-from classroom.media.views import media_page_config
 from core.errors import NotFoundError
 from courses.access import CourseAction
 
@@ -340,6 +340,11 @@ def session_live(request: HttpRequest, session_id: int) -> HttpResponse:
             "is_staff": access.is_staff,
             "live_config": config,
             "live_strings": LIVE_STRINGS,
-            "media_config": media_page_config(access),
+            # livemedia contributes "media_config" (classroom.hooks).
+            **{
+                key: value
+                for extra in hooks.live_page_context(access=access)
+                for key, value in extra.items()
+            },
         },
     )

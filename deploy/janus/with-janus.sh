@@ -18,7 +18,7 @@ fi
 
 janus_pid=""
 if command -v janus >/dev/null 2>&1 && [ "${JANUS_ENABLED:-true}" != "false" ]; then
-  "$python" -m classroom.media.janus_config --out "$config_dir" --events-url "$events_url" >/dev/null
+  "$python" -m livemedia.janus_config --out "$config_dir" --events-url "$events_url" >/dev/null
   janus -F "$config_dir" -C "$config_dir/janus.jcfg" >"$config_dir/janus.log" 2>&1 &
   janus_pid=$!
   echo "  Janus (media) is running (pid $janus_pid, log $config_dir/janus.log)"

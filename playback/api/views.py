@@ -20,6 +20,7 @@ from core.api.serializers import InputSerializer
 from courses.access import CourseAction, access_course
 from playback import selectors
 from playback.access import access_playback_room, access_recording
+from playback.events import note_payload
 from playback.models import NoteVisibility, RoomControl, RoomKind
 from playback.services import notes, rooms
 from playback.services.recordings import (
@@ -364,8 +365,6 @@ class NoteCreateApi(APIView):
             may_participate=access.may_participate,
             **payload.validated_data,
         )
-        from playback.events import note_payload
-
         return Response(note_payload(note), status=status.HTTP_201_CREATED)
 
 

@@ -13,29 +13,28 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from classroom.services.polls import answer_clean, answer_grade
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from playback import events
 from playback.models import PlaybackAnswer, RoomState, WaitReason
+from playback.selectors import (
+    answered_user_ids,
+    live_answer_get,
+    my_answer_payload,
+    recording_polls_get,
+)
+from playback.services.rooms import (
+    participant_ids,
+    present_user_ids,
+    room_event_record,
+    room_lock,
+    room_wait_maybe_finish,
+)
+from questions.grading import answer_clean, answer_grade, response_text
 
 
 def playback_poll_answer(
     *, room_id: int, user, may_participate: bool, table_id: int | None, poll_id: Any, answer: Any
 ) -> dict[str, Any]:
-    from classroom.services.polls import _response_text
-    from playback.selectors import (
-        answered_user_ids,
-        live_answer_get,
-        my_answer_payload,
-        recording_polls_get,
-    )
-    from playback.services.rooms import (
-        _record,
-        _wait_maybe_finish,
-        participant_ids,
-        present_user_ids,
-        room_lock,
-    )
 
     if not may_participate:
         raise PermissionDeniedError(_("Observers can watch but not take part."), code="forbidden")
@@ -57,8 +56,8 @@ def playback_poll_answer(
         poll = item.poll
         if live_answer_get(poll=poll, user=user, table_id=table_id) is not None:
             raise ConflictError(_("You answered this poll live."), code="already_answered_live")
-        clean = answer_clean(poll=poll, answer=answer)
-        is_correct, score = answer_grade(poll=poll, answer=clean)
+        clean = answer_clean(question=poll, answer=answer)
+        is_correct, score = answer_grade(question=poll, answer=clean)
         try:
             with transaction.atomic():
                 stored = PlaybackAnswer.objects.create(
@@ -80,7 +79,7 @@ def playback_poll_answer(
             recording=recording, item=item, source="playback", answer=stored
         )
         events.poll_answered(room, user.pk, payload)
-        _record(
+        room_event_record(
             room,
             user,
             "answered",
@@ -89,14 +88,14 @@ def playback_poll_answer(
             object_id=poll.pk,
             success=is_correct,
             score=score,
-            response=_response_text(clean),
+            response=response_text(clean),
             extensions={"kind": poll.kind, "quiz": poll.is_quiz},
         )
         if (
             room.state == RoomState.WAITING
             and room.waiting_reason == WaitReason.POLL
             and room.waiting_poll_id == poll.pk
-            and not _wait_maybe_finish(room)
+            and not room_wait_maybe_finish(room)
         ):
             participants = participant_ids(recording, present_user_ids(room.pk))
             answered = answered_user_ids(poll=poll, user_ids=participants)

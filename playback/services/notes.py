@@ -12,9 +12,11 @@ from django.utils.translation import gettext as _
 from analytics.models import EventMode
 from analytics.services import event_record
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from core.rooms.limits import rate_limit
 from core.text import text_visible
 from playback import events
 from playback.models import Note, NoteVisibility, PlaybackConnection, PlaybackRoom, Recording
+from playback.services.rooms import media_ms_clean
 
 NOTE_MAX_LENGTH = 4000
 NOTE_LIMIT = (20, 60)  # notes per seconds per user
@@ -92,15 +94,13 @@ def note_add(
     room_id: int | None = None,
     may_participate: bool = True,
 ) -> Note:
-    from playback.services.rooms import media_ms_clean, rate_limit
-
     body = _body_clean(body)
     visibility = _visibility_clean(visibility, table_id)
     if visibility != NoteVisibility.PRIVATE and not may_participate:
         raise PermissionDeniedError(_("Observers keep private notes only."), code="forbidden")
     media = media_ms_clean(recording, media_ms)
     limit, seconds = NOTE_LIMIT
-    rate_limit(f"note:{user.pk}", limit, seconds)
+    rate_limit(f"playback:note:{user.pk}", limit, seconds)
     with transaction.atomic():
         room = _room_locked(room_id)
         note = Note.objects.create(

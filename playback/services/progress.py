@@ -15,6 +15,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from analytics.models import EventMode
+from analytics.services import event_record
 from core.errors import ValidationError
 from playback import events
 from playback.models import PlaybackRoom, Recording, WatchProgress
@@ -95,9 +97,6 @@ def progress_heartbeat(
 ) -> dict[str, Any]:
     """Record a played segment. Returns the progress payload plus `accepted_ms`
     and `clipped` (the claim was longer than the time that passed)."""
-    from analytics.models import EventMode
-    from analytics.services import event_record
-
     start_ms, end_ms = _int(from_ms, "from_ms"), _int(to_ms, "to_ms")
     if start_ms < 0 or end_ms < start_ms:
         raise ValidationError(

@@ -17,10 +17,27 @@ from django.utils.translation import gettext as _
 
 from analytics.models import EventMode
 from analytics.services import event_record
+from classroom.models import (
+    Announcement,
+    ChatChannel,
+    ChatMessage,
+    LiveSession,
+    Poll,
+    PollKind,
+    PollState,
+    Question,
+)
 from core.errors import NotFoundError, ValidationError
 from core.text import text_has_control, text_visible
-from playback.media import MediaInfo, media_probe
-from playback.models import Recording, RecordingSource, RecordingStatus, TimelineEntry
+from courses.models import Enrollment, Role
+from playback.media import MediaInfo, media_probe, synthetic_media_write
+from playback.models import (
+    Recording,
+    RecordingSource,
+    RecordingSpan,
+    RecordingStatus,
+    TimelineEntry,
+)
 from playback.services.timeline import recording_timeline_build_on_commit
 
 DEFAULT_UPLOAD_MAX_BYTES = 2 * 1024**3
@@ -103,8 +120,6 @@ def recording_upload(
         )
     session = None
     if live_session_id is not None:
-        from classroom.models import LiveSession
-
         session = LiveSession.objects.filter(pk=live_session_id, course=course).first()
         if session is None:
             raise NotFoundError(_("No such session in this course."), code="session_not_found")
@@ -301,8 +316,6 @@ def recording_settings_update(*, recording_id: int, actor, changes: dict[str, An
 def _replay_polls_clean(recording: Recording, value: Any) -> list[int] | None:
     if value is None:
         return None
-    from classroom.models import Poll
-
     if not isinstance(value, list) or any(
         isinstance(v, bool) or not isinstance(v, int) for v in value
     ):
@@ -375,9 +388,6 @@ def demo_recording_ensure(course, session, *, seconds: int = DEMO_SECONDS) -> Re
     existing = Recording.objects.filter(course=course, live_session=session).first()
     if existing is not None:
         return existing
-    from playback.media import synthetic_media_write
-    from playback.models import RecordingSpan
-
     started = session.started_at or session.scheduled_start
     with tempfile.TemporaryDirectory() as folder:
         path = synthetic_media_write(Path(folder) / "demo.webm", seconds=seconds, kind="webm")
@@ -410,17 +420,6 @@ def demo_recording_ensure(course, session, *, seconds: int = DEMO_SECONDS) -> Re
 def _demo_session_story(course, session, started, seconds: int) -> None:
     """Stored rows of what happened in the demo session (only if it has none)."""
     from datetime import timedelta
-
-    from classroom.models import (
-        Announcement,
-        ChatChannel,
-        ChatMessage,
-        Poll,
-        PollKind,
-        PollState,
-        Question,
-    )
-    from courses.models import Enrollment, Role
 
     if Poll.objects.filter(session=session).exists():
         return
@@ -507,8 +506,6 @@ def _demo_session_story(course, session, started, seconds: int) -> None:
         closed_at=after_pause(second_poll + 30),
         created_by=staff,
     )
-    from analytics.services import event_record
-
     if staff:
         for second, mode in ((0, "lecture"), (seconds // 2 + 300 + 1, "table_talk")):
             event_record(

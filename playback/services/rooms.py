@@ -23,14 +23,18 @@ from django.utils.translation import gettext as _
 
 from analytics.models import EventMode
 from analytics.services import event_record
+from classroom.models import Table
+from classroom.services.room import REACTIONS
 from core import kv
 from core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
-    RateLimitedError,
     ValidationError,
 )
+from core.rooms import actions
+from core.rooms.flushes import flush_on_commit
+from core.rooms.limits import rate_limit
 from courses.models import Enrollment, Role
 from playback import events
 from playback.access import RecordingAccess, room_may_control
@@ -47,8 +51,11 @@ from playback.models import (
     WaitReason,
     WatchProgress,
 )
+from playback.selectors import answered_user_ids, recording_polls_get, room_members_get
+from playback.services.progress import contiguous_end
 from playback.services.recordings import recording_bounds, recording_settings_get
 
+REACTIONS_DELAY = 0.5  # one burst per half second per room
 LEAD_MS = 300  # play/pause/rate take effect this far in the future
 SEEK_READY_TIMEOUT_MS = 5000
 RATES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
@@ -115,7 +122,9 @@ def room_lock(room_id: int) -> PlaybackRoom:
     return room
 
 
-def _record(room: PlaybackRoom, actor, verb: str, *, media_ms: int | None = None, **fields) -> None:
+def room_event_record(
+    room: PlaybackRoom, actor, verb: str, *, media_ms: int | None = None, **fields
+) -> None:
     extensions = {"room_id": room.pk, "room_kind": room.kind, **fields.pop("extensions", {})}
     event_record(
         actor=actor,
@@ -130,14 +139,6 @@ def _record(room: PlaybackRoom, actor, verb: str, *, media_ms: int | None = None
         extensions=extensions,
         **fields,
     )
-
-
-def rate_limit(key: str, limit: int, seconds: int) -> None:
-    """Fixed-window counter in the shared cache (Redis in production)."""
-    if kv.window_hits(f"playback:{key}", seconds) > limit:
-        raise RateLimitedError(
-            _("Too many at once. Wait a moment and try again."), code="rate_limited"
-        )
 
 
 def media_ms_clean(recording: Recording, value: Any, field: str = "media_ms") -> int:
@@ -186,8 +187,6 @@ def participant_ids(recording: Recording, user_ids: set[int]) -> set[int]:
 
 
 def members_payload(room: PlaybackRoom) -> list[dict[str, Any]]:
-    from playback.selectors import room_members_get
-
     return room_members_get(room=room)
 
 
@@ -237,8 +236,6 @@ def room_open(
             raise ConflictError(
                 _("You are not seated at a table in this course."), code="not_seated"
             )
-        from classroom.models import Table
-
         if not Table.objects.filter(pk=table_id, course_id=recording.course_id).exists():
             raise NotFoundError(_("No such table."), code="table_not_found")
         defaults = {
@@ -265,7 +262,7 @@ def room_open(
             [PlaybackRoomMember(room=room, user_id=uid, invited_by=user) for uid in invitees]
         )
         room.recording = recording
-        _record(room, user, "created_room", extensions={"invited": sorted(invitees)})
+        room_event_record(room, user, "created_room", extensions={"invited": sorted(invitees)})
     return room, True
 
 
@@ -353,7 +350,7 @@ def room_invite(*, room_id: int, actor, user_ids: list[int]) -> list[int]:
         )
         if new:
             events.room_members_changed(room, members_payload(room))
-            _record(room, actor, "invited", extensions={"invited": new})
+            room_event_record(room, actor, "invited", extensions={"invited": new})
     return new
 
 
@@ -395,7 +392,7 @@ def room_join(*, room_id: int, user, channel: str) -> bool:
         )
         if first:
             events.room_members_changed(room, members_payload(room))
-            _record(room, user, "joined", media_ms=position_at(room, now_ms()))
+            room_event_record(room, user, "joined", media_ms=position_at(room, now_ms()))
             if room.state == RoomState.PLAYING:
                 _restop(room, cause="member_joined")
     return first
@@ -416,7 +413,7 @@ def room_leave(*, room_id: int, user, channel: str) -> bool:
         ).exists()
         if last:
             events.room_members_changed(room, members_payload(room))
-            _record(
+            room_event_record(
                 room,
                 user,
                 "left",
@@ -431,7 +428,7 @@ def room_leave(*, room_id: int, user, channel: str) -> bool:
                 _save_state(room)
                 events.room_state_changed(room, cause="empty")
             elif room.state == RoomState.WAITING:
-                _wait_maybe_finish(room)
+                room_wait_maybe_finish(room)
     return last
 
 
@@ -446,18 +443,16 @@ def room_seen(*, room_id: int, channel: str) -> None:
 
 
 def client_action_apply(*, room_id: int, user, client_id: str | None, service, **kwargs):
-    """Apply a client's frame once: the claim on its id commits with the action.
-    Returns (applied, result)."""
-    with transaction.atomic():
-        if client_id:
-            try:
-                with transaction.atomic():
-                    PlaybackClientAction.objects.create(
-                        room_id=room_id, user=user, client_id=client_id[:64]
-                    )
-            except IntegrityError:
-                return False, None
-        return True, service(**kwargs)
+    """Apply a client's frame once (core/rooms/actions.py): returns (applied,
+    result); a repeated id returns (False, the first result)."""
+    return actions.action_apply(
+        PlaybackClientAction,
+        scope=("room", room_id),
+        user=user,
+        client_id=client_id,
+        service=service,
+        **kwargs,
+    )
 
 
 # --- The play state ----------------------------------------------------------------------------
@@ -504,8 +499,6 @@ def _next_stop(room: PlaybackRoom, position: int) -> int | None:
     """The next poll after `position` where the room pauses: polls replayed at
     all, when the recording pauses at polls, that some present member has
     still to answer."""
-    from playback.selectors import answered_user_ids, recording_polls_get
-
     recording = room.recording
     settings = recording_settings_get(recording)
     if not settings["pause_at_polls"]:
@@ -565,7 +558,9 @@ def room_play(*, room_id: int, actor, may_participate: bool) -> dict[str, Any]:
         _start_playing(room, position, at)
         _save_state(room)
         seq = events.room_state_changed(room, cause=cause, by=actor)
-        _record(room, actor, "played", media_ms=room.position_ms, extensions={"cause": cause})
+        room_event_record(
+            room, actor, "played", media_ms=room.position_ms, extensions={"cause": cause}
+        )
     return {"changed": True, "seq": seq, "at_ms": at}
 
 
@@ -584,15 +579,13 @@ def room_pause(*, room_id: int, actor, may_participate: bool) -> dict[str, Any]:
         _set_paused(room, position, at)
         _save_state(room)
         seq = events.room_state_changed(room, cause="pause", by=actor)
-        _record(room, actor, "paused", media_ms=position)
+        room_event_record(room, actor, "paused", media_ms=position)
     return {"changed": True, "seq": seq, "position_ms": position, "at_ms": at}
 
 
 def _frontier_ms(recording: Recording, user) -> tuple[int, bool]:
     """How far the user has watched without gaps from the start, and whether
     they completed the recording."""
-    from playback.services.progress import contiguous_end
-
     start, _end = recording_bounds(recording)
     progress = WatchProgress.objects.filter(recording=recording, user=user).first()
     if progress is None:
@@ -646,7 +639,7 @@ def room_seek(
             _set_paused(room, target, now)
         _save_state(room)
         seq = events.room_state_changed(room, cause="seek", by=actor)
-        _record(
+        room_event_record(
             room,
             actor,
             "seeked",
@@ -674,7 +667,7 @@ def room_rate_set(*, room_id: int, actor, may_participate: bool, rate: Any) -> d
         room.rate = float(rate)
         _save_state(room)
         seq = events.room_state_changed(room, cause="rate", by=actor)
-        _record(
+        room_event_record(
             room, actor, "changed_rate", media_ms=room.position_ms, extensions={"rate": room.rate}
         )
     return {"changed": True, "seq": seq}
@@ -700,23 +693,23 @@ def room_ready(*, room_id: int, user, state_seq: Any) -> dict[str, Any]:
             return {"stale": False}
         ready.add(user.pk)
         room.waiting_ready = sorted(ready)
-        if not _wait_maybe_finish(room):
+        if not room_wait_maybe_finish(room):
             room.save(update_fields=["waiting_ready", "updated_at"])
             events.emit(
-                room, "room.ready", {"state_seq": room.state_seq, "ready": room.waiting_ready}
+                room,
+                "room.ready_changed",
+                {"state_seq": room.state_seq, "ready": room.waiting_ready},
             )
     return {"stale": False}
 
 
-def _wait_maybe_finish(room: PlaybackRoom) -> bool:
+def room_wait_maybe_finish(room: PlaybackRoom) -> bool:
     """End a wait that nobody present holds up any more. True if it ended."""
     present = present_user_ids(room.pk)
     if room.waiting_reason == WaitReason.SEEK:
         done = present <= set(room.waiting_ready or [])
         cause = "ready"
     else:
-        from playback.selectors import answered_user_ids
-
         participants = participant_ids(room.recording, present)
         answered = (
             answered_user_ids(poll=room.waiting_poll, user_ids=participants)
@@ -762,8 +755,6 @@ def poll_review(room: PlaybackRoom) -> bool:
         return False
     if room.waiting_poll_id is None:
         return False
-    from playback.selectors import answered_user_ids
-
     participants = participant_ids(room.recording, present_user_ids(room.pk))
     return bool(participants) and participants <= answered_user_ids(
         poll=room.waiting_poll, user_ids=participants
@@ -788,7 +779,7 @@ def room_resume(*, room_id: int, actor, may_participate: bool) -> dict[str, Any]
             raise ConflictError(_("The room is not waiting."), code="not_waiting")
         reason = room.waiting_reason
         _end_wait(room, cause="resume", by=actor)
-        _record(
+        room_event_record(
             room,
             actor,
             "played",
@@ -826,8 +817,6 @@ def _tick_due(room: PlaybackRoom, now: int) -> bool:
 
 
 def _stop_at_poll(room: PlaybackRoom, now: int) -> str:
-    from playback.selectors import answered_user_ids, recording_polls_get
-
     recording = room.recording
     stop = room.until_ms
     reached = stop_reached_at(room) or now
@@ -879,12 +868,12 @@ def room_chat_send(
         raise NotFoundError(_("Playback room not found."), code="room_not_found")
     media = media_ms_clean(found.recording, media_ms)  # a refused frame costs no quota
     limit, seconds = CHAT_LIMIT
-    rate_limit(f"chat:{room_id}:{user.pk}", limit, seconds)
+    rate_limit(f"playback:chat:{room_id}:{user.pk}", limit, seconds)
     with transaction.atomic():
         room = room_lock(room_id)
         message = RoomMessage.objects.create(room=room, author=user, body=body, media_ms=media)
         events.chat_posted(room, message)
-        _record(
+        room_event_record(
             room,
             user,
             "commented",
@@ -899,8 +888,6 @@ def room_chat_send(
 def room_reaction_send(
     *, room_id: int, user, may_participate: bool, kind: Any, media_ms: Any
 ) -> None:
-    from classroom.services.room import REACTIONS
-
     if not may_participate:
         raise PermissionDeniedError(_("Observers can watch but not take part."), code="forbidden")
     if kind not in REACTIONS:
@@ -912,14 +899,17 @@ def room_reaction_send(
         raise NotFoundError(_("Playback room not found."), code="room_not_found")
     media = media_ms_clean(room.recording, media_ms)  # a refused frame costs no quota
     limit, seconds = REACTION_LIMIT
-    rate_limit(f"reaction:{room_id}:{user.pk}", limit, seconds)
-    _record(room, user, "reacted", media_ms=media, extensions={"reaction": kind})
+    rate_limit(f"playback:reaction:{room_id}:{user.pk}", limit, seconds)
+    room_event_record(room, user, "reacted", media_ms=media, extensions={"reaction": kind})
     kv.counter_add(f"playback:reactions:{room_id}:{kind}")
+    flush_on_commit(
+        f"playback-reactions:{room_id}",
+        REACTIONS_DELAY,
+        lambda: events.reactions_burst_flush(room_id),
+    )
 
 
 def reaction_burst_take(room_id: int) -> dict[str, int]:
     """The reactions counted since the last burst, reset to zero."""
-    from classroom.services.room import REACTIONS
-
     keys = [f"playback:reactions:{room_id}:{kind}" for kind in REACTIONS]
     return {key.rsplit(":", 1)[1]: value for key, value in kv.counters_take(keys).items()}

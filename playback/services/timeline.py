@@ -16,7 +16,12 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.selectors import session_events_list
+from classroom import events as live_events
+from classroom.models import Announcement, ChatMessage, Poll, Question
+from courses.models import User
 from playback.models import Recording, RecordingSpan, TimelineAudience, TimelineEntry, TimelineKind
+from playback.tasks import recording_timeline_build as task
 
 REACTION_BUCKET_MS = 10_000
 MODE_TITLES = {
@@ -97,10 +102,6 @@ class MediaClock:
 
 
 def _entries_for(recording: Recording, clock: MediaClock) -> list[TimelineEntry]:
-    from analytics.models import LearningEvent
-    from classroom import events as live_events
-    from classroom.models import Announcement, ChatMessage, Poll, Question
-
     session_id = recording.live_session_id
     entries: list[TimelineEntry] = []
 
@@ -173,11 +174,11 @@ def _entries_for(recording: Recording, clock: MediaClock) -> list[TimelineEntry]
             announcement.created_at,
             data=_json(live_events.announcement_payload(announcement)),
         )
-    log = LearningEvent.objects.filter(
-        live_session_id=session_id,
+    log = session_events_list(
+        session_id,
+        verbs=("mode_changed", "invited_to_podium", "removed_from_podium", "reacted"),
         mode="live",
-        verb__in=("mode_changed", "invited_to_podium", "removed_from_podium", "reacted"),
-    ).order_by("occurred_at", "id")
+    )
     reactions: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     reaction_moments: dict[int, datetime] = {}
     user_names = _user_names(log)
@@ -226,8 +227,6 @@ def _entries_for(recording: Recording, clock: MediaClock) -> list[TimelineEntry]
 
 
 def _user_names(log) -> dict[int, str]:
-    from courses.models import User
-
     ids = {
         int(event.object_id)
         for event in log
@@ -273,6 +272,4 @@ def recording_timeline_build(*, recording_id: int) -> int:
 
 def recording_timeline_build_on_commit(recording_id: int) -> None:
     """Queue the Celery task once the current transaction commits."""
-    from playback.tasks import recording_timeline_build as task
-
     transaction.on_commit(lambda: task.delay(recording_id))

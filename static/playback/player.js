@@ -52,18 +52,18 @@ function onFrame(frame) {
   switch (frame.type) {
     case "snapshot":
       return applySnapshot(data);
-    case "room.state":
+    case "room.state_changed":
       return applyState(data, frame.seq);
-    case "room.ready":
+    case "room.ready_changed":
       if (view.state && view.state.waiting && data.state_seq === view.state.seq) {
         view.state.waiting.ready = data.ready;
         renderOverlay();
       }
       return;
-    case "room.members":
+    case "room.members_changed":
       view.members = data.members;
       return renderMembers();
-    case "room.settings":
+    case "room.settings_changed":
       view.room.control = data.control;
       view.me.may_control = view.me.may_participate && (data.control === "anyone" || view.me.is_host);
       return renderControlPolicy();
@@ -82,7 +82,7 @@ function onFrame(frame) {
       if (poll) poll.mine = data;
       return renderPoll();
     }
-    case "poll.progress":
+    case "poll.progress_changed":
       if (view.state && view.state.waiting && view.state.waiting.poll_id === data.poll_id) {
         view.state.waiting.ready = data.answered;
         view.state.waiting.pending = data.pending;
@@ -92,7 +92,7 @@ function onFrame(frame) {
     case "progress.completed":
       view.progress = data;
       return renderProgress();
-    case "reactions.burst":
+    case "reactions.sent":
       return burst(data.counts);
     default:
       return undefined;

@@ -152,8 +152,8 @@ async def test_reconnect_with_stale_seq_gets_exactly_the_missed_visible_frames(r
     await teacher.request("announcement.send", {"body": "5 minutes left"})
     ann, first = await join(room, "ann", query=f"?seq={last_seq}")
     frames = [first, *await ann.drain(0.5)]
-    types = [f["type"] for f in frames if f["type"] not in ("reactions.burst",)]
-    visible = [t for t in types if t not in ("presence.summary", "table.presence")]
+    types = [f["type"] for f in frames if f["type"] not in ("reactions.sent",)]
+    visible = [t for t in types if t not in ("presence.summary_changed", "table.presence_changed")]
     assert visible == ["mode.changed", "announcement.posted", "resync.done"]
     for client in (ann, teacher, cat):
         await client.close()
@@ -258,7 +258,7 @@ async def test_a_reaction_is_acked_once_shown_to_all_and_written_by_the_flush(ro
     assert again == {"type": "ack", "id": "r-1", "duplicate": True}
     bad = await ann.request("reaction.send", {"kind": "rocket"})
     assert bad["type"] == "error" and bad["data"]["code"] == "invalid_reaction"
-    burst, _ = await cat.receive_until(lambda f: f["type"] == "reactions.burst")
+    burst, _ = await cat.receive_until(lambda f: f["type"] == "reactions.sent")
     assert burst["data"]["counts"] == {"clap": 1}
     # Written by the engagement flush (every 2 s); nothing is lost if it is late.
     await database_sync_to_async(reactions.reactions_persist)(room["session"].pk)
@@ -400,11 +400,11 @@ async def test_without_a_celery_worker_the_server_closes_stale_attendance(
 
     from django.utils import timezone
 
-    from classroom import consumers
     from classroom.models import Attendance
+    from classroom.services import sessions
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    monkeypatch.setattr(consumers, "STALE_SWEEP_SECONDS", 0.05)
+    monkeypatch.setattr(sessions, "STALE_SWEEP_SECONDS", 0.05)
     long_ago = timezone.now() - timedelta(minutes=10)
     await database_sync_to_async(Attendance.objects.create)(
         session=room["session"],
@@ -430,5 +430,5 @@ async def test_without_a_celery_worker_the_server_closes_stale_attendance(
             == 1
         )
     finally:
-        consumers._stale_sweepers[asyncio.get_running_loop()].cancel()
+        sessions._stale_sweepers[asyncio.get_running_loop()].cancel()
         await ann.close()

@@ -9,11 +9,17 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from classroom.media.conf import FIX_COMMAND, LEARNER_MEDIA_OFF
-from classroom.models import ChatChannel, ChatMessage, Seat, SessionState, Table
+from classroom.models import ChatChannel, SessionState
 from courses.models import Role
+from livemedia.conf import FIX_COMMAND, LEARNER_MEDIA_OFF
 from playback.models import Recording, RecordingStatus
-from tests.factories import EnrollmentFactory, LiveSessionFactory
+from tests.factories import (
+    ChatMessageFactory,
+    EnrollmentFactory,
+    LiveSessionFactory,
+    SeatFactory,
+    TableFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +52,7 @@ def _past(course, title="Week 1"):
 def test_learners_get_a_plain_line_when_media_is_off_staff_get_the_fix(
     client, course, learner, instructor, monkeypatch
 ):
-    from classroom.media import views as media_views
+    from livemedia import views as media_views
 
     monkeypatch.setattr(media_views, "janus_installed", lambda: False)
     session = _live(course)
@@ -101,13 +107,13 @@ def test_past_sessions_link_their_recording_and_their_chat(client, course, learn
 def chatted(course, learner, instructor):
     """A past session with messages in every channel of two tables."""
     session = _past(course)
-    mine, theirs = (Table.objects.create(course=course, name=n) for n in ("Table 1", "Table 2"))
-    Seat.objects.create(course=course, table=mine, user=learner)
+    mine, theirs = (TableFactory(course=course, name=n) for n in ("Table 1", "Table 2"))
+    SeatFactory(table=mine, user=learner)
     other = EnrollmentFactory(course=course, role=Role.LEARNER).user
-    Seat.objects.create(course=course, table=theirs, user=other)
+    SeatFactory(table=theirs, user=other)
 
     def say(channel, author, body, table=None, **extra):
-        return ChatMessage.objects.create(
+        return ChatMessageFactory(
             session=session, channel=channel, author=author, body=body, table=table, **extra
         )
 

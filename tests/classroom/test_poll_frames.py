@@ -155,8 +155,8 @@ async def test_tallies_are_coalesced_and_reach_learners_only_with_live_results(r
         poll_id = await _open(teacher, show_live_results=live_results)
         until = time.monotonic() + 2.5 + 1.0
         staff_seen, learner_seen, votes = await asyncio.gather(
-            _record(teacher, until, "poll.tally"),
-            _record(watcher, until, "poll.tally"),
+            _record(teacher, until, "poll.tally_changed"),
+            _record(watcher, until, "poll.tally_changed"),
             _vote_storm(voters, poll_id, 2.5),
         )
         staff_seen = [(at, f) for at, f in staff_seen if f["data"]["poll_id"] == poll_id]
@@ -200,7 +200,9 @@ async def test_presence_frames_are_coalesced_to_one_per_second(room):
                 await client.close()
         until[0] = time.monotonic() + PRESENCE_WINDOW + 1.0  # the last flush, and then some
 
-    seen, _churned = await asyncio.gather(_record(teacher, until, "staff.presence"), churn())
+    seen, _churned = await asyncio.gather(
+        _record(teacher, until, "staff.presence_changed"), churn()
+    )
     assert len(seen) >= 2
     assert _closest_gap(seen) >= PRESENCE_WINDOW - JITTER, _closest_gap(seen)
     assert _most_in_a_second(seen) <= 1
@@ -234,10 +236,12 @@ async def test_a_vote_from_outside_a_socket_still_sends_the_tally(room):
 
     await database_sync_to_async(vote)("b")
     staff, _seen = await teacher.receive_until(
-        lambda f: f["type"] == "poll.tally" and f["data"]["responses"] == 1, timeout=3
+        lambda f: f["type"] == "poll.tally_changed" and f["data"]["responses"] == 1, timeout=3
     )
     assert staff["data"]["distribution"]["counts"]["b"] == 1
-    public, _seen = await watcher.receive_until(lambda f: f["type"] == "poll.tally", timeout=3)
+    public, _seen = await watcher.receive_until(
+        lambda f: f["type"] == "poll.tally_changed", timeout=3
+    )
     assert public["data"]["audience"] == "public" and public["data"]["responses"] == 1
     for client in (teacher, watcher):
         await client.close()

@@ -144,7 +144,7 @@ async def test_an_anonymous_answer_is_linked_to_nobody_and_to_no_time(room):
     assert again["type"] == "error" and again["data"]["code"] == "answer_locked", again
     # The staff tally counts both; the engagement panel marks nobody as having answered.
     tally, _seen = await teacher.receive_until(
-        lambda f: f["type"] == "poll.tally" and f["data"]["responses"] == 2
+        lambda f: f["type"] == "poll.tally_changed" and f["data"]["responses"] == 2
     )
     assert "not_answered" not in tally["data"] and "right" not in tally["data"]
     engagement, _seen = await teacher.receive_until(

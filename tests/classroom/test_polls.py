@@ -9,13 +9,13 @@ import pytest
 
 from analytics.models import LearningEvent
 from classroom.access import access_live_session
-from classroom.models import LiveSession, Poll, PollBallot, PollResponse, Seat, Table
+from classroom.models import LiveSession, Poll, PollBallot, PollResponse
 from classroom.selectors import poll_results_get, session_snapshot_get
 from classroom.services import polls, sessions
 from core import realtime
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from courses.models import Role
-from tests.factories import EnrollmentFactory
+from tests.factories import EnrollmentFactory, LiveSessionFactory, SeatFactory, TableFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,14 +35,14 @@ def live(live_session, instructor):
 def present(course, live, learner):
     """Four present learners: two at table A, two at table B."""
     a, b = (
-        Table.objects.create(course=course, name="A"),
-        Table.objects.create(course=course, name="B"),
+        TableFactory(course=course, name="A"),
+        TableFactory(course=course, name="B"),
     )
     people = [learner] + [
         EnrollmentFactory(course=course, role=Role.LEARNER).user for _ in range(3)
     ]
     for index, user in enumerate(people):
-        Seat.objects.create(course=course, table=a if index < 2 else b, user=user)
+        SeatFactory(table=a if index < 2 else b, user=user)
         sessions.attendance_join(session_id=live.pk, user=user, connection=f"c{index}")
     return {"people": people, "a": a, "b": b}
 
@@ -303,12 +303,7 @@ def test_timer_closes_votes_even_before_the_close_runs(live, instructor, present
 
 
 def test_poll_of_another_session_is_not_found(live, instructor, present, course):
-    other = LiveSession.objects.create(
-        course=course,
-        title="other",
-        scheduled_start=live.scheduled_start,
-        scheduled_end=live.scheduled_end,
-    )
+    other = LiveSessionFactory(course=course)
     poll = open_poll(live, instructor)
     with pytest.raises(NotFoundError):
         polls.poll_vote_cast(
@@ -415,7 +410,7 @@ def test_one_shared_answer_per_table(live, instructor, present, django_capture_o
         and shared.change_count == 1
         and shared.table_id == present["a"].pk
     )
-    frames = [f for f in buffered(live, start) if f["type"] == "poll.table_answer"]
+    frames = [f for f in buffered(live, start) if f["type"] == "poll.table_answer_changed"]
     assert [f["stream"] for f in frames] == [f"table.{present['a'].pk}"] * 2
     assert frames[-1]["data"]["answered_by"]["id"] == mate.pk
     results = poll_results_get(poll=poll, for_staff=True)

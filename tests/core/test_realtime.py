@@ -61,6 +61,6 @@ def test_a_failing_layer_never_undoes_the_commit(monkeypatch, course):
 
     monkeypatch.setattr("core.realtime.get_channel_layer", lambda: BrokenLayer())
     with transaction.atomic():
-        event_record(verb="joined", object_type="session", course=course)
+        event_record(verb="joined", object_type="live_session", course=course)
         broadcast_on_commit("test.broken", {"type": "thing.changed"})
     assert LearningEvent.objects.count() == 1

@@ -6,7 +6,7 @@ from core.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedEr
 from courses.access import CourseAction, access_course, course_role_get
 from courses.models import Enrollment, Role
 from courses.services import enrollment_deactivate
-from tests.factories import UserFactory
+from tests.factories import EnrollmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -80,8 +80,8 @@ def test_access_flags_describe_the_role(course, ta, observer, learner):
 
 def test_role_in_one_course_does_not_leak_to_another(course, other_course):
     user = UserFactory()
-    Enrollment.objects.create(user=user, course=course, role=Role.INSTRUCTOR)
-    Enrollment.objects.create(user=user, course=other_course, role=Role.LEARNER)
+    EnrollmentFactory(user=user, course=course, role=Role.INSTRUCTOR)
+    EnrollmentFactory(user=user, course=other_course, role=Role.LEARNER)
     access_course(user=user, course_id=course.pk, action=CourseAction.MANAGE)
     with pytest.raises(PermissionDeniedError):
         access_course(user=user, course_id=other_course.pk, action=CourseAction.TEACH)

@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from classroom.media.conf import LEARNER_MEDIA_OFF
 from classroom.models import ChatChannel, ChatMessage, LiveSession, Seat, SessionState, Table
 from courses.models import Role
+from livemedia.conf import LEARNER_MEDIA_OFF
 from playback.models import Recording, RecordingStatus
 from tests.conftest import daphne_process
 from tests.factories import PASSWORD, CourseFactory, EnrollmentFactory, LiveSessionFactory

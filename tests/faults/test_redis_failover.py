@@ -116,7 +116,7 @@ def test_live_session_survives_a_redis_primary_failover(
                 "event_id": event_id,
                 "actor_id": learner.pk,
                 "course_id": live_session.course_id,
-                "verb": "commented",
+                "verb": "raised_hand",
                 "object_type": "live_session",
                 "object_id": str(live_session.pk),
                 "mode": "live",

@@ -119,7 +119,7 @@ def test_150_learners_answer_within_a_second(asgi_server, classroom):
         expected = len(learners)
         tally = await _until(
             teacher,
-            lambda f: f["type"] == "poll.tally" and f["data"]["responses"] == expected,
+            lambda f: f["type"] == "poll.tally_changed" and f["data"]["responses"] == expected,
             timeout=10,
         )
         for socket in [teacher, *learners]:

@@ -106,7 +106,7 @@ class MediaLab:
         }
 
     def _start_janus(self, append_log: bool = False) -> None:
-        from classroom.media import janus_config
+        from livemedia import janus_config
 
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
         self.media_root.mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from classroom.media.conf import LEARNER_MEDIA_OFF
 from classroom.models import LiveSession, SessionState
 from config.asgi import application
+from livemedia.conf import LEARNER_MEDIA_OFF
 from tests.utils import Client
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pytest.mark.timeout(60)]

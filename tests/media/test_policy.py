@@ -1,18 +1,18 @@
-"""classroom.media.policy: who receives whom in every mode (no Janus needed)."""
+"""livemedia.policy: who receives whom in every mode (no Janus needed)."""
 
 from __future__ import annotations
 
 import pytest
 
-from classroom.media.policy import (
+from classroom.models import LiveSession, PodiumSpeaker, RoomMode, Seat, SessionState, Table
+from courses.models import Role
+from livemedia.policy import (
     RoomState,
     audible_sources,
     heard_by_all,
     may_publish,
     room_state_get,
 )
-from classroom.models import LiveSession, PodiumSpeaker, RoomMode, Seat, SessionState, Table
-from courses.models import Role
 from tests.factories import EnrollmentFactory
 
 TEACHER, TA, OBSERVER = 1, 2, 3

@@ -1,4 +1,4 @@
-"""classroom.media: room ids, TURN credentials, the mode hook, talk events,
+"""livemedia: room ids, TURN credentials, the mode hook, talk events,
 recording controls, the event intake and the Janus configuration."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from django.test import override_settings
 from django.urls import reverse
 
 from analytics.models import LearningEvent
-from classroom.media import janus_config, recording, services
-from classroom.media.conf import media_conf
-from classroom.media.views import talk_events_parse
 from classroom.models import LiveSession, Participant, SessionState
 from core.errors import ConflictError
+from livemedia import janus_config, recording, services
+from livemedia.conf import media_conf
+from livemedia.views import talk_events_parse
 from playback.models import Recording, RecordingStatus
 
 
@@ -295,7 +295,7 @@ def test_session_end_stops_the_recording_and_unsubscribes_everyone(
 def test_media_page_says_plainly_when_media_is_off(client, live, learner, settings, monkeypatch):
     client.force_login(learner)
     url = reverse("session-media", args=[live.pk])
-    monkeypatch.setattr("classroom.media.views.janus_installed", lambda: False)
+    monkeypatch.setattr("livemedia.views.janus_installed", lambda: False)
     page = client.get(url)
     assert page.status_code == 200
     config = page.context["media_config"]

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from classroom.models import LiveSession, Seat, SessionState, Table
+from classroom.models import SessionState
 from courses.models import Role
 from playback.media import synthetic_media_write
 from playback.models import Recording, RecordingSource, RecordingStatus
-from tests.factories import EnrollmentFactory
+from tests.factories import EnrollmentFactory, LiveSessionFactory, SeatFactory, TableFactory
 
 MEDIA_SECONDS = 6
 
@@ -52,11 +52,10 @@ def media_root(settings, tmp_path):
 @pytest.fixture
 def ended_session(course):
     start = timezone.now() - timedelta(days=1)
-    return LiveSession.objects.create(
+    return LiveSessionFactory(
         course=course,
         title="Week 1",
         scheduled_start=start,
-        scheduled_end=start + timedelta(hours=1),
         state=SessionState.ENDED,
         started_at=start,
         ended_at=start + timedelta(minutes=50),
@@ -100,11 +99,11 @@ def recording(course, ended_session, media_files, media_root):
 @pytest.fixture
 def tables(course):
     """Table A: ann, bob; table B: cat."""
-    table_a = Table.objects.create(course=course, name="A")
-    table_b = Table.objects.create(course=course, name="B")
+    table_a = TableFactory(course=course, name="A")
+    table_b = TableFactory(course=course, name="B")
     people = {}
     for name, table in (("ann", table_a), ("bob", table_a), ("cat", table_b)):
         user = EnrollmentFactory(course=course, role=Role.LEARNER, user__username=name).user
-        Seat.objects.create(course=course, table=table, user=user)
+        SeatFactory(table=table, user=user)
         people[name] = user
     return {"a": table_a, "b": table_b, **people}

@@ -74,7 +74,9 @@ async def join(room, user, name: str, query: str = "") -> tuple[Member, dict]:
 
 
 def is_state(cause: str | None = None):
-    return lambda f: f["type"] == "room.state" and (cause is None or f["data"]["cause"] == cause)
+    return lambda f: (
+        f["type"] == "room.state_changed" and (cause is None or f["data"]["cause"] == cause)
+    )
 
 
 def now_ms() -> int:
@@ -124,8 +126,8 @@ async def test_a_late_joiner_starts_where_the_room_is_without_pausing_others(roo
     position_now = state["position_ms"] + (now_ms() - state["at_ms"]) * state["rate"]
     assert 300 <= position_now <= 2000
     frames = await ann.drain(0.4)
-    assert not [f for f in frames if f["type"] == "room.state"]
-    assert [f for f in frames if f["type"] == "room.members"]
+    assert not [f for f in frames if f["type"] == "room.state_changed"]
+    assert [f for f in frames if f["type"] == "room.members_changed"]
     await ann.close()
     await bob.close()
 
@@ -228,7 +230,7 @@ async def test_a_poll_stops_the_room_until_both_answer_then_it_plays_on(
     assert wrong["data"]["is_correct"] is False and wrong["data"]["correct"] == {"options": ["b"]}
     mine, _ = await ann.receive_until(lambda f: f["type"] == "poll.answered")
     assert mine["data"]["rewatch_from_ms"] == 0
-    progress, seen = await bob.receive_until(lambda f: f["type"] == "poll.progress")
+    progress, seen = await bob.receive_until(lambda f: f["type"] == "poll.progress_changed")
     assert not [f for f in seen if f["type"] == "poll.answered"]  # ann's grade is hers alone
     assert progress["data"]["pending"] == [tables["bob"].pk]
     await bob.request("poll.answer", {"poll_id": poll.pk, "answer": {"option": "b"}})
@@ -267,6 +269,9 @@ async def test_chat_attaches_to_the_current_time_and_duplicates_apply_once(room,
     frames += await ann.drain(0.3)
     acks = [f for f in frames if f["type"] == "ack"]
     assert [a.get("duplicate", False) for a in acks] == [False, True]
+    # One idempotency rule in every room (core/rooms/actions.py): the
+    # duplicate replays the first ack's data.
+    assert acks[1]["data"] == acks[0]["data"] == {"message_id": acks[0]["data"]["message_id"]}
     [posted] = [f for f in frames if f["type"] == "chat.posted"]
     assert posted["data"]["media_ms"] == 2000 and posted["data"]["body"] == "look at 0:02"
     await ann.close()
@@ -297,6 +302,6 @@ async def test_reconnecting_with_seq_gets_the_missed_frames(room, tables):
     again, first = await join(room, tables["ann"], "ann", query=f"?seq={last}")
     frames = [first] + await again.drain(0.5)
     types = [f["type"] for f in frames]
-    assert "room.state" in types and "resync.done" in types
+    assert "room.state_changed" in types and "resync.done" in types
     await again.close()
     await bob.close()

@@ -33,7 +33,7 @@ def _state(room_id: int) -> tuple:
 
 async def test_seek_to_a_position_outside_the_recording_is_refused(room, tables):
     ann, _ = await join(room, tables["ann"], "ann")
-    await ann.receive_until(lambda f: f["type"] == "room.members")  # her joining
+    await ann.receive_until(lambda f: f["type"] == "room.members_changed")  # her joining
     before = await database_sync_to_async(_state)(room.pk)
     for index, position in enumerate(NONSENSE):
         reply = await ann.request("seek", {"position_ms": position}, frame_id=f"s{index}")

@@ -1,6 +1,7 @@
 """Idempotent demo data for local use: one course, an instructor, a TA and 24
-learners seated at 4 tables, a scheduled session and a past session. Refuses
-production mode."""
+learners seated at 4 tables, a scheduled session and a past session; the apps
+above classroom add theirs through `classroom.hooks.demo_seeded` (playback: the
+past session's recording). Refuses production mode."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from classroom import hooks
 from classroom.models import LiveSession, Seat, SeatingChange, SessionState
 from classroom.selectors import seat_map_get
 from classroom.services.seating import seating_auto
@@ -79,20 +81,9 @@ class Command(BaseCommand):
                 admin.save(update_fields=["is_staff", "is_superuser"])
             self._sessions(course)
             self._seating(course, actor=users["instructor"])
-        self._recording(course)
+        hooks.demo_seeded(course=course, stdout=self.stdout)  # playback: the demo recording
         self._print_logins(course)
         self._print_tables(course)
-
-    def _recording(self, course: Course) -> None:
-        """The past session's recording with its timeline (generated with PyAV,
-        idempotent). Imported here: playback builds on classroom, not the
-        reverse, and only this demo command needs both."""
-        from playback.services.recordings import demo_recording_ensure
-
-        past = LiveSession.objects.filter(course=course, state=SessionState.ENDED).first()
-        if past is not None:
-            recording = demo_recording_ensure(course, past, seconds=90)
-            self.stdout.write(f"  Recording:  {recording.title} ({recording.get_status_display()})")
 
     def _user(self, username: str, name: str) -> User:
         user, created = User.objects.get_or_create(

@@ -1,7 +1,7 @@
 // The console's poll panel: launch from the session plan or create a poll on
 // the fly, then watch it live (count and rate, distribution, per-table
 // breakdown, who has not answered, countdown), close, reopen, publish.
-// Live numbers come from staff `poll.tally` frames (public ones are ignored
+// Live numbers come from staff `poll.tally_changed` frames (public ones are ignored
 // here); earlier polls of the session are listed compactly with their results.
 
 import { format, h, setText, show, syncList } from "./dom.js";

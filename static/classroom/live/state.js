@@ -35,7 +35,7 @@ export function stateFromSnapshot(data, previous) {
   const polls = new Map();
   for (const poll of data.polls || []) {
     const before = previous?.polls?.get(poll.id);
-    // Who set a table's shared answer only comes with poll.table_answer frames.
+    // Who set a table's shared answer only comes with poll.table_answer_changed frames.
     const answeredBy =
       before && JSON.stringify(before.my_answer) === JSON.stringify(poll.my_answer)
         ? before.answered_by
@@ -139,7 +139,7 @@ export function applyFrame(state, frame) {
         }
       }
       break;
-    case "staff.presence":
+    case "staff.presence_changed":
       if (state.staff) {
         state.staff.online = new Set(data.online || []);
         state.staff.away = new Set(data.away || []);
@@ -177,10 +177,10 @@ export function applyFrame(state, frame) {
         }));
       }
       break;
-    case "presence.summary":
+    case "presence.summary_changed":
       state.present = data.present ?? state.present;
       break;
-    case "table.presence":
+    case "table.presence_changed":
       if (state.table && state.table.id === data.table_id) {
         const online = new Set(data.online || []);
         const away = new Set(data.away || []);
@@ -205,7 +205,7 @@ export function applyFrame(state, frame) {
         }
       }
       break;
-    case "reactions.burst":
+    case "reactions.sent":
       effects.push({ kind: "burst", counts: data.counts || {} });
       break;
     case "poll.opened": {
@@ -245,7 +245,7 @@ export function applyFrame(state, frame) {
       }
       break;
     }
-    case "poll.table_answer": {
+    case "poll.table_answer_changed": {
       const poll = state.polls.get(data.poll_id);
       if (poll && (!state.table || state.table.id === data.table_id)) {
         poll.my_answer = data.answer;
@@ -254,7 +254,7 @@ export function applyFrame(state, frame) {
       }
       break;
     }
-    case "poll.tally": {
+    case "poll.tally_changed": {
       const poll = state.polls.get(data.poll_id);
       if (!poll) break;
       if (data.audience === "public") {

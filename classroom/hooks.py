@@ -1,0 +1,46 @@
+"""The live room's extension points for the apps above it (see core/hooks.py).
+
+`classroom` must not import `livemedia` or `playback` (import-linter contract
+in pyproject.toml). Where the live room's flow continues in those apps, it
+calls one of these hooks; they register in their `AppConfig.ready()`:
+
+=====================  ======================  ================================
+hook                   called by               registered by
+=====================  ======================  ================================
+mode_applied           mode/podium/seating     livemedia (re-subscribe media)
+session_ended          live_session_end        livemedia (stop the recording)
+live_page_context      the live page view      livemedia (`media_config`)
+past_sessions_shown    the course page view    playback (each session's replay)
+demo_seeded            manage.py seed_demo     playback (the demo recording)
+=====================  ======================  ================================
+"""
+
+from __future__ import annotations
+
+from core.hooks import Hook
+
+mode_applied = Hook(
+    "mode_applied",
+    "mode_applied(session_id=int): who hears whom may have changed; called "
+    "inside the transaction that changed it (act after commit).",
+)
+session_ended = Hook(
+    "session_ended",
+    "session_ended(session_id=int, actor=User): called inside "
+    "`live_session_end`'s transaction, after the session row is ENDED.",
+)
+live_page_context = Hook(
+    "live_page_context",
+    "live_page_context(access=LiveSessionAccess) -> dict: extra template "
+    "context for the live page.",
+)
+past_sessions_shown = Hook(
+    "past_sessions_shown",
+    "past_sessions_shown(sessions=list[LiveSession], is_staff=bool): annotate "
+    "the course page's past sessions (e.g. `session.replay`).",
+)
+demo_seeded = Hook(
+    "demo_seeded",
+    "demo_seeded(course=Course, stdout=OutputWrapper): seed_demo has created "
+    "the demo course, people and sessions; add this app's demo data.",
+)

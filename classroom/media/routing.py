@@ -1,5 +1,0 @@
-from django.urls import path
-
-from classroom.media.consumers import MediaConsumer
-
-websocket_urlpatterns = [path("ws/media/<int:session_id>/", MediaConsumer.as_asgi())]

@@ -1,0 +1,71 @@
+"""Every frame livemedia publishes, built and sent here (the only module of
+livemedia that calls the realtime kernel's publish functions; a test keeps it
+so). Frames to the media connections go on the session's media group and are
+handled by `livemedia.consumers.MediaConsumer`; frames to staff go on the live
+socket's staff stream (docs/realtime.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.utils import timezone
+
+from classroom import events as live_events
+from core import realtime
+
+MEDIA_APPLY = "media.apply"  # the consumers' handler `media_apply`
+SPEAKING = "media.speaking"
+
+
+def media_group(session_id: int) -> str:
+    return f"media.{session_id}"
+
+
+def mode_applied(session_id: int) -> None:
+    """After commit, every media connection of the session re-applies the policy."""
+    realtime.broadcast_on_commit(
+        media_group(session_id), {"type": MEDIA_APPLY, "nonce": secrets.token_hex(6)}
+    )
+
+
+def recording_changed(session_id: int, *, state: str, recording_id: int | None) -> None:
+    """`media.recording` to the session's media connections (after commit)."""
+    realtime.broadcast_on_commit(
+        media_group(session_id),
+        {"type": "media.recording", "data": {"state": state, "recording_id": recording_id}},
+    )
+
+
+async def speaking(session_id: int, user_id: int, speaking: bool) -> None:
+    await realtime.broadcast_now_async(
+        media_group(session_id), {"type": SPEAKING, "user_id": user_id, "speaking": speaking}
+    )
+
+
+async def force_muted(session_id: int, user_id: int, locked: bool) -> None:
+    await realtime.broadcast_now_async(
+        media_group(session_id), {"type": "media.force_mute", "user_id": user_id, "locked": locked}
+    )
+
+
+async def unlocked(session_id: int, user_id: int) -> None:
+    await realtime.broadcast_now_async(
+        media_group(session_id), {"type": "media.unlock", "user_id": user_id}
+    )
+
+
+async def talk_changed(session_id: int, data: dict) -> None:
+    """The staff talk meter (`talk.changed` on the staff stream)."""
+    await realtime.forward_now(
+        [live_events.group_staff(session_id)],
+        live_events.encode({"type": "talk.changed", "data": data}),
+    )
+
+
+async def media_health(session_id: int, up: bool) -> None:
+    """`media.health` on the staff stream."""
+    await realtime.forward_now(
+        [live_events.group_staff(session_id)],
+        live_events.encode({"type": "media.health", "data": {"up": up, "at": timezone.now()}}),
+    )

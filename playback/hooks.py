@@ -1,0 +1,35 @@
+"""playback's registrations on the layers below it: the live room's hooks
+(classroom/hooks.py) and livemedia's recording store (playback/capture.py)."""
+
+from __future__ import annotations
+
+from classroom import hooks
+from classroom.models import LiveSession, SessionState
+from livemedia.recording import recording_store_register
+from playback.capture import PlaybackRecordingStore
+from playback.selectors import session_recordings_get
+from playback.services.recordings import demo_recording_ensure
+
+
+def past_sessions_replays(*, sessions: list, is_staff: bool) -> None:
+    """The course page: each past session's replay (`session.replay`)."""
+    replays = session_recordings_get(
+        session_ids=[session.pk for session in sessions], is_staff=is_staff
+    )
+    for session in sessions:
+        session.replay = replays.get(session.pk)
+
+
+def demo_recording_seed(*, course, stdout) -> None:
+    """seed_demo: the past session's recording with its timeline (generated
+    with PyAV, idempotent)."""
+    past = LiveSession.objects.filter(course=course, state=SessionState.ENDED).first()
+    if past is not None:
+        recording = demo_recording_ensure(course, past, seconds=90)
+        stdout.write(f"  Recording:  {recording.title} ({recording.get_status_display()})")
+
+
+def register() -> None:
+    recording_store_register(PlaybackRecordingStore())
+    hooks.past_sessions_shown.register(past_sessions_replays)
+    hooks.demo_seeded.register(demo_recording_seed)
