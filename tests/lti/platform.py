@@ -78,6 +78,7 @@ class Platform:
         self.line_items: dict[str, dict[str, dict]] = {}  # context → id → line item
         self.scores: dict[str, list[dict]] = {}  # line item id → accepted scores
         self._next_item = 0
+        self.score_stall = 0.0  # seconds the next accepted score's answer is held back
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_port}"
@@ -643,6 +644,9 @@ window.addEventListener("message", (event) => {{
             if previous and stamp <= previous[-1]["_stamp"]:
                 return 409, {"error": "timestamp not after the last score's"}, {}
             history.append({**score, "_stamp": stamp})
+            stall, self.score_stall = self.score_stall, 0.0
+        if stall:
+            time.sleep(stall)  # accepted, the answer not sent yet (a worker may die now)
         return 204, "", {}
 
     def _service(self, method: str, path: str, query: dict, headers, body: bytes):
