@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -250,6 +251,12 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {
     "attendance-close-stale": {"task": "classroom.attendance_close_stale", "schedule": 60.0},
+    # LTI: every roster nightly (docs/lms.md), grades every 15 minutes.
+    "lti-roster-sync-nightly": {
+        "task": "lti.roster_sync_all",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    "lti-grades-push": {"task": "lti.grades_push_all", "schedule": 900.0},
 }
 
 # --- Auth -------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.services import event_record
@@ -146,3 +147,80 @@ def enrollment_deactivate(*, user: User, course: Course, actor: User | None = No
                 object_id=str(user.pk),
                 course=course,
             )
+
+
+def enrollment_sync(
+    *,
+    course: Course,
+    roles: dict[int, str],
+    deactivate: set[int],
+    actor: User | None = None,
+) -> dict[str, list[int]]:
+    """Bring many enrolments of one course in line with a roster, in a few
+    queries whatever its size: `roles` (user id → role) are enrolled (created,
+    reactivated or role changed), `deactivate` lose their active enrolment
+    (never deleted). Unchanged enrolments are not written. Records the same
+    `enrolled`/`unenrolled` events as enrollment_set/enrollment_deactivate.
+    Returns {"created", "updated", "deactivated"} user ids. Caller holds the
+    transaction (roster syncs and imports apply atomically)."""
+    from analytics.models import LearningEvent
+
+    bad = {role for role in roles.values() if role not in Role.values}
+    if bad:
+        raise ValidationError(_("Unknown role %(role)s.") % {"role": sorted(bad)[0]})
+    wanted_ids = set(roles) | set(deactivate)
+    stored = {
+        e.user_id: e
+        for e in Enrollment.objects.select_for_update().filter(
+            course=course, user_id__in=wanted_ids
+        )
+    }
+    created, updated, deactivated = [], [], []
+    new_rows, changed_rows = [], []
+    for user_id, role in roles.items():
+        enrollment = stored.get(user_id)
+        if enrollment is None:
+            new_rows.append(Enrollment(user_id=user_id, course=course, role=role))
+            created.append(user_id)
+        elif enrollment.role != role or not enrollment.is_active:
+            enrollment.role, enrollment.is_active = role, True
+            changed_rows.append(enrollment)
+            updated.append(user_id)
+    for user_id in deactivate - set(roles):
+        enrollment = stored.get(user_id)
+        if enrollment is not None and enrollment.is_active:
+            enrollment.is_active = False
+            changed_rows.append(enrollment)
+            deactivated.append(user_id)
+    now = timezone.now()
+    for row in changed_rows:
+        row.updated_at = now
+    Enrollment.objects.bulk_create(new_rows, batch_size=500)
+    Enrollment.objects.bulk_update(
+        changed_rows, ["role", "is_active", "updated_at"], batch_size=500
+    )
+    events = [
+        LearningEvent(
+            occurred_at=now,
+            actor=actor,
+            verb="enrolled",
+            object_type="user",
+            object_id=str(user_id),
+            course_id=course.pk,
+            extensions={"role": roles[user_id]},
+        )
+        for user_id in (*created, *updated)
+    ] + [
+        LearningEvent(
+            occurred_at=now,
+            actor=actor,
+            verb="unenrolled",
+            object_type="user",
+            object_id=str(user_id),
+            course_id=course.pk,
+            extensions={},
+        )
+        for user_id in deactivated
+    ]
+    LearningEvent.objects.bulk_create(events, batch_size=500)
+    return {"created": created, "updated": updated, "deactivated": deactivated}

@@ -150,6 +150,8 @@ class LtiContext(TimestampedModel):
     memberships_url = models.URLField(max_length=500, blank=True)
     lineitems_url = models.URLField(max_length=500, blank=True)
     ags_scopes = models.JSONField(default=list, blank=True)
+    # Throttle of launch-triggered roster syncs (services.roster_sync_on_launch).
+    roster_sync_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -189,3 +191,133 @@ class DeepLinkSession(models.Model):
 
     def __str__(self) -> str:
         return f"deep link {self.pk}"
+
+
+# --- Services: NRPS roster sync, AGS grade passback (docs/lms.md) ----------------------
+
+
+class ServiceToken(models.Model):
+    """A platform access token, cached per (issuer, client, token URL, scopes)
+    until shortly before it expires (`key` is a SHA-256 of those four)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    token = models.TextField()
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"token {self.key[:8]} until {self.expires_at:%H:%M}"
+
+
+class RosterSync(models.Model):
+    """One NRPS roster sync of an LMS context: what it changed, or why it failed.
+    `differences_url` is the platform's link for the next (incremental) sync."""
+
+    class Trigger(models.TextChoices):
+        LAUNCH = "launch", _("launch")
+        NIGHTLY = "nightly", _("nightly")
+        STAFF = "staff", _("staff")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        OK = "ok", _("finished")
+        FAILED = "failed", _("failed")
+
+    context = models.ForeignKey(LtiContext, on_delete=models.CASCADE, related_name="roster_syncs")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    source_url = models.URLField(max_length=1000, blank=True)
+    incremental = models.BooleanField(default=False)
+    pages = models.PositiveIntegerField(default=0)
+    members = models.PositiveIntegerField(default=0)
+    added = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    deactivated = models.PositiveIntegerField(default=0)
+    seated = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    differences_url = models.URLField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["context", "-started_at"], name="lti_rostersync_ctx_idx")]
+
+    def __str__(self) -> str:
+        return f"roster sync {self.pk} ({self.status})"
+
+
+class GradebookSetting(TimestampedModel):
+    """What staff send to the LMS gradebook for one LMS context."""
+
+    context = models.OneToOneField(LtiContext, on_delete=models.CASCADE, related_name="gradebook")
+    attendance = models.BooleanField(_("attendance per live session"), default=False)
+    participation = models.BooleanField(_("participation per live session"), default=False)
+    quiz = models.BooleanField(_("quiz score per live session"), default=False)
+    playback = models.BooleanField(_("completion per recording"), default=False)
+
+    def __str__(self) -> str:
+        return f"gradebook of {self.context_id}"
+
+
+class GradeKind(models.TextChoices):
+    ATTENDANCE = "attendance", _("attendance")
+    PARTICIPATION = "participation", _("participation")
+    QUIZ = "quiz", _("quiz")
+    PLAYBACK = "playback", _("playback completion")
+
+
+class LineItem(TimestampedModel):
+    """An AGS line item (gradebook column) for one (kind, session/recording).
+    `owned`: created by the tool (it may update and delete it); otherwise taken
+    from a deep link's lineItem (LtiResourceLink.lineitem_url), never deleted."""
+
+    context = models.ForeignKey(LtiContext, on_delete=models.CASCADE, related_name="line_items")
+    kind = models.CharField(max_length=16, choices=GradeKind.choices)
+    object_id = models.BigIntegerField()
+    url = models.URLField(max_length=1000)
+    label = models.CharField(max_length=255)
+    score_maximum = models.FloatField(default=100)
+    owned = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["context", "kind", "object_id"], name="lti_lineitem_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ScoreSend(models.Model):
+    """What was (or is being) sent for one (line item, user): the idempotency
+    record. Written `pending` before the POST and `sent` after it, so a worker
+    killed mid-send re-sends the same value with a newer timestamp (harmless),
+    and an unchanged value is never sent twice."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    line_item = models.ForeignKey(LineItem, on_delete=models.CASCADE, related_name="scores")
+    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+")
+    sub = models.CharField(max_length=255)
+    score_given = models.FloatField()
+    score_maximum = models.FloatField()
+    timestamp = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["line_item", "user"], name="lti_score_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score_given}/{self.score_maximum} for {self.user_id} ({self.status})"

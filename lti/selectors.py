@@ -138,3 +138,71 @@ def courses_taught_get(*, user, exclude) -> list:
     return list(
         course_list_for_user(user=user).filter(viewer_role=Role.INSTRUCTOR).exclude(pk=exclude.pk)
     )
+
+
+def context_for_staff(*, user, context_id: int):
+    """The LMS context, if the user teaches its course (instructor or TA);
+    else an LtiError 403 (learners, other courses, unknown ids alike)."""
+    from courses.access import course_role_get
+    from courses.models import Role
+    from lti.errors import LtiError
+    from lti.models import LtiContext
+
+    context = (
+        LtiContext.objects.select_related("course", "deployment__registration")
+        .filter(pk=context_id)
+        .first()
+    )
+    if context is None or course_role_get(user=user, course=context.course) not in (
+        Role.INSTRUCTOR,
+        Role.TA,
+    ):
+        raise LtiError(
+            "Only the instructors and TAs of this LMS course can see its LMS services.",
+            code="lti_not_course_staff",
+            status=403,
+        )
+    return context
+
+
+def contexts_of_course(*, course) -> list:
+    from lti.models import LtiContext
+
+    course_id = course if isinstance(course, int) else course.pk
+    return list(LtiContext.objects.filter(course_id=course_id).order_by("id"))
+
+
+def roster_sync_list(*, context, limit: int = 10) -> list:
+    from lti.models import RosterSync
+
+    return list(RosterSync.objects.filter(context=context)[:limit])
+
+
+def grade_status_get(*, context, failed_limit: int = 50) -> dict:
+    """What was sent to the LMS gradebook: per line item the counts by status
+    and the last send; the latest failures with their reasons (three queries)."""
+    from django.db.models import Count, Max, Q
+
+    from lti.models import LineItem, ScoreSend
+
+    items = list(
+        LineItem.objects.filter(context=context)
+        .annotate(
+            sent=Count("scores", filter=Q(scores__status=ScoreSend.Status.SENT)),
+            failed=Count("scores", filter=Q(scores__status=ScoreSend.Status.FAILED)),
+            pending=Count("scores", filter=Q(scores__status=ScoreSend.Status.PENDING)),
+            last_sent_at=Max("scores__sent_at"),
+        )
+        .order_by("kind", "object_id")
+    )
+    failures = list(
+        ScoreSend.objects.filter(line_item__context=context, status=ScoreSend.Status.FAILED)
+        .select_related("line_item", "user")
+        .order_by("-updated_at")[:failed_limit]
+    )
+    recent = list(
+        ScoreSend.objects.filter(line_item__context=context, status=ScoreSend.Status.SENT)
+        .select_related("line_item", "user")
+        .order_by("-sent_at")[:50]
+    )
+    return {"items": items, "failures": failures, "recent": recent}

@@ -590,6 +590,10 @@ def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
             created["course"] = True
         course = context.course
         _context_services_update(context=context, claims=claims)
+        if role in (Role.INSTRUCTOR, Role.LEARNER, Role.TA):
+            from lti.nrps import roster_sync_on_launch
+
+            roster_sync_on_launch(context=context)
         _, created["enrollment"] = enrollment_set(user=user, course=course, role=role)
         if role == Role.LEARNER and seat_map_get(course_id=course.pk):
             seating_auto(course=course, method="auto_fill", actor=None)
@@ -897,11 +901,12 @@ def dynamic_registration_run(
 # --- Service tokens (for NRPS / AGS) ---------------------------------------------------
 
 
-def service_token_get(*, registration: Registration, scopes: list[str]) -> str:
-    """An OAuth2 access token from the platform (client_credentials with our
-    signed JWT assertion, RFC 7523). Not cached here."""
+def service_token_answer(*, registration: Registration, scopes: list[str]) -> dict:
+    """The platform's token answer (client_credentials with our signed JWT
+    assertion, RFC 7523): a dict with `access_token` and maybe `expires_in`.
+    Uncached; lti.client.access_token_get caches it."""
     if not registration.auth_token_url:
-        raise LtiError("The registration has no token URL.", code="lti_no_token_url")
+        raise LtiError("The registration has no token URL.", code="lti_no_token_url", status=424)
     now = timezone.now()
     assertion = tool_jwt_sign(
         {
@@ -926,4 +931,12 @@ def service_token_get(*, registration: Registration, scopes: list[str]) -> str:
     token = answer.get("access_token") if isinstance(answer, dict) else None
     if not isinstance(token, str) or not token:
         raise LtiError("The platform's token answer has no access_token.", code="lti_token_invalid")
-    return token
+    return answer
+
+
+def service_token_get(*, registration: Registration, scopes: list[str]) -> str:
+    """An access token for these scopes, cached until shortly before it expires
+    (lti.client.access_token_get)."""
+    from lti.client import access_token_get
+
+    return access_token_get(registration=registration, scopes=scopes)

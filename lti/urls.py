@@ -14,4 +14,12 @@ urlpatterns = [
     path("lti/register/<str:token>/", views.dynamic_registration, name="lti-register"),
     path("lti/setup/", views.setup, name="lti-setup"),
     path("lti/contexts/<int:context_id>/link/", views.context_link, name="lti-context-link"),
+    path(
+        "lti/courses/<int:course_id>/services/", views.course_services, name="lti-course-services"
+    ),
+    path(
+        "lti/contexts/<int:context_id>/services/",
+        views.context_services,
+        name="lti-context-services",
+    ),
 ]

@@ -342,3 +342,78 @@ def context_link(request: HttpRequest, context_id: int) -> HttpResponse:
         services.context_course_relink(context=context, course=chosen, actor=request.user)
         return redirect("course-detail", course_id=chosen.pk)
     return render(request, "lti/context_link.html", {"context": context, "courses": courses})
+
+
+@never_cache
+@login_required
+@_lti_errors
+def context_services(request: HttpRequest, context_id: int) -> HttpResponse:
+    """Staff page of an LMS course's services: roster sync (button, last
+    results) and grade passback (what to send, what was sent, what failed)."""
+    from lti import ags
+    from lti.models import RosterSync
+    from lti.tasks import enqueue, grades_push_task, roster_sync_task
+
+    context = selectors.context_for_staff(user=request.user, context_id=context_id)
+    setting = ags.gradebook_setting_get(context=context)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "sync":
+            if not context.memberships_url:
+                raise LtiError(
+                    "The LMS did not give a memberships URL for this course.",
+                    code="lti_no_nrps",
+                    status=409,
+                )
+            queued = enqueue(roster_sync_task, context.pk, RosterSync.Trigger.STAFF)
+        elif action in ("gradebook", "push"):
+            if action == "gradebook":
+                setting = ags.gradebook_setting_update(
+                    context=context,
+                    **{
+                        name: request.POST.get(name) == "on"
+                        for name in ("attendance", "participation", "quiz", "playback")
+                    },
+                )
+            queued = enqueue(grades_push_task, context.pk) if context.lineitems_url else True
+        else:
+            raise LtiError("Unknown action.", code="lti_bad_action")
+        if not queued:
+            raise LtiError(
+                "The job queue cannot be reached right now: try again in a minute.",
+                code="lti_queue_unavailable",
+                status=503,
+            )
+        return redirect("lti-context-services", context_id=context.pk)
+    return render(
+        request,
+        "lti/context_services.html",
+        {
+            "context": context,
+            "setting": setting,
+            "syncs": selectors.roster_sync_list(context=context),
+            "grades": selectors.grade_status_get(context=context),
+        },
+    )
+
+
+@never_cache
+@login_required
+@_lti_errors
+def course_services(request: HttpRequest, course_id: int) -> HttpResponse:
+    """The LMS services of a course: its LMS course's page (the first, when
+    several LMS courses feed it, with links to the others)."""
+    from courses.access import course_role_get
+    from courses.models import Role
+
+    contexts = selectors.contexts_of_course(course=course_id)
+    if not contexts or course_role_get(user=request.user, course=course_id) not in (
+        Role.INSTRUCTOR,
+        Role.TA,
+    ):
+        raise LtiError(
+            "This course is not linked to an LMS course you teach.",
+            code="lti_not_course_staff",
+            status=403,
+        )
+    return redirect("lti-context-services", context_id=contexts[0].pk)

@@ -64,6 +64,22 @@ class Platform:
         self.jwks_hits = 0
         self.errors: list[str] = []
         self.probe_cookies: list[str] = []
+        # LTI Advantage services (NRPS, AGS): see the "services" section below.
+        self.token_lifetime = 3600
+        self.access_tokens: dict[str, tuple[set[str], float]] = {}
+        self.rosters: dict[str, dict[str, dict]] = {}
+        self.roster_log: dict[str, list[tuple[int, str]]] = {}
+        self.roster_version = 0
+        self.page_size = 50
+        self.link_style = "quoted"  # quoted | bare | relative | combined
+        self.offer_differences = True
+        self.faults: list[tuple[str, int, dict]] = []  # (path prefix, status, headers)
+        self.service_log: list[tuple[str, str, int]] = []  # (method, path, status)
+        self.line_items: dict[str, dict[str, dict]] = {}  # context → id → line item
+        self.scores: dict[str, list[dict]] = {}  # line item id → accepted scores
+        self._next_item = 0
+        self.score_stall = 0.0  # seconds the next accepted score's answer is held back
+        self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self.issuer = self.url
@@ -347,10 +363,12 @@ window.addEventListener("message", (event) => {{
         if not asked or any(s not in SCOPES for s in asked):
             return 400, {"error": "invalid_scope"}
         self.tokens_issued.append(claims)
+        token = secrets.token_urlsafe(16)
+        self.access_tokens[token] = (set(asked), time.time() + self.token_lifetime)
         return 200, {
-            "access_token": secrets.token_urlsafe(16),
+            "access_token": token,
             "token_type": "bearer",
-            "expires_in": 3600,
+            "expires_in": self.token_lifetime,
             "scope": " ".join(asked),
         }
 
@@ -422,6 +440,231 @@ window.addEventListener("message", (event) => {{
         }
         return 200, answer
 
+    # --- LTI Advantage services: NRPS 2.0, AGS 2.0 ----------------------------------
+
+    def member_put(self, context_id: str, member: dict) -> None:
+        """Add or change a member of a context's roster (logged for differences)."""
+        with self._lock:
+            self.rosters.setdefault(context_id, {})[member["user_id"]] = dict(member)
+            self.roster_version += 1
+            self.roster_log.setdefault(context_id, []).append(
+                (self.roster_version, member["user_id"])
+            )
+
+    def member_remove(self, context_id: str, user_id: str) -> None:
+        with self._lock:
+            self.rosters.get(context_id, {}).pop(user_id, None)
+            self.roster_version += 1
+            self.roster_log.setdefault(context_id, []).append((self.roster_version, user_id))
+
+    def fault(self, path_prefix: str, status: int, **headers: str) -> None:
+        """The next request under path_prefix answers `status` (once)."""
+        self.faults.append((path_prefix, status, headers))
+
+    def _bearer(self, headers, scope: str) -> tuple[int, dict] | None:
+        """None when the bearer token is valid and has `scope`, else the error."""
+        value = headers.get("Authorization", "")
+        if not value.startswith("Bearer "):
+            return 401, {"error": "invalid_token", "reason": "no bearer token"}
+        granted = self.access_tokens.get(value[7:])
+        if granted is None or granted[1] < time.time():
+            return 401, {"error": "invalid_token", "reason": "unknown or expired token"}
+        if scope not in granted[0]:
+            return 403, {"error": "insufficient_scope", "scope": scope}
+        return None
+
+    def _member_view(self, member: dict, *, deleted: bool = False) -> dict:
+        if deleted:
+            return {"user_id": member["user_id"], "status": "Deleted", "roles": []}
+        view = {"status": "Active", **member}
+        return view
+
+    def _nrps(self, path: str, query: dict, headers) -> tuple[int, Any, dict]:
+        accept = headers.get("Accept", "")
+        if "application/vnd.ims.lti-nrps.v2.membershipcontainer+json" not in accept:
+            raise PlatformError(f"NRPS Accept header is {accept!r}")
+        denied = self._bearer(headers, SCOPES[0])
+        if denied:
+            return (*denied, {})
+        context_id = path.rsplit("/", 1)[1]
+        if context_id not in self.rosters:
+            return 404, {"error": "unknown context"}, {}
+        with self._lock:
+            roster = self.rosters[context_id]
+            version = self.roster_version
+            if "since" in query:
+                since = int(query["since"])
+                changed = []
+                for v, user_id in self.roster_log.get(context_id, []):
+                    if v > since and user_id not in changed:
+                        changed.append(user_id)
+                members = [
+                    self._member_view(roster[u])
+                    if u in roster
+                    else self._member_view({"user_id": u}, deleted=True)
+                    for u in changed
+                ]
+            else:
+                members = [self._member_view(m) for m in roster.values()]
+        offset = int(query.get("offset", 0))
+        page = members[offset : offset + self.page_size]
+        links = []
+        base_query = {k: v for k, v in query.items() if k != "offset"}
+        if offset + self.page_size < len(members):
+            next_query = urlencode({**base_query, "offset": offset + self.page_size})
+            relative = f"{path}?{next_query}"
+            if self.link_style == "bare":
+                links.append(f"<{self.url}{relative}>; rel=next")
+            elif self.link_style == "relative":
+                links.append(f'<{relative}>; rel="next"')
+            elif self.link_style == "combined":
+                links.append(f'<{self.url}/x>; rel="prev", <{self.url}{relative}>; rel="next last"')
+            else:
+                links.append(f'<{self.url}{relative}>; rel="next"')
+        elif self.offer_differences:
+            links.append(f'<{self.url}{path}?since={version}>; rel="differences"')
+        body = {
+            "id": self.url + path,
+            "context": {"id": context_id, "label": "BIO101", "title": "Biology 101"},
+            "members": page,
+        }
+        extra = {"Link": ", ".join(links)} if links else {}
+        return 200, body, extra
+
+    def _json_body(self, body: bytes) -> Any:
+        try:
+            return json.loads(body)
+        except ValueError as error:
+            raise PlatformError("body is not JSON") from error
+
+    def _line_item_check(self, item: Any) -> None:
+        if not isinstance(item, dict):
+            raise PlatformError("line item is not an object")
+        maximum = item.get("scoreMaximum")
+        if not isinstance(maximum, int | float) or isinstance(maximum, bool) or maximum <= 0:
+            raise PlatformError("lineItem.scoreMaximum must be a positive number")
+        if not isinstance(item.get("label"), str) or not item["label"].strip():
+            raise PlatformError("lineItem.label is required")
+
+    def _ags(self, method: str, path: str, headers, body: bytes) -> tuple[int, Any, dict]:
+        # /ags/<ctx>/lineitems[/<n>[/scores]]
+        parts = path.strip("/").split("/")
+        context_id = parts[1]
+        items = self.line_items.setdefault(context_id, {})
+        container = self.url + f"/ags/{context_id}/lineitems"
+        if len(parts) == 3:  # the container
+            if method == "GET":
+                if "application/vnd.ims.lis.v2.lineitemcontainer+json" not in headers.get(
+                    "Accept", ""
+                ):
+                    raise PlatformError("line item container Accept header")
+                denied = self._bearer(headers, SCOPES[1])
+                return (*denied, {}) if denied else (200, list(items.values()), {})
+            if method != "POST":
+                return 405, {"error": "method"}, {}
+            if headers.get("Content-Type") != "application/vnd.ims.lis.v2.lineitem+json":
+                raise PlatformError(f"line item Content-Type {headers.get('Content-Type')!r}")
+            denied = self._bearer(headers, SCOPES[1])
+            if denied:
+                return (*denied, {})
+            item = self._json_body(body)
+            self._line_item_check(item)
+            with self._lock:
+                self._next_item += 1
+                item_id = f"{container}/{self._next_item}"
+            item = {**item, "id": item_id}
+            items[item_id] = item
+            return 201, item, {"Content-Type": "application/vnd.ims.lis.v2.lineitem+json"}
+        item_id = f"{container}/{parts[3]}"
+        if item_id not in items:
+            return 404, {"error": "no such line item"}, {}
+        if len(parts) == 4:
+            denied = self._bearer(headers, SCOPES[1])
+            if denied:
+                return (*denied, {})
+            if method == "GET":
+                return 200, items[item_id], {}
+            if method == "DELETE":
+                del items[item_id]
+                return 204, "", {}
+            if method == "PUT":
+                if headers.get("Content-Type") != "application/vnd.ims.lis.v2.lineitem+json":
+                    raise PlatformError("line item PUT Content-Type")
+                item = self._json_body(body)
+                self._line_item_check(item)
+                items[item_id] = {**item, "id": item_id}
+                return 200, items[item_id], {}
+            return 405, {"error": "method"}, {}
+        if len(parts) == 5 and parts[4] == "scores" and method == "POST":
+            if headers.get("Content-Type") != "application/vnd.ims.lis.v1.score+json":
+                raise PlatformError(f"score Content-Type {headers.get('Content-Type')!r}")
+            denied = self._bearer(headers, SCOPES[2])
+            if denied:
+                return (*denied, {})
+            score = self._json_body(body)
+            return self._score(item_id, score)
+        return 404, {"error": "not found"}, {}
+
+    def _score(self, item_id: str, score: Any) -> tuple[int, Any, dict]:
+        from datetime import datetime
+
+        if not isinstance(score, dict) or not isinstance(score.get("userId"), str):
+            raise PlatformError("score without userId")
+        if score.get("activityProgress") not in (
+            "Initialized",
+            "Started",
+            "InProgress",
+            "Submitted",
+            "Completed",
+        ):
+            raise PlatformError("score activityProgress invalid")
+        if score.get("gradingProgress") not in (
+            "FullyGraded",
+            "Pending",
+            "PendingManual",
+            "Failed",
+            "NotReady",
+        ):
+            raise PlatformError("score gradingProgress invalid")
+        given, maximum = score.get("scoreGiven"), score.get("scoreMaximum")
+        if given is not None:
+            if not isinstance(given, int | float) or isinstance(given, bool) or given < 0:
+                raise PlatformError("scoreGiven must be a number ≥ 0")
+            if not isinstance(maximum, int | float) or maximum <= 0:
+                raise PlatformError("scoreMaximum must be a positive number with scoreGiven")
+        try:
+            stamp = datetime.fromisoformat(str(score.get("timestamp")).replace("Z", "+00:00"))
+        except ValueError as error:
+            raise PlatformError("score timestamp is not ISO 8601") from error
+        if stamp.tzinfo is None:
+            raise PlatformError("score timestamp has no time zone")
+        with self._lock:
+            history = self.scores.setdefault(item_id, [])
+            previous = [s for s in history if s["userId"] == score["userId"]]
+            if previous and stamp <= previous[-1]["_stamp"]:
+                return 409, {"error": "timestamp not after the last score's"}, {}
+            history.append({**score, "_stamp": stamp})
+            stall, self.score_stall = self.score_stall, 0.0
+        if stall:
+            time.sleep(stall)  # accepted, the answer not sent yet (a worker may die now)
+        return 204, "", {}
+
+    def _service(self, method: str, path: str, query: dict, headers, body: bytes):
+        """Fault injection, then NRPS or AGS; (status, body, headers)."""
+        target = path + ("?" + urlencode(query) if query else "")
+        for index, (prefix, status, extra) in enumerate(self.faults):
+            if target.startswith(prefix):
+                del self.faults[index]
+                if status == 401:
+                    value = headers.get("Authorization", "")
+                    self.access_tokens.pop(value[7:], None)  # the token is revoked
+                return status, {"error": f"injected {status}"}, extra
+        if path.startswith("/nrps/") and method == "GET":
+            return self._nrps(path, query, headers)
+        if path.startswith("/ags/"):
+            return self._ags(method, path, headers, body)
+        return 404, {"error": "not found"}, {}
+
     # --- HTTP ----------------------------------------------------------------------------
 
     def _handler(self):
@@ -431,14 +674,49 @@ window.addEventListener("message", (event) => {{
             def log_message(self, *args):
                 pass
 
-            def _send(self, status: int, body, content_type: str = "application/json"):
+            def _send(
+                self,
+                status: int,
+                body,
+                content_type: str = "application/json",
+                headers: dict | None = None,
+            ):
                 data = body if isinstance(body, str) else json.dumps(body)
                 raw = data.encode()
+                headers = dict(headers or {})
                 self.send_response(status)
-                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Type", headers.pop("Content-Type", content_type))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
+
+            def _service(self, method: str):
+                parts = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                length = int(self.headers.get("Content-Length", 0) or 0)
+                body = self.rfile.read(length) if length else b""
+
+                def run():
+                    status, answer, extra = platform._service(
+                        method, parts.path, query, self.headers, body
+                    )
+                    platform.service_log.append((method, self.path, status))
+                    self._send(status, answer, headers=extra)
+
+                try:
+                    run()
+                except PlatformError as error:
+                    platform.errors.append(str(error))
+                    platform.service_log.append((method, self.path, 400))
+                    self._send(400, {"error": str(error)})
+
+            def do_PUT(self):  # noqa: N802
+                self._service("PUT")
+
+            def do_DELETE(self):  # noqa: N802
+                self._service("DELETE")
 
             def _run(self, fn):
                 try:
@@ -448,6 +726,8 @@ window.addEventListener("message", (event) => {{
                     self._send(400, {"error": str(error)})
 
             def do_GET(self):  # noqa: N802
+                if self.path.startswith(("/nrps/", "/ags/")):
+                    return self._service("GET")
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
 
@@ -477,6 +757,8 @@ window.addEventListener("message", (event) => {{
                 self._run(run)
 
             def do_POST(self):  # noqa: N802
+                if self.path.startswith(("/nrps/", "/ags/")):
+                    return self._service("POST")
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
 

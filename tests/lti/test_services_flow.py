@@ -234,8 +234,8 @@ def test_service_token_with_signed_assertion(platform, registration, tool_jwks):
     ToolKey.objects.all().update(
         public_jwk={"kty": "RSA", "kid": "hidden", "n": "AQAB", "e": "AQAB"}
     )
-    with pytest.raises(LtiError) as error:
-        services.service_token_get(registration=registration, scopes=[NRPS_SCOPE])
+    with pytest.raises(LtiError) as error:  # uncached: a new token request
+        services.service_token_answer(registration=registration, scopes=[NRPS_SCOPE])
     assert error.value.code == "lti_platform_unreachable"
     assert any("not in its JWKS" in message for message in platform.errors)
 
