@@ -17,7 +17,7 @@ from analytics.models import LearningEvent
 from classroom.models import LiveSession, Participant, SessionState
 from core.errors import ConflictError
 from livemedia import janus_config, recording, services
-from livemedia.conf import media_conf
+from livemedia.conf import LEARNER_MEDIA_OFF, media_conf
 from livemedia.views import talk_events_parse
 from playback.models import Recording, RecordingStatus
 
@@ -292,17 +292,24 @@ def test_session_end_stops_the_recording_and_unsubscribes_everyone(
     assert recording.recording_state_get(live.pk)["state"] == "off"
 
 
-def test_media_page_says_plainly_when_media_is_off(client, live, learner, settings, monkeypatch):
-    client.force_login(learner)
+def test_media_page_says_plainly_when_media_is_off(
+    client, live, learner, instructor, settings, monkeypatch
+):
     url = reverse("session-media", args=[live.pk])
     monkeypatch.setattr("livemedia.views.janus_installed", lambda: False)
+    # Staff read why and how to turn media on.
+    client.force_login(instructor)
+    config = client.get(url).context["media_config"]
+    assert config["status"]["available"] is False
+    assert "not installed" in config["status"]["reason"]
+    assert "apt-get install -y janus" in config["status"]["fix"]
+    # A learner reads one plain line, no operator's command.
+    client.force_login(learner)
     page = client.get(url)
     assert page.status_code == 200
     config = page.context["media_config"]
     assert config["ws_path"] == f"/ws/media/{live.pk}/"
-    assert config["status"]["available"] is False
-    assert "not installed" in config["status"]["reason"]
-    assert "apt-get install -y janus" in config["status"]["fix"]
+    assert config["status"] == {"available": False, "reason": LEARNER_MEDIA_OFF, "fix": ""}
     assert client.get(reverse("media-status")).json()["available"] is False
     settings.JANUS_ENABLED = False
     assert "JANUS_ENABLED" in client.get(reverse("media-status")).json()["reason"]
