@@ -11,6 +11,7 @@ mode_applied           mode/podium/seating     livemedia (re-subscribe media)
 session_ended          live_session_end        livemedia (stop the recording)
 live_page_context      the live page view      livemedia (`media_config`)
 past_sessions_shown    the course page view    playback (each session's replay)
+course_page_links      the course page view    lti (the LMS services page)
 demo_seeded            manage.py seed_demo     playback (the demo recording)
 =====================  ======================  ================================
 """
@@ -38,6 +39,11 @@ past_sessions_shown = Hook(
     "past_sessions_shown",
     "past_sessions_shown(sessions=list[LiveSession], is_staff=bool): annotate "
     "the course page's past sessions (e.g. `session.replay`).",
+)
+course_page_links = Hook(
+    "course_page_links",
+    "course_page_links(course=Course, is_staff=bool) -> list[dict]: links "
+    "({label, url}) the course page shows its staff in 'Connected services'.",
 )
 demo_seeded = Hook(
     "demo_seeded",

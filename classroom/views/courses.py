@@ -67,6 +67,11 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
         "upcoming": upcoming,
         "past": past,
         "roster": course_roster_list(course=access.course) if access.is_staff else None,
+        "service_links": [
+            link
+            for links in hooks.course_page_links(course=access.course, is_staff=access.is_staff)
+            for link in links
+        ],
         "form": form,
     }
     return render(

@@ -215,3 +215,24 @@ def test_real_worker_syncs_roster_and_pushes_grades(platform, context, celery_wo
     assert ScoreSend.objects.filter(status=ScoreSend.Status.SENT).count() == 25
     assert sum(len(s) for s in platform.scores.values()) == 25
     assert roster_sync(context=context, trigger="staff").status == "ok"  # and in-process too
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_course_page_leads_its_staff_to_the_lms_services(client, context):
+    course = context.course
+    teacher, learner = UserFactory(), UserFactory()
+    EnrollmentFactory(user=teacher, course=course, role=Role.INSTRUCTOR)
+    EnrollmentFactory(user=learner, course=course, role=Role.LEARNER)
+    link = f'href="/lti/contexts/{context.pk}/services/"'
+    client.force_login(teacher)
+    page = client.get(f"/courses/{course.pk}/")
+    assert page.status_code == 200
+    assert "Connected services" in page.content.decode() and link in page.content.decode()
+    client.force_login(learner)
+    page = client.get(f"/courses/{course.pk}/")
+    assert page.status_code == 200 and link not in page.content.decode()
+    # A course no LMS feeds shows no such section.
+    other = CourseFactory()
+    EnrollmentFactory(user=teacher, course=other, role=Role.INSTRUCTOR)
+    client.force_login(teacher)
+    assert "Connected services" not in client.get(f"/courses/{other.pk}/").content.decode()
