@@ -120,6 +120,17 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     timezone="UTC",
     enable_utc=True,
-    **_job_settings(),
 )
+
+
+@app.on_after_configure.connect
+def _job_settings_apply(sender, **kwargs) -> None:
+    # Read from Django's settings once Celery first reads its configuration,
+    # not when this module is imported: importing `config` (which imports
+    # this module) must not need the settings module to be complete (a
+    # settings module that starts `from config.settings import *` would
+    # otherwise be read half-built).
+    sender.conf.update(**_job_settings())
+
+
 app.autodiscover_tasks()
