@@ -16,6 +16,7 @@ from django.utils import timezone
 from classroom.models import LiveSession, Poll, PollResponse, SessionState
 from config.asgi import application
 from courses.models import Role, User
+from tests.conftest import require
 from tests.factories import EnrollmentFactory
 from tests.utils import Client
 
@@ -118,8 +119,10 @@ async def _vote(client: Client, poll_id: int, text: str) -> dict:
 
 
 async def test_an_anonymous_answer_is_linked_to_nobody_and_to_no_time(room):
-    if not settings.REDIS_URL or connection.vendor != "postgresql":
-        pytest.skip("reads PostgreSQL's tables and Redis's keys")
+    require(
+        bool(settings.REDIS_URL) and connection.vendor == "postgresql",
+        "reads PostgreSQL's tables and Redis's keys",
+    )
     teacher = await _join(room, "instructor")
     ann = await _join(room, "ann")
     bob = await _join(room, "bob")
@@ -187,8 +190,7 @@ async def test_an_anonymous_answer_is_linked_to_nobody_and_to_no_time(room):
 
 async def test_the_same_reading_finds_the_link_of_a_named_poll(room):
     """The check above can fail: on a named poll it finds the learner's answer."""
-    if connection.vendor != "postgresql":
-        pytest.skip("reads PostgreSQL's tables")
+    require(connection.vendor == "postgresql", "reads PostgreSQL's tables")
     teacher, ann = await _join(room, "instructor"), await _join(room, "ann")
     opened = await teacher.request(
         "poll.open", {"kind": "short_text", "prompt": "Name an animal", "definition": {}}

@@ -21,6 +21,7 @@ from classroom.services.common import action_apply
 from config.asgi import application
 from core.errors import ApplicationError
 from courses.models import Enrollment, Role, User
+from tests.conftest import require
 from tests.utils import Client
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
@@ -31,8 +32,7 @@ ROUNDS = int(os.environ.get("POLL_RACE_ROUNDS", "3"))
 
 @pytest.fixture
 def crowd(course, instructor, live_session):
-    if connection.vendor != "postgresql":
-        pytest.skip("the lock order is a PostgreSQL matter")
+    require(connection.vendor == "postgresql", "the lock order is a PostgreSQL matter")
     learners = User.objects.bulk_create(
         [User(username=f"racer{n:02d}", display_name=f"Racer {n:02d}") for n in range(VOTERS)]
     )

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from core import kv
+from tests.conftest import require
 
 
 @pytest.fixture(params=["redis", "django_cache"])
 def backend(request, settings):
     if request.param == "redis":
-        if not kv.redis_url():
-            pytest.skip("REDIS_URL is not set")
+        require(bool(kv.redis_url()), "REDIS_URL is not set")
     else:
         settings.REDIS_URL = ""
     kv.reset_for_tests()

@@ -1,6 +1,6 @@
 """A media lab: a network namespace with Janus and Daphne inside, and helpers
-to run aiortc participants in it (JANUS.md: Janus skips loopback interfaces for
-ICE, so the namespace gets a veth with 127.0.0.2 and everything media-related
+to run aiortc participants in it (Janus skips loopback interfaces when it
+gathers ICE candidates, so the namespace gets a veth with 127.0.0.2 and everything media-related
 binds there; no packet leaves loopback addresses).
 
 The test process stays in the root namespace (its database and Redis
