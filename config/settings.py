@@ -76,9 +76,11 @@ INSTALLED_APPS = [
     "classroom",
     "livemedia",
     "playback",
+    "notifications",
     "reinforcement",
     "analytics",
     "lti",
+    "insights",
 ]
 
 MIDDLEWARE = [

@@ -29,8 +29,10 @@ APPS = (
     "classroom",
     "livemedia",
     "playback",
+    "notifications",
     "reinforcement",
     "lti",
+    "insights",
 )
 # The kernel's publish functions (core/realtime.py, core/fanout.py).
 PUBLISHERS = {
