@@ -1,7 +1,7 @@
 """Media capacity: one publisher, N subscribers through Janus, against the same
 fan-out done by an aiortc MediaRelay process (the baseline), in the same run.
 
-Everything runs inside a network namespace made for the run (tests/media/lab.py:
+Everything runs inside a network namespace made for the run (tests/livemedia/lab.py:
 Janus skips loopback for ICE; the namespace's veth carries 127.0.0.2), so no
 packet leaves loopback addresses. The publisher is aiortc (a tone and a 640x480
 test pattern at 15 fps); subscribers are aiortc receivers in worker processes.
@@ -107,7 +107,7 @@ async def _drain(track) -> None:
 
 async def worker_main(count: int) -> None:
     """`count` Janus subscribers of the publisher, until killed."""
-    from tests.media.lab import patch_aioice
+    from tests.livemedia.lab import patch_aioice
 
     patch_aioice()
     connection = await janus_connection()
@@ -124,7 +124,7 @@ async def relay_main() -> None:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
     from aiortc.contrib.media import MediaRelay
 
-    from tests.media.lab import patch_aioice
+    from tests.livemedia.lab import patch_aioice
 
     patch_aioice()
     connection = await janus_connection()
@@ -183,7 +183,7 @@ async def sink_main() -> None:
     """Answer the relay's offers (stdin → stdout) and drain what arrives."""
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-    from tests.media.lab import patch_aioice
+    from tests.livemedia.lab import patch_aioice
 
     patch_aioice()
     loop = asyncio.get_running_loop()
@@ -239,7 +239,7 @@ async def publisher_start(connection):
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
     from livemedia.conf import media_conf
-    from tests.media.participant import PatternTrack, ToneTrack
+    from tests.livemedia.participant import PatternTrack, ToneTrack
 
     control = await connection.session_create()
     handle = await connection.attach(control)
@@ -284,7 +284,7 @@ async def sent_bytes(pc) -> int:
 
 
 def run_in_namespace(lab) -> dict:
-    from tests.media.lab import patch_aioice
+    from tests.livemedia.lab import patch_aioice
 
     patch_aioice()
     results: dict = {"janus": [], "relay": []}
@@ -439,7 +439,7 @@ def main() -> int:
     import django
 
     django.setup()
-    from tests.media.lab import MediaLab
+    from tests.livemedia.lab import MediaLab
 
     with tempfile.TemporaryDirectory(prefix="media-bench-") as folder:
         lab = MediaLab(Path(folder)).start(daphne=False)

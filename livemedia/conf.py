@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import shutil
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from django.conf import settings
 
@@ -37,11 +36,6 @@ class MediaConf:
     publisher_bitrate: int
     audio_active_packets: int
     audio_level_average: int
-
-    @property
-    def ws_host_port(self) -> tuple[str, int]:
-        parsed = urlparse(self.url)
-        return parsed.hostname or "127.0.0.1", parsed.port or 8188
 
 
 def media_conf() -> MediaConf:

@@ -37,7 +37,7 @@ from core.errors import (
     ValidationError,
     close_code_for,
 )
-from livemedia import policy, recording, services
+from livemedia import events, policy, recording, services
 from livemedia.conf import FIX_COMMAND, LEARNER_MEDIA_OFF, media_conf
 from livemedia.janus import JanusError, gateway, gateway_ready
 from livemedia.state import room_state_for
@@ -247,7 +247,7 @@ class MediaConsumer(AsyncWebsocketConsumer):
             feed = data.get("id")
             if feed in self.subscribed or feed == self.feed_id:
                 await self._send(
-                    "media.speaking",
+                    events.SPEAKING,
                     {
                         "user_id": services.feed_user(feed),
                         "speaking": data["videoroom"] == "talking",

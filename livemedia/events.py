@@ -37,12 +37,6 @@ def recording_changed(session_id: int, *, state: str, recording_id: int | None) 
     )
 
 
-async def speaking(session_id: int, user_id: int, speaking: bool) -> None:
-    await realtime.broadcast_now_async(
-        media_group(session_id), {"type": SPEAKING, "user_id": user_id, "speaking": speaking}
-    )
-
-
 async def force_muted(session_id: int, user_id: int, locked: bool) -> None:
     await realtime.broadcast_now_async(
         media_group(session_id), {"type": "media.force_mute", "user_id": user_id, "locked": locked}

@@ -333,25 +333,3 @@ async def _reconnect() -> None:
         except JanusUnavailable:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_DELAY)
-
-
-async def admin_request(body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
-    """A request to the HTTP admin API (info, list_sessions, handle_info …)."""
-    import urllib.request
-
-    conf = media_conf()
-    payload = {**body, "transaction": secrets.token_hex(6), "admin_secret": conf.admin_secret}
-
-    def post() -> dict[str, Any]:
-        url = conf.admin_url
-        if "session_id" in body:
-            url = f"{url}/{body['session_id']}"
-            if "handle_id" in body:
-                url = f"{url}/{body['handle_id']}"
-        request = urllib.request.Request(  # noqa: S310 (a configured http URL)
-            url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return json.loads(response.read())
-
-    return await asyncio.to_thread(post)

@@ -237,12 +237,6 @@ async def talk_changed_flush(session_id: int) -> None:
     await events.talk_changed(session_id, data)
 
 
-async def speaking_announce(session_id: int, user_id: int, speaking: bool) -> None:
-    """Speaking indicators: the media connections of the session forward this
-    only to users who receive that speaker."""
-    await events.speaking(session_id, user_id, speaking)
-
-
 # --- Media health (docs/media.md "When Janus goes away") --------------------------------
 
 _media_up: dict[int, bool] = {}  # session id → last state this process reported

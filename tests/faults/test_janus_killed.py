@@ -5,7 +5,7 @@ media socket, without a reload: the server rejoins Janus by itself and sends
 `media.config` again; clients publish again and answer a fresh offer.
 
 Real Janus and Daphne in the media lab's network namespace, aiortc
-participants publishing tones (tests/media/participant.py)."""
+participants publishing tones (tests/livemedia/participant.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 
 from classroom.models import ChatMessage, Poll
 from tests.faults.live import LiveClient
-from tests.media.conftest import classroom, lab  # noqa: F401 (fixtures)
-from tests.media.participant import Participant, ToneTrack, session_cookie
+from tests.livemedia.conftest import classroom, lab  # noqa: F401 (fixtures)
+from tests.livemedia.participant import Participant, ToneTrack, session_cookie
 
 pytestmark = [
     pytest.mark.integration,
@@ -177,7 +177,7 @@ def test_janus_killed_in_chromium_console_banner_and_video_come_back(lab, classr
     from playwright.sync_api import expect, sync_playwright
 
     from tests.conftest import require_chromium
-    from tests.media.test_browser import CHROMIUM_ARGS
+    from tests.livemedia.test_browser import CHROMIUM_ARGS
 
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     executable = require_chromium()

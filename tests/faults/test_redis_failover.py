@@ -24,7 +24,7 @@ from tests.conftest import ROOT, daphne_process, database_url, require
 from tests.faults.live import LiveClient
 from tests.faults.redis_ha import RedisHA, sentinel_available
 from tests.faults.workers import Worker, worker_env
-from tests.media.participant import session_cookie
+from tests.livemedia.participant import session_cookie
 
 pytestmark = [
     pytest.mark.integration,

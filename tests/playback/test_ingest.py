@@ -1,6 +1,6 @@
 """playback/ingest.py: the talk turns the picture follows, read from the
 event log through analytics selectors. (The ffmpeg assembly and the Janus
-recordings are tested in tests/media/test_ingest.py.)"""
+recordings are tested in tests/livemedia/test_ingest.py.)"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A synthetic participant: aiortc publishing a tone and a test pattern through
 Roundtable's media signalling (/ws/media/<session>/), exactly as a browser
-does, and measuring what it receives. Used by tests/media and bench/.
+does, and measuring what it receives. Used by tests/livemedia and bench/.
 
 Run its coroutines on a thread inside the media lab's namespace
 (`MediaLab.run`), after `lab.patch_aioice()`.

@@ -9,7 +9,7 @@ from tests.factories import CourseFactory, EnrollmentFactory, LiveSessionFactory
 
 
 def require_janus() -> None:
-    from tests.media.lab import janus_available
+    from tests.livemedia.lab import janus_available
 
     require(
         janus_available(),
@@ -22,7 +22,7 @@ def require_janus() -> None:
 def lab(tmp_path, transactional_db):
     """Janus and Daphne in a fresh network namespace, stopped and deleted after."""
     require_janus()
-    from tests.media.lab import MediaLab, patch_aioice
+    from tests.livemedia.lab import MediaLab, patch_aioice
 
     patch_aioice()
     media_lab = MediaLab(tmp_path).start()

@@ -1,5 +1,5 @@
 """Media end to end: aiortc participants through /ws/media/ against a real
-Janus, everything inside a network namespace (tests/media/lab.py)."""
+Janus, everything inside a network namespace (tests/livemedia/lab.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.media.participant import Participant, session_cookie
+from tests.livemedia.participant import Participant, session_cookie
 
 pytestmark = [
     pytest.mark.integration,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_chromium
-from tests.media.participant import session_cookie
+from tests.livemedia.participant import session_cookie
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(150)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
