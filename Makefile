@@ -37,8 +37,18 @@ run: venv
 	deploy/janus/with-janus.sh $(BIN)/python http://$(HOST):$(PORT)/media/janus-events/ -- \
 		$(BIN)/daphne --bind $(HOST) --port $(PORT) --websocket_connect_timeout 30 config.asgi:application
 
+# Tests that start no server of their own run in parallel (pytest-xdist: each
+# worker has its own test database and Redis index, config/settings_test.py);
+# the ones that start Daphne, Celery, Chromium, Janus or fault services
+# (markers integration and e2e) run after them, one at a time, so they neither
+# share a Celery queue nor crowd PostgreSQL's connections. Both parts always
+# run; the target fails if either did.
+TEST_WORKERS ?= 3
 test: dev-venv lint
-	$(BIN)/python -m pytest
+	@status=0; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not integration and not e2e" || status=$$?; \
+	$(BIN)/python -m pytest -m "integration or e2e" || status=$$?; \
+	exit $$status
 
 lint: dev-venv
 	$(BIN)/ruff check .

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from core.models import TimestampedModel
+from core.models import StoredClientAction, TimestampedModel
 from questions.models import BankQuestion, PollKind  # noqa: F401 (BankQuestion: re-exported)
 
 USER = settings.AUTH_USER_MODEL
@@ -401,15 +401,10 @@ class HelpFlag(models.Model):
         return f"help for table {self.table_id} in {self.session_id}"
 
 
-class ClientAction(models.Model):
-    """Client frame ids already applied, so a retried frame is not applied twice."""
+class ClientAction(StoredClientAction):
+    """Client frame ids already applied in a live session."""
 
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+")
-    client_id = models.CharField(max_length=64)
-    # What the ack said the first time, so a retried frame gets the same answer.
-    result = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -417,9 +412,6 @@ class ClientAction(models.Model):
                 fields=["session", "user", "client_id"], name="client_action_once"
             )
         ]
-
-    def __str__(self) -> str:
-        return f"{self.user_id}:{self.client_id}"
 
 
 # --- Polls and quizzes ---------------------------------------------------------------

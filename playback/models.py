@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from core.models import TimestampedModel
+from core.models import StoredClientAction, TimestampedModel
 
 USER = settings.AUTH_USER_MODEL
 
@@ -295,15 +295,10 @@ class PlaybackConnection(models.Model):
         return f"{self.user_id} in room {self.room_id}"
 
 
-class PlaybackClientAction(models.Model):
-    """Client frame ids already applied in a room (a retried frame applies once)."""
+class PlaybackClientAction(StoredClientAction):
+    """Client frame ids already applied in a playback room."""
 
     room = models.ForeignKey(PlaybackRoom, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="+")
-    client_id = models.CharField(max_length=64)
-    # What the ack said the first time, so a retried frame gets the same answer.
-    result = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -311,9 +306,6 @@ class PlaybackClientAction(models.Model):
                 fields=["room", "user", "client_id"], name="playback_client_action_once"
             )
         ]
-
-    def __str__(self) -> str:
-        return f"{self.user_id}:{self.client_id}"
 
 
 class RoomMessage(models.Model):

@@ -16,6 +16,25 @@ REQUIRE_SERVICES = os.environ.get("ROUNDTABLE_REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
+# Tests in these folders start servers, workers, browsers or fault services of
+# their own: they are marked so that `make test` runs them one at a time,
+# after the parallel part (Makefile, `test`).
+SERIAL_FOLDERS = {"e2e": "e2e", "faults": "integration", "integration": "integration"}
+TESTS_ROOT = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        try:
+            folder = item.path.resolve().relative_to(TESTS_ROOT).parts[0]
+        except ValueError:
+            continue
+        marker = SERIAL_FOLDERS.get(folder)
+        if marker and not item.get_closest_marker(marker):
+            item.add_marker(getattr(pytest.mark, marker))
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip with a visible reason where the environment lacks a service;
     fail where it must be present (CI)."""
