@@ -20,9 +20,14 @@ from courses.selectors import course_roster_list
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "classroom/home.html", {"overview": home_overview_get(user=request.user)}
-    )
+    overview = home_overview_get(user=request.user)
+    # Past sessions lead to their recording and chat, as on the course page
+    # (one call for the courses the user teaches, one for the others).
+    for is_staff in (True, False):
+        past = [s for item in overview if item.is_staff == is_staff for s in item.past]
+        if past:
+            hooks.past_sessions_shown(sessions=past, is_staff=is_staff)
+    return render(request, "classroom/home.html", {"overview": overview})
 
 
 @login_required

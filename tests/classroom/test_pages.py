@@ -92,15 +92,16 @@ def test_past_sessions_link_their_recording_and_their_chat(client, course, learn
     processing = Recording.objects.create(
         course=course, live_session=unready, title="Week 2", status=RecordingStatus.PROCESSING
     )
-    client.force_login(learner)
-    html = client.get(f"/courses/{course.pk}/").content.decode()
-    assert f'href="/recordings/{ready.pk}/"' in html
-    assert f'href="/recordings/{processing.pk}/"' not in html  # learners: ready ones only
-    assert f'href="/sessions/{watched.pk}/chat/"' in html
-    assert f'href="/sessions/{unready.pk}/chat/"' in html
-    client.force_login(instructor)
-    html = client.get(f"/courses/{course.pk}/").content.decode()
-    assert f'href="/recordings/{processing.pk}/"' in html
+    for page in (f"/courses/{course.pk}/", "/"):  # the course page and the home page
+        client.force_login(learner)
+        html = client.get(page).content.decode()
+        assert f'href="/recordings/{ready.pk}/"' in html, page
+        assert f'href="/recordings/{processing.pk}/"' not in html  # learners: ready ones only
+        assert f'href="/sessions/{watched.pk}/chat/"' in html
+        assert f'href="/sessions/{unready.pk}/chat/"' in html
+        client.force_login(instructor)
+        html = client.get(page).content.decode()
+        assert f'href="/recordings/{processing.pk}/"' in html, page
 
 
 @pytest.fixture
