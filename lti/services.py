@@ -509,31 +509,54 @@ class LaunchResult:
 _USERNAME_SAFE = re.compile(r"[^\w.@+-]")
 
 
+def _claims_name(claims: dict) -> str:
+    return (
+        " ".join(
+            str(claims.get(k, "")).strip() for k in ("given_name", "family_name") if claims.get(k)
+        )
+        or str(claims.get("name", "")).strip()
+    )[:150]
+
+
+def _claims_email(claims: dict, *, user: User | None = None) -> str:
+    """The launch's email if valid and no other account has it (never link
+    to an existing account by email alone: takeover risk)."""
+    email = str(claims.get("email", "")).strip()[:254]
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        return ""
+    others = User.objects.filter(email__iexact=email)
+    if user is not None:
+        others = others.exclude(pk=user.pk)
+    return "" if others.exists() else email
+
+
 def _identity_user(*, launch: Launch) -> tuple[User, bool]:
     claims = launch.claims
     issuer, sub = launch.registration.issuer, claims["sub"]
     identity = LtiIdentity.objects.select_related("user").filter(issuer=issuer, sub=sub).first()
     if identity is not None:
-        return identity.user, False
+        # The LMS is the source of the name and email: a later launch carries
+        # a changed one (a corrected name, a new address) into Roundtable.
+        user = identity.user
+        changed = []
+        name = _claims_name(claims)
+        if name and name != user.display_name:
+            user.display_name = name
+            changed.append("display_name")
+        email = _claims_email(claims, user=user) if claims.get("email") else ""
+        if email and email.lower() != user.email.lower():
+            user.email = email
+            changed.append("email")
+        if changed:
+            user.save(update_fields=changed)
+        return user, False
     digest = hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()[:12]
-    name = (
-        " ".join(
-            str(claims.get(k, "")).strip() for k in ("given_name", "family_name") if claims.get(k)
-        )
-        or str(claims.get("name", "")).strip()
-    )
-    email = str(claims.get("email", "")).strip()
-    try:
-        validate_email(email)
-    except DjangoValidationError:
-        email = ""
-    if email and User.objects.filter(email__iexact=email).exists():
-        # Never link to an existing account by email alone (takeover risk).
-        email = ""
     user = user_create(
         username=f"lti-{digest}",
-        email=email[:254],
-        display_name=(name or f"LMS user {digest[:6]}")[:150],
+        email=_claims_email(claims),
+        display_name=_claims_name(claims) or f"LMS user {digest[:6]}",
     )
     LtiIdentity.objects.create(issuer=issuer, sub=sub, user=user, registration=launch.registration)
     return user, True

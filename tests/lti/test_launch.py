@@ -137,6 +137,26 @@ def test_same_sub_on_a_second_launch_is_the_same_user(client, platform, registra
     assert User.objects.count() == 1 and LtiIdentity.objects.count() == 1
 
 
+def test_a_later_launch_carries_a_changed_name_and_email(client, platform, registration):
+    from tests.factories import UserFactory
+
+    _instructor_launch(client, platform)
+    client.logout()
+    UserFactory(email="taken@lms.example")
+    claims = platform.base_claims(sub="teacher-1", roles=[INSTRUCTOR])
+    claims.update(given_name="Augusta", family_name="King", email="ada@new.example")
+    assert run_launch(client, platform, claims)[0].status_code == 302
+    user = LtiIdentity.objects.get(sub="teacher-1").user
+    assert (user.display_name, user.email) == ("Augusta King", "ada@new.example")
+    client.logout()
+    claims = platform.base_claims(sub="teacher-1", roles=[INSTRUCTOR])
+    claims.update(email="taken@lms.example")  # another account's: never taken over
+    claims.pop("given_name"), claims.pop("family_name"), claims.pop("name")  # name withheld
+    assert run_launch(client, platform, claims)[0].status_code == 302
+    user.refresh_from_db()
+    assert (user.display_name, user.email) == ("Augusta King", "ada@new.example")
+
+
 def test_deep_linked_session_and_recording_land_there(client, platform, registration):
     _instructor_launch(client, platform)
     course = LtiContext.objects.get().course
