@@ -40,14 +40,15 @@ run: venv
 # Tests that start no server of their own run in parallel (pytest-xdist: each
 # worker has its own test database and Redis index, config/settings_test.py);
 # the ones that start Daphne, Celery, Chromium, Janus or fault services
-# (markers integration and e2e) run after them, one at a time, so they neither
+# (markers integration and e2e), and those that measure wall-clock time
+# (marker timing), run after them, one at a time, so they neither
 # share a Celery queue nor crowd PostgreSQL's connections. Both parts always
 # run; the target fails if either did.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 test: dev-venv lint
 	@status=0; \
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not integration and not e2e" || status=$$?; \
-	$(BIN)/python -m pytest -m "integration or e2e" || status=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not integration and not e2e and not timing" || status=$$?; \
+	$(BIN)/python -m pytest -m "integration or e2e or timing" || status=$$?; \
 	exit $$status
 
 lint: dev-venv

@@ -7,8 +7,10 @@ AV1; Opus or Vorbis) and MP3."""
 
 from __future__ import annotations
 
+import array
+import functools
 import math
-import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -213,12 +215,35 @@ def _pattern_frame(width: int, height: int, index: int, fps: int, total: int) ->
     return b"".join(bytes(row) for row in rows)
 
 
+@functools.lru_cache(maxsize=8)
+def _tone_block(pitch: int, rate: int, seconds_per_pitch: int) -> bytes:
+    """One pitch's whole step (s16 mono). Each step starts at a whole number of
+    periods (pitch × seconds is whole), so every step of a pitch is the same."""
+    samples = array.array(
+        "h",
+        (
+            int(6000 * math.sin(2 * math.pi * pitch * n / rate))
+            for n in range(rate * seconds_per_pitch)
+        ),
+    )
+    if sys.byteorder != "little":
+        samples.byteswap()
+    return samples.tobytes()
+
+
 def _tone(samples: int, start: int, rate: int, seconds_per_pitch: int = 2) -> bytes:
-    """A quiet sine whose pitch steps every few seconds (s16 mono)."""
+    """A quiet sine whose pitch steps every few seconds (s16 mono), cut from
+    the cached steps (computing it sample by sample took minutes for the demo's
+    recording on a loaded machine)."""
+    step = rate * seconds_per_pitch
     out = bytearray()
-    for n in range(start, start + samples):
-        pitch = 330 + 110 * ((n // (rate * seconds_per_pitch)) % 4)
-        out += struct.pack("<h", int(6000 * math.sin(2 * math.pi * pitch * n / rate)))
+    n, end = start, start + samples
+    while n < end:
+        index, offset = divmod(n, step)
+        take = min(end - n, step - offset)
+        block = _tone_block(330 + 110 * (index % 4), rate, seconds_per_pitch)
+        out += block[offset * 2 : (offset + take) * 2]
+        n += take
     return bytes(out)
 
 

@@ -185,7 +185,7 @@ def daphne_process(extra_env: dict | None = None, log=None):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a loaded machine starts Django slowly
         while True:
             if process.poll() is not None:
                 raise RuntimeError("daphne exited")
@@ -196,7 +196,7 @@ def daphne_process(extra_env: dict | None = None, log=None):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("daphne did not answer /healthz within 30 s")
+                raise RuntimeError("daphne did not answer /healthz within 60 s")
             time.sleep(0.2)
         yield url
     finally:

@@ -24,7 +24,7 @@ from courses.models import Enrollment, Role, User
 from tests.conftest import require
 from tests.utils import Client
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300), pytest.mark.timing]
 
 VOTERS = 40
 ROUNDS = int(os.environ.get("POLL_RACE_ROUNDS", "3"))

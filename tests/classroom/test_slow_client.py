@@ -11,7 +11,7 @@ from courses.models import Role
 from tests import slowclient
 from tests.factories import EnrollmentFactory
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180), pytest.mark.timing]
 
 
 def test_a_live_client_that_stops_reading_is_closed_and_one_that_reads_is_not(course, live_session):

@@ -11,7 +11,7 @@ from playback.models import RoomMessage
 from playback.services import rooms
 from tests import slowclient
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180), pytest.mark.timing]
 
 
 def test_a_playback_client_that_stops_reading_is_closed_and_one_that_reads_is_not(

@@ -51,6 +51,7 @@ def test_play_is_scheduled_a_little_in_the_future(
     assert event.extensions["room_id"] == room.pk and event.extensions["room_kind"] == "table"
 
 
+@pytest.mark.timing
 def test_pause_carries_the_exact_position_at_its_moment(table_room, tables):
     rooms.room_play(room_id=table_room.pk, actor=tables["ann"], may_participate=True)
     PlaybackRoom.objects.filter(pk=table_room.pk).update(reference_ms=rooms.now_ms() - 2000)
@@ -167,6 +168,7 @@ def test_observers_never_steer(table_room, tables):
     assert error.value.code == "forbidden"
 
 
+@pytest.mark.timing
 def test_rate_changes_rebase_the_position(table_room, tables):
     rooms.room_play(room_id=table_room.pk, actor=tables["ann"], may_participate=True)
     PlaybackRoom.objects.filter(pk=table_room.pk).update(reference_ms=rooms.now_ms() - 1000)
@@ -440,6 +442,7 @@ def test_a_poll_is_answered_once(poll_room, tables):
     assert invalid.value.code == "invalid_answer"
 
 
+@pytest.mark.timing
 def test_an_empty_room_stops_where_it_is(table_room, tables):
     rooms.room_play(room_id=table_room.pk, actor=tables["ann"], may_participate=True)
     PlaybackRoom.objects.filter(pk=table_room.pk).update(reference_ms=rooms.now_ms() - 3000)
