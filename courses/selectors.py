@@ -14,6 +14,23 @@ ROLE_ORDER = Case(
 )
 
 
+def course_list_all(*, limit: int = 200) -> list[Course]:
+    """Every course (a platform admin's overview), with the number of active
+    learners as `learner_count`; the first `limit` by code and term."""
+    learners = (
+        Enrollment.objects.filter(course=OuterRef("pk"), role=Role.LEARNER, is_active=True)
+        .order_by()
+        .values("course")
+        .annotate(total=Count("pk"))
+        .values("total")
+    )
+    return list(
+        Course.objects.annotate(
+            learner_count=Coalesce(Subquery(learners, output_field=IntegerField()), 0)
+        ).order_by("code", "term")[:limit]
+    )
+
+
 def course_list_for_user(*, user: User) -> QuerySet[Course]:
     """Courses the user is actively enrolled in, with their role annotated
     as `viewer_role` and the number of active learners as `learner_count`."""

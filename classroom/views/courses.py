@@ -15,7 +15,7 @@ from classroom.selectors import course_sessions_split, home_overview_get, live_s
 from classroom.services.sessions import live_session_schedule
 from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 from courses.access import CourseAction, access_course
-from courses.selectors import course_roster_list
+from courses.selectors import course_list_all, course_roster_list
 
 
 @login_required
@@ -27,7 +27,13 @@ def home(request: HttpRequest) -> HttpResponse:
         past = [s for item in overview if item.is_staff == is_staff for s in item.past]
         if past:
             hooks.past_sessions_shown(sessions=past, is_staff=is_staff)
-    return render(request, "classroom/home.html", {"overview": overview})
+    context = {"overview": overview}
+    if request.user.is_superuser:  # a platform admin oversees every course
+        enrolled = {item.course.pk for item in overview}
+        context["admin_courses"] = [
+            course for course in course_list_all() if course.pk not in enrolled
+        ]
+    return render(request, "classroom/home.html", context)
 
 
 @login_required

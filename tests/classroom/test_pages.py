@@ -159,3 +159,15 @@ def test_outsiders_and_anonymous_visitors_cannot_read_the_chat(client, chatted, 
     client.force_login(outsider)
     assert client.get(f"/sessions/{chatted.pk}/chat/").status_code == 404
     assert client.get("/sessions/999999/chat/").status_code == 404
+
+
+def test_a_platform_admin_sees_every_course_on_the_home_page(client, course, other_course):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(is_superuser=True, is_staff=True)
+    client.force_login(admin)
+    html = client.get("/").content.decode()
+    assert "Administration" in html and "No courses yet" not in html
+    for each in (course, other_course):
+        assert f'href="/courses/{each.pk}/"' in html
+    assert client.get(f"/courses/{other_course.pk}/").status_code == 200
