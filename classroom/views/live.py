@@ -287,6 +287,9 @@ LIVE_STRINGS = {
     "away_off": _("Step away"),
     "visit": _("Visit"),
     "stage": _("On stage"),
+    # The buttons' accessible names start with their visible text (WCAG 2.5.3).
+    "visit_table": _("Visit {table}"),
+    "stage_table": _("On stage: {table}"),
     "flag_hand": _("Hand raised"),
     "flag_podium": _("On the podium"),
     "seat_none": _("No tables yet. Seat the learners first."),

@@ -237,8 +237,8 @@ export class ConsoleView {
         const stage = card.querySelector('[data-part="stage"]');
         setText(visit, t.visit);
         setText(stage, t.stage);
-        visit.setAttribute("aria-label", format(t.staff_mode_visiting, { table: table.name }));
-        stage.setAttribute("aria-label", format(t.staff_mode_stage, { table: table.name }));
+        visit.setAttribute("aria-label", format(t.visit_table, { table: table.name }));
+        stage.setAttribute("aria-label", format(t.stage_table, { table: table.name }));
         visit.disabled = stage.disabled = !live;
         visit.setAttribute("aria-pressed", String(state.mode.mode === "visiting" && state.mode.table_id === table.id));
         stage.setAttribute("aria-pressed", String(state.mode.mode === "stage" && state.mode.table_id === table.id));
