@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from django.urls import reverse
+
 from core.rooms import frames
 from core.rooms.frames import frame_type
 from core.rooms.streams import Streams
@@ -62,7 +64,7 @@ def notification_data(notification: Notification) -> NotificationData:
         "title": notification.title,
         "body": notification.body,
         "url": notification.url,
-        "open_url": f"/notifications/{notification.pk}/open/",
+        "open_url": reverse("notifications:open", args=[notification.pk]),
         "course_id": notification.course_id,
         "shown_at": notification.shown_at,
         "read": notification.read_at is not None,

@@ -10,7 +10,12 @@ from django.db.models import QuerySet
 from notifications import conf
 from notifications.channels import channel_keys
 from notifications.kinds import FREQUENCY_OFF, Kind, kind_get, kinds_all
-from notifications.models import Notification, NotificationPreference, NotificationSettings
+from notifications.models import (
+    Notification,
+    NotificationPreference,
+    NotificationSettings,
+    NotificationStream,
+)
 
 
 def notifications_list(*, user, unread_only: bool = False) -> QuerySet[Notification]:
@@ -89,3 +94,26 @@ def preferences_get(*, user) -> dict[str, Any]:
 def kind_label(key: str) -> str:
     kind = kind_get(key)
     return kind.label if kind else key
+
+
+def stream_seq_get(user_id: int) -> int | None:
+    """The user's notification socket's current frame seq (None: no frame yet)."""
+    return NotificationStream.objects.filter(user_id=user_id).values_list("seq", flat=True).first()
+
+
+SNAPSHOT_RECENT = 10
+
+
+def stream_snapshot_get(*, access) -> dict[str, Any]:
+    """What the bell shows on connect: the unread count and the newest few.
+    The seq is read first: anything committed after it arrives as frames."""
+    from notifications.events import notification_data
+
+    user = access.user
+    seq = stream_seq_get(user.pk) or 0
+    recent = list(notifications_list(user=user)[:SNAPSHOT_RECENT])
+    return {
+        "seq": seq,
+        "unread_count": unread_count_get(user_id=user.pk),
+        "notifications": [notification_data(n) for n in recent],
+    }
