@@ -99,7 +99,10 @@ def test_cancel_withdraws_pending_sends_and_takes_it_out_of_the_bell(
     notification.refresh_from_db()
     assert notification.cancelled_at is not None
     assert notification.deliveries.get(channel="email").status == DeliveryStatus.CANCELLED
-    assert [f["type"] for f in frames(user.pk)] == ["notification.created", "notification.withdrawn"]
+    assert [f["type"] for f in frames(user.pk)] == [
+        "notification.created",
+        "notification.withdrawn",
+    ]
     assert frames(user.pk)[-1]["data"] == {"id": notification.pk, "unread_count": 0}
     assert notification_cancel(user=user, kind=KIND, key="a") is False
     assert notification_cancel(user=user, kind=KIND, key="never") is False
