@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from notifications import conf
-from notifications.channels import IN_APP, channel_get
+from notifications.channels import IN_APP, channel_get, channel_keys
 from notifications.emails import NoAddressError
 from notifications.kinds import FREQUENCY_DAILY
 from notifications.models import Delivery, DeliveryStatus, Digest, NotificationSettings
@@ -77,7 +77,7 @@ def _quiet_until(row: NotificationSettings, user, now) -> datetime.datetime | No
 def _sent_today(user, now) -> int:
     """Immediate sends on interrupting channels since the learner's midnight
     (claimed ones count: they are going out)."""
-    interrupting = [key for key in _channel_keys() if channel_get(key).interrupts]
+    interrupting = [key for key in channel_keys() if channel_get(key).interrupts]
     start = local_day_start(tz=zone(user.time_zone), now=now)
     return (
         Delivery.objects.filter(
@@ -88,12 +88,6 @@ def _sent_today(user, now) -> int:
         )
         .count()
     )
-
-
-def _channel_keys() -> tuple[str, ...]:
-    from notifications.channels import channel_keys
-
-    return channel_keys()
 
 
 def delivery_send(*, delivery_id: int, now: datetime.datetime | None = None) -> str:

@@ -46,7 +46,9 @@ def test_a_learner_follows_a_notification_and_changes_a_preference(
     # A new one arrives while the page is open: the badge follows, politely announced.
     notify(learner, "nudge.1", "Say something next time", "A question counts too.", "/")
     expect(page.locator("[data-bell-badge]")).to_have_text("3")
-    expect(page.locator("[data-bell-live]")).to_have_text("New notification: Say something next time")
+    expect(page.locator("[data-bell-live]")).to_have_text(
+        "New notification: Say something next time"
+    )
     expect(page.get_by_role("link", name="Notifications, 3 unread")).to_be_visible()
     page.locator(".topbar").screenshot(path=output_dir / "header-bell.png")
 
