@@ -31,7 +31,11 @@ def test_list_is_mine_newest_first_and_paginated(kind, api, user, other_user):
     assert set(item) == {
         "id", "kind", "title", "body", "url", "open_url", "course_id", "shown_at", "read",
     }  # fmt: skip
-    assert api.get("/api/notifications/?page_size=500").json()["results"].__len__() == 25
+    assert len(api.get("/api/notifications/?page_size=100").json()["results"]) == 25
+    for bad in ("page_size=500", "page=0", "unread=maybe", "colour=blue"):
+        answer = api.get(f"/api/notifications/?{bad}")
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid"), bad
+    assert api.get("/api/notifications/?page=9").status_code == 404
 
 
 def test_unread_count_mark_one_and_all(kind, api, user):
