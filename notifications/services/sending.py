@@ -15,14 +15,18 @@ with the same Message-ID."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
+import weakref
 from collections import Counter
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.asyncdb import db_call
 from notifications import conf
 from notifications.channels import IN_APP, channel_get, channel_keys
 from notifications.emails import NoAddressError
@@ -323,3 +327,30 @@ def deliveries_send(*, now: datetime.datetime | None = None) -> dict[str, int]:
     for digest_id in digests:
         outcomes[f"digest_{digest_send(digest_id=digest_id, now=now)}"] += 1
     return dict(outcomes)
+
+
+# --- The sender of the embedded default ----------------------------------------
+
+EMBEDDED_SEND_SECONDS = 60.0
+_embedded_senders: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def embedded_sender_ensure() -> None:
+    """Without a Celery worker (the embedded default runs tasks eagerly and
+    has no beat), the server loop runs the sender every minute itself, from
+    the first notification socket it serves. Call on the server loop."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    loop = asyncio.get_running_loop()
+    task = _embedded_senders.get(loop)
+    if task is None or task.done():
+        _embedded_senders[loop] = loop.create_task(_send_forever())
+
+
+async def _send_forever() -> None:
+    while True:
+        await asyncio.sleep(EMBEDDED_SEND_SECONDS)
+        try:
+            await db_call(deliveries_send)()
+        except Exception:  # try again next time
+            logger.exception("sending notifications failed")
