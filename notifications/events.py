@@ -78,8 +78,11 @@ def notification_data(notification: Notification) -> NotificationData:
 
 
 def _stream_locked(user_id: int) -> NotificationStream:
-    NotificationStream.objects.get_or_create(user_id=user_id)
-    return NotificationStream.objects.select_for_update().get(user_id=user_id)
+    row = NotificationStream.objects.select_for_update().filter(user_id=user_id).first()
+    if row is None:  # the user's first frame
+        NotificationStream.objects.get_or_create(user_id=user_id)
+        row = NotificationStream.objects.select_for_update().get(user_id=user_id)
+    return row
 
 
 def _after_commit(user_id: int, send: Callable[[NotificationStream], None]) -> None:
@@ -101,17 +104,15 @@ def _after_commit(user_id: int, send: Callable[[NotificationStream], None]) -> N
 
 
 def notification_created(notification: Notification) -> None:
-    """It appeared in the bell (sent after commit, if it is still shown)."""
+    """It appeared in the bell (sent after commit)."""
 
     def send(row: NotificationStream) -> None:
-        current = Notification.objects.filter(pk=notification.pk).first()
-        if current is None or current.shown_at is None or current.cancelled_at is not None:
-            return
-        unread_count = unread_count_get(user_id=current.user_id)
+        # (Withdrawn meanwhile: its `notification.withdrawn` frame follows this one.)
+        unread_count = unread_count_get(user_id=notification.user_id)
         emit(
             row,
             "notification.created",
-            {"notification": notification_data(current), "unread_count": unread_count},
+            {"notification": notification_data(notification), "unread_count": unread_count},
         )
 
     _after_commit(notification.user_id, send)
