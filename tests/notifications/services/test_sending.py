@@ -259,3 +259,24 @@ def test_a_learner_without_an_address_gets_no_email_and_no_retry(kind, user):
     notification = create(user, "a")
     deliveries_send()
     assert email_delivery(notification).status == DeliveryStatus.CANCELLED
+
+
+# --- The embedded default ---------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_without_a_beat_the_server_loop_starts_one_sender(settings):
+    import asyncio
+
+    from notifications.services import sending
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # a worker and beat exist: nothing to do
+    sending.embedded_sender_ensure()
+    loop = asyncio.get_running_loop()
+    assert loop not in sending._embedded_senders
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    sending.embedded_sender_ensure()
+    task = sending._embedded_senders[loop]
+    sending.embedded_sender_ensure()  # a second socket: the same sender
+    assert sending._embedded_senders[loop] is task and not task.done()
+    task.cancel()
