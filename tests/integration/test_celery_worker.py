@@ -8,13 +8,9 @@ import uuid
 import pytest
 
 from analytics.models import LearningEvent
-from tests.conftest import celery_worker, database_url
+from tests.conftest import celery_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-# Kept for the callers that import it (tests/lti).
-_database_url = database_url
 
 
 @pytest.fixture

@@ -3,12 +3,7 @@ real Celery worker running the roster sync and grade push tasks."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -19,12 +14,10 @@ from courses.models import Role
 from lti import ags
 from lti.models import LtiContext, RosterSync, ScoreSend
 from lti.nrps import roster_sync
-from tests.conftest import require_redis
+from tests.conftest import celery_worker
 from tests.factories import CourseFactory, EnrollmentFactory, LiveSessionFactory, UserFactory
 from tests.lti.conftest import INSTRUCTOR, LEARNER, run_launch
 from tests.lti.platform import SCOPES
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -147,46 +140,8 @@ def test_launch_queues_a_roster_sync_at_most_every_ten_minutes(
 
 @pytest.fixture
 def celery_worker_queue():
-    from tests.integration.test_celery_worker import _database_url
-
-    redis_url = require_redis()
-    queue = f"test-lti-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": _database_url(),
-        "DJANGO_ENV": "test",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            queue,
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    yield queue
-    process.terminate()
-    try:
-        output, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    print(output[-4000:])
+    with celery_worker(prefix="test-lti") as queue:
+        yield queue
 
 
 @pytest.mark.integration
