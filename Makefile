@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint format worker beat bench lock venv dev-venv clean
+.PHONY: run test lint format worker beat bench lock venv dev-venv clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ lock: | $(BIN)/python
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --extra dev -o requirements-dev.lock
+
+# Browser libraries from npm, pinned and checksummed (tools/vendor_npm.txt).
+vendor:
+	tools/vendor_npm.sh
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db-*.sqlite3
