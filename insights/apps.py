@@ -7,7 +7,10 @@ class InsightsConfig(AppConfig):
     verbose_name = _("Insights")
 
     def ready(self) -> None:
-        # Imported here, not at the top: models load only once apps are ready.
+        from classroom import hooks
         from insights import page_hooks
+        from insights.hooks import session_ended
 
+        hooks.session_ended.register(session_ended)
+        # The pages' links and the console panel (insights/page_hooks.py).
         page_hooks.register()
