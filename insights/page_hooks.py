@@ -39,9 +39,7 @@ def live_page_context(*, access) -> dict:
             {
                 "template": "insights/_live_panel.html",
                 "url": reverse("insights-session-live-data", kwargs={"session_id": session_id}),
-                "report_url": reverse(
-                    "insights-session-report", kwargs={"session_id": session_id}
-                ),
+                "report_url": reverse("insights-session-report", kwargs={"session_id": session_id}),
                 "window_minutes": SILENT_WINDOW_MINUTES,
                 "strings": LIVE_PANEL_STRINGS,
             }

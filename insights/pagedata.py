@@ -194,7 +194,9 @@ def insights_home_get(*, user) -> dict:
 
 
 def course_tables_list(*, course_id: int) -> list[dict]:
-    return [{"id": table["id"], "name": table["name"]} for table in seat_map_get(course_id=course_id)]
+    return [
+        {"id": table["id"], "name": table["name"]} for table in seat_map_get(course_id=course_id)
+    ]
 
 
 def is_course_learner(*, course_id: int, user_id: int) -> bool:
@@ -205,7 +207,12 @@ def is_course_learner(*, course_id: int, user_id: int) -> bool:
 
 
 def course_dashboard_page(
-    *, course_id: int, matrix: dict, trends: list[dict], at_risk: list[dict], tables: list[dict],
+    *,
+    course_id: int,
+    matrix: dict,
+    trends: list[dict],
+    at_risk: list[dict],
+    tables: list[dict],
     filters: dict,
 ) -> dict:
     sessions = matrix["sessions"]
@@ -248,8 +255,10 @@ def course_dashboard_page(
         chart_id="chart-trends",
         title=str(_("Trends per week")),
         summary=str(
-            _("Line chart of weekly attendance, active share, watched-later share and poll "
-              "answer rate, in percent; the table below has the numbers.")
+            _(
+                "Line chart of weekly attendance, active share, watched-later share and poll "
+                "answer rate, in percent; the table below has the numbers."
+            )
         ),
         x_label=str(_("Week")),
         labels=[week["week"] for week in trends],
@@ -273,7 +282,9 @@ def course_dashboard_page(
             {**session, "index": index} for index, session in enumerate(sessions, start=1)
         ],
         "learners": learners,
-        "legend": [status_cell(status) for status in ("present", "watched_later", "absent", "upcoming")],
+        "legend": [
+            status_cell(status) for status in ("present", "watched_later", "absent", "upcoming")
+        ],
         "kpis": kpis,
         "charts": [trend_chart],
         "trend_chart": trend_chart,
@@ -307,9 +318,13 @@ def _percent_text(value: float | None) -> str:
 
 def _cell_detail(cell: dict) -> str:
     if cell["status"] == "present":
-        return str(_("%(attendance)s%% of the session") % {"attendance": round(cell["attendance_percent"])})
+        return str(
+            _("%(attendance)s%% of the session") % {"attendance": round(cell["attendance_percent"])}
+        )
     if cell["status"] == "watched_later":
-        return str(_("watched %(watched)s%% of the recording") % {"watched": round(cell["watch_percent"])})
+        return str(
+            _("watched %(watched)s%% of the recording") % {"watched": round(cell["watch_percent"])}
+        )
     return ""
 
 
@@ -403,12 +418,18 @@ def _session_row(row: dict) -> dict:
         "present_minutes": minutes(row["present_ms"]),
         "talk": clock(row["talk_ms"]),
         "polls_text": f"{row['polls_answered'] + row.get('playback_polls_answered', 0)} / {row['polls_open']}",
-        "quiz_text": f"{row['polls_correct']} / {row['polls_graded']}" if row["polls_graded"] else "—",
+        "quiz_text": f"{row['polls_correct']} / {row['polls_graded']}"
+        if row["polls_graded"]
+        else "—",
     }
 
 
 def _recording_row(row: dict) -> dict:
-    return {**row, "watched_minutes": minutes(row["watched_ms"]), "length_minutes": minutes(row["length_ms"])}
+    return {
+        **row,
+        "watched_minutes": minutes(row["watched_ms"]),
+        "length_minutes": minutes(row["length_ms"]),
+    }
 
 
 # --- a learner's own progress --------------------------------------------------------------------
@@ -424,8 +445,10 @@ def my_progress_page(*, progress: dict) -> dict:
         chart_id="chart-my-sessions",
         title=str(_("Your sessions, one after another")),
         summary=str(
-            _("Line chart of your attendance and your engagement score per session, in "
-              "percent; the table below has the numbers.")
+            _(
+                "Line chart of your attendance and your engagement score per session, in "
+                "percent; the table below has the numbers."
+            )
         ),
         x_label=str(_("Session")),
         labels=labels,
@@ -584,8 +607,10 @@ def program_overview_page(*, overview: dict) -> dict:
         chart_id="chart-program",
         title=str(_("Attendance and activity per course")),
         summary=str(
-            _("Bar chart of each course's mean attendance and active share, in percent; the "
-              "table below has the numbers.")
+            _(
+                "Bar chart of each course's mean attendance and active share, in percent; the "
+                "table below has the numbers."
+            )
         ),
         x_label=str(_("Course")),
         labels=[course["code"] for course in courses],
@@ -626,7 +651,11 @@ def live_panel_data(*, engagement: dict, course_id: int) -> dict:
         "dominance_percent": DOMINANCE_PERCENT,
         "present": engagement["present"],
         "silent": [
-            {"user_id": row["user_id"], "name": row["name"], "table": table_of.get(row["user_id"], "")}
+            {
+                "user_id": row["user_id"],
+                "name": row["name"],
+                "table": table_of.get(row["user_id"], ""),
+            }
             for row in engagement["silent"]
         ],
         "dominated_tables": [

@@ -51,9 +51,7 @@ def page_access(view):
 def insights_home(request: HttpRequest) -> HttpResponse:
     """Where each of the user's analytics pages is: their own progress per
     course, the dashboards of the courses they teach, their programs."""
-    return render(
-        request, "insights/home.html", pagedata.insights_home_get(user=request.user)
-    )
+    return render(request, "insights/home.html", pagedata.insights_home_get(user=request.user))
 
 
 @page_access

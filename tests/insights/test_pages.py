@@ -77,28 +77,64 @@ def _pages(built, program):
 # herself is the redirect to her progress page; for anonymous, to the login.
 EXPECTED = {
     "home": dict(
-        learner=200, other_learner=200, ta=200, instructor=200, other_instructor=200,
-        program_admin=200, stranger=200, anonymous=302,
+        learner=200,
+        other_learner=200,
+        ta=200,
+        instructor=200,
+        other_instructor=200,
+        program_admin=200,
+        stranger=200,
+        anonymous=302,
     ),
     "dashboard": dict(
-        learner=403, other_learner=403, ta=200, instructor=200, other_instructor=404,
-        program_admin=200, stranger=404, anonymous=302,
+        learner=403,
+        other_learner=403,
+        ta=200,
+        instructor=200,
+        other_instructor=404,
+        program_admin=200,
+        stranger=404,
+        anonymous=302,
     ),
     "drill_down": dict(
-        learner=302, other_learner=403, ta=200, instructor=200, other_instructor=404,
-        program_admin=200, stranger=404, anonymous=302,
+        learner=302,
+        other_learner=403,
+        ta=200,
+        instructor=200,
+        other_instructor=404,
+        program_admin=200,
+        stranger=404,
+        anonymous=302,
     ),
     "progress": dict(
-        learner=200, other_learner=200, ta=403, instructor=403, other_instructor=404,
-        program_admin=403, stranger=404, anonymous=302,
+        learner=200,
+        other_learner=200,
+        ta=403,
+        instructor=403,
+        other_instructor=404,
+        program_admin=403,
+        stranger=404,
+        anonymous=302,
     ),
     "report": dict(
-        learner=403, other_learner=403, ta=200, instructor=200, other_instructor=404,
-        program_admin=200, stranger=404, anonymous=302,
+        learner=403,
+        other_learner=403,
+        ta=200,
+        instructor=200,
+        other_instructor=404,
+        program_admin=200,
+        stranger=404,
+        anonymous=302,
     ),
     "program": dict(
-        learner=404, other_learner=404, ta=404, instructor=404, other_instructor=404,
-        program_admin=200, stranger=404, anonymous=302,
+        learner=404,
+        other_learner=404,
+        ta=404,
+        instructor=404,
+        other_instructor=404,
+        program_admin=200,
+        stranger=404,
+        anonymous=302,
     ),
 }
 
@@ -122,13 +158,21 @@ def test_the_live_json_is_for_staff_and_answers_others_in_the_api_error_shape(
     url = f"/sessions/{built.session.pk}/insights/live.json"
     seen = {name: _get(client, user, url).status_code for name, user in actors.items()}
     assert seen == dict(
-        learner=403, other_learner=403, ta=200, instructor=200, other_instructor=404,
-        program_admin=200, stranger=404, anonymous=401,
+        learner=403,
+        other_learner=403,
+        ta=200,
+        instructor=200,
+        other_instructor=404,
+        program_admin=200,
+        stranger=404,
+        anonymous=401,
     )
     denied = _get(client, actors["learner"], url)
     assert denied.json()["error"]["code"] == "role_forbidden"
     assert _get(client, None, url).json()["error"]["code"] == "not_authenticated"
-    assert _get(client, actors["instructor"], "/sessions/999999/insights/live.json").status_code == 404
+    assert (
+        _get(client, actors["instructor"], "/sessions/999999/insights/live.json").status_code == 404
+    )
 
 
 def test_a_platform_admin_opens_every_staff_page(client, built, program, platform_admin):
@@ -221,7 +265,12 @@ def test_the_drill_down_lists_what_the_learner_did_and_filters_by_mode(client, b
     assert "Played the recording" not in live_only and "Nothing matches these filters." in live_only
     ana = _get(client, instructor, f"/courses/{built.course.pk}/insights/learners/{built.ana.pk}/")
     assert "Spoke (0:04)" in ana.content.decode()
-    assert _get(client, instructor, f"/courses/{built.course.pk}/insights/learners/{instructor.pk}/").status_code == 404
+    assert (
+        _get(
+            client, instructor, f"/courses/{built.course.pk}/insights/learners/{instructor.pk}/"
+        ).status_code
+        == 404
+    )
 
 
 def test_my_progress_shows_only_my_own_numbers(client, built):
@@ -290,14 +339,22 @@ def test_the_live_json_names_the_silent_and_the_dominated_tables(client, course,
         user = EnrollmentFactory(course=course, role=Role.LEARNER, user__display_name=name).user
         SeatFactory(course=course, table=table, user=user)
         Attendance.objects.create(
-            session=session, user=user, connection=f"c-{name}", joined_at=now - timedelta(minutes=25)
+            session=session,
+            user=user,
+            connection=f"c-{name}",
+            joined_at=now - timedelta(minutes=25),
         )
         people[name] = user
     for name, seconds in (("Ines", 50), ("Jon", 5)):
         event_record(
-            verb="spoke", object_type="live_session", object_id=session.pk,
-            actor=people[name], course=course, live_session_id=session.pk,
-            duration_ms=seconds * 1000, occurred_at=now - timedelta(minutes=3),
+            verb="spoke",
+            object_type="live_session",
+            object_id=session.pk,
+            actor=people[name],
+            course=course,
+            live_session_id=session.pk,
+            duration_ms=seconds * 1000,
+            occurred_at=now - timedelta(minutes=3),
         )
     data = _get(client, instructor, f"/sessions/{session.pk}/insights/live.json").json()
     assert data["present"] == 3
