@@ -56,7 +56,7 @@ class CourseFilterForm(FilterForm, DateRangeMixin):
     q = forms.CharField(label=_("Learner"), required=False, max_length=100)
     table = forms.TypedChoiceField(label=_("Table"), required=False, coerce=int, empty_value=None)
     status = forms.ChoiceField(
-        label=_("Shows learners who were"),
+        label=_("Status in any session"),
         required=False,
         choices=[("", _("Any"))]
         + [(value, label) for value, label in SessionStatus.choices if value != "upcoming"],

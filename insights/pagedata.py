@@ -16,7 +16,8 @@ from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
-from classroom.selectors import seat_map_get
+from classroom.models import Poll
+from classroom.selectors import poll_results_get, seat_map_get
 from courses.access import course_role_get
 from courses.models import STAFF_ROLES, Course, Program, Role, User
 from courses.selectors import course_list_for_user
@@ -253,7 +254,7 @@ def course_dashboard_page(
     ]
     trend_chart = chart_build(
         chart_id="chart-trends",
-        title=str(_("Trends per week")),
+        title=str(_("Per week, in percent of the learners of each session")),
         summary=str(
             _(
                 "Line chart of weekly attendance, active share, watched-later share and poll "
@@ -350,6 +351,10 @@ def learner_timeline_page(*, timeline: dict, filters: dict, page: str | None) ->
     return {
         "learner": timeline["user"],
         "course_row": timeline["course"],
+        "risk_labels": [
+            selectors.RISK_LABELS.get(code, code)
+            for code in (timeline["course"] or {}).get("risk_reasons", [])
+        ],
         "kpis": _learner_kpis(timeline["course"]),
         "session_rows": [_session_row(row) for row in timeline["sessions"]],
         "recording_rows": [_recording_row(row) for row in timeline["recordings"]],
@@ -519,7 +524,7 @@ def session_report_page(*, report: dict) -> dict:
     learners.sort(key=lambda row: row["name"].lower())
     medians = report["medians"]
     present = [row for row in learners if row["present_ms"] > 0]
-    polls = [_poll_summary(poll, present=len(present)) for poll in report["polls"]]
+    polls = [_poll_summary(poll, present=len(present)) for poll in _with_correct(report["polls"])]
     tables = [
         {
             **table,
@@ -584,6 +589,24 @@ def session_report_page(*, report: dict) -> dict:
             "end": session["ended_at"] or session["started_at"],
         },
     }
+
+
+def _with_correct(polls: list[dict]) -> list[dict]:
+    """Staff see how many were right in a quiz before its results are
+    published (the report's selector reads the learners' view of results)."""
+    missing = [p["id"] for p in polls if p["is_quiz"] and "correct_count" not in p["results"]]
+    if not missing:
+        return polls
+    correct = {
+        poll.pk: poll_results_get(poll=poll, for_staff=True).get("correct_count")
+        for poll in Poll.objects.filter(pk__in=missing).select_related("session")
+    }
+    return [
+        {**p, "results": {**p["results"], "correct_count": correct[p["id"]]}}
+        if p["id"] in correct
+        else p
+        for p in polls
+    ]
 
 
 def _poll_summary(poll: dict, *, present: int) -> dict:

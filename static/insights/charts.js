@@ -48,6 +48,7 @@ function config(spec) {
         pointStyle: MARKERS[index % MARKERS.length],
         pointRadius: type === "line" ? 4 : undefined,
         borderWidth: 2,
+        maxBarThickness: 56,
         spanGaps: true,
         tension: 0,
       })),
