@@ -23,9 +23,6 @@ from insights.xapi import event_rows, recording_lengths, statement_from_event
 
 LRS_BOOKMARK = "lrs"
 XAPI_VERSION = "1.0.3"
-# Events younger than this wait for the next run: an id taken by a
-# transaction still open must not be jumped over (ids are taken at insert).
-SETTLE = timedelta(seconds=30)
 MAX_BATCHES_PER_RUN = 20
 
 
@@ -41,13 +38,17 @@ def _statements_url() -> str:
     return settings.INSIGHTS_LRS_ENDPOINT.rstrip("/") + "/statements"
 
 
-def lrs_push(*, batch: int | None = None, settle: timedelta = SETTLE) -> dict:
+def lrs_push(*, batch: int | None = None, settle: timedelta | None = None) -> dict:
     """Push every settled event past the bookmark, batch by batch. Returns
     {"pushed": n, "last_event_id": id}; raises LrsError on a failed batch
     (after recording it on the bookmark)."""
     if not lrs_configured():
         return {"pushed": 0, "last_event_id": None, "configured": False}
     batch = batch or settings.INSIGHTS_LRS_BATCH
+    # Events younger than this wait for the next run: an id taken by a
+    # transaction still open must not be jumped over (ids are taken at insert).
+    if settle is None:
+        settle = timedelta(seconds=settings.INSIGHTS_LRS_SETTLE_SECONDS)
     pushed = 0
     for _ in range(MAX_BATCHES_PER_RUN):
         try:
