@@ -270,6 +270,9 @@ INSIGHTS_LRS_USERNAME = env_str("INSIGHTS_LRS_USERNAME")
 INSIGHTS_LRS_PASSWORD = env_str("INSIGHTS_LRS_PASSWORD")
 INSIGHTS_LRS_BATCH = env_int("INSIGHTS_LRS_BATCH", 500)
 INSIGHTS_LRS_TIMEOUT = env_float("INSIGHTS_LRS_TIMEOUT", 30.0)
+# Events younger than this wait for the next push (an id of a transaction
+# still open must not be jumped over).
+INSIGHTS_LRS_SETTLE_SECONDS = env_float("INSIGHTS_LRS_SETTLE_SECONDS", 30.0)
 # The IRI base of statement objects and the actor account's home page.
 INSIGHTS_XAPI_BASE = env_str("INSIGHTS_XAPI_BASE", "https://roundtable.example.org")
 

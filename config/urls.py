@@ -23,7 +23,8 @@ from classroom.views import transcript as transcript_views
 from core.api.parsers import JSONParser
 from core.views import healthz
 from courses.api.views import CourseDetailApi, CourseListApi, MeApi
-from insights.urls import urlpatterns as insights_page_patterns
+from insights.page_urls import urlpatterns as insights_page_patterns
+from insights.urls import urlpatterns as insights_patterns
 from livemedia import views as media_views
 from lti.urls import urlpatterns as lti_patterns
 from playback.urls import urlpatterns as playback_patterns
@@ -114,6 +115,7 @@ urlpatterns = [
     *api_patterns,
     *playback_patterns,
     *lti_patterns,
+    *insights_patterns,
     *insights_page_patterns,
 ]
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from classroom import hooks
-from insights.pagedata import LIVE_PANEL_STRINGS, SILENT_WINDOW_MINUTES
+from insights.pagedata import DOMINANCE_PERCENT, LIVE_PANEL_STRINGS, SILENT_WINDOW_MINUTES
 
 
 def course_page_links(*, course, is_staff: bool) -> list[dict]:
@@ -38,9 +38,10 @@ def live_page_context(*, access) -> dict:
         "console_panels": [
             {
                 "template": "insights/_live_panel.html",
-                "url": reverse("insights-session-live-data", kwargs={"session_id": session_id}),
+                "url": reverse("api-insights-live", kwargs={"session_id": session_id}),
                 "report_url": reverse("insights-session-report", kwargs={"session_id": session_id}),
                 "window_minutes": SILENT_WINDOW_MINUTES,
+                "dominance_percent": DOMINANCE_PERCENT,
                 "strings": LIVE_PANEL_STRINGS,
             }
         ]

@@ -70,7 +70,8 @@ def _names(user_ids) -> dict[int, str]:
     }
 
 
-def _tables(course_id: int) -> dict[int, str]:
+def tables_of_course(course_id: int) -> dict[int, str]:
+    """Table names by id (one query)."""
     return dict(Table.objects.filter(course_id=course_id).values_list("id", "name"))
 
 
@@ -126,7 +127,7 @@ def session_report_get(session_id: int) -> dict:
         .values(*SESSION_ROW_FIELDS)
     )
     names = _names(r["user_id"] for r in rows)
-    table_names = _tables(info.course_id)
+    table_names = tables_of_course(info.course_id)
     for row in rows:
         row["name"] = names.get(row["user_id"], "")
         row["table"] = table_names.get(row["table_id"], "")
@@ -251,7 +252,7 @@ def course_matrix_get(course_id: int, filters: dict | None = None) -> dict:
         if cell["table_id"] is not None:
             mine["table_id"] = cell["table_id"]
     names = _names(by_user)
-    table_names = _tables(course_id)
+    table_names = tables_of_course(course_id)
     learners = []
     for user_id, mine in by_user.items():
         if filters.get("table") and str(mine["table_id"]) != str(filters["table"]):
@@ -383,7 +384,7 @@ def table_view_get(course_id: int) -> list[dict]:
         .values("table_id", "user_id", "talk_ms", "engagement_score", "status", "live_session_id")
     )
     names = _names(r["user_id"] for r in rows)
-    table_names = _tables(course_id)
+    table_names = tables_of_course(course_id)
     tables: dict[int, dict] = {}
     for row in rows:
         table = tables.setdefault(
@@ -602,7 +603,7 @@ def live_engagement_get(session_id: int, *, now: datetime | None = None) -> dict
         for u in present
     ]
     tables = table_balance(rows)
-    table_names = _tables(info.course_id)
+    table_names = tables_of_course(info.course_id)
     names = _names(set(silent) | {t["dominated_by"] for t in tables if t["dominated_by"]})
     polls = []
     for poll in Poll.objects.filter(session_id=session_id, state=PollState.OPEN).annotate(

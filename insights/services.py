@@ -18,6 +18,7 @@ ROLLUP_BOOKMARK = "rollups"
 BATCH = 50_000
 GAP_PATIENCE = timedelta(minutes=10)  # a missing id not seen by then was rolled back
 PROGRESS_MARGIN = timedelta(seconds=5)
+MAX_GAPS = 10_000
 
 
 def _bookmark(name: str) -> Bookmark:
@@ -68,10 +69,12 @@ def rollups_update(*, batch: int = BATCH) -> dict:
             for key, first in bookmark.gaps.items()
             if int(key) not in seen and run_at - parse_datetime(first) < GAP_PATIENCE
         }
-        if len(events) and new_last > start:
-            present = {row[0] for row in events if row[0] > start}
+        present = {row[0] for row in events if row[0] > start}
+        # Ids jumped over may belong to transactions still open. The first run
+        # (start 0) and a sequence that leapt far ahead record none.
+        if start and 0 < new_last - start <= len(present) + MAX_GAPS:
             for missing in range(start + 1, new_last):
-                if missing not in present and len(gaps) < 10_000:
+                if missing not in present and len(gaps) < MAX_GAPS:
                     gaps[str(missing)] = run_at.isoformat()
         bookmark.last_event_id = new_last
         bookmark.gaps = gaps

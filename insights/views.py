@@ -14,13 +14,12 @@ from __future__ import annotations
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from core.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
-from core.middleware import api_error_response
+from core.errors import NotFoundError, PermissionDeniedError
 from insights import pagedata, selectors
 from insights.access import (
     access_insights_course,
@@ -73,6 +72,7 @@ def course_dashboard(request: HttpRequest, course_id: int) -> HttpResponse:
             tables=selectors.table_view_get(course_id),
             filters=filters,
         ),
+        "export_url": reverse("api-insights-course-csv", kwargs={"course_id": course_id}),
     }
     return render(request, "insights/course.html", context, status=400 if form.errors else 200)
 
@@ -120,6 +120,7 @@ def session_report(request: HttpRequest, session_id: int) -> HttpResponse:
         "course": access.course,
         "session": session,
         **pagedata.session_report_page(report=selectors.session_report_get(session_id)),
+        "export_url": reverse("api-insights-session-csv", kwargs={"session_id": session_id}),
     }
     return render(request, "insights/session_report.html", context)
 
@@ -132,23 +133,3 @@ def program_overview(request: HttpRequest, program_id: int) -> HttpResponse:
         **pagedata.program_overview_page(overview=selectors.program_overview_get(program.pk)),
     }
     return render(request, "insights/program.html", context)
-
-
-@never_cache
-@require_GET
-def session_live_data(request: HttpRequest, session_id: int) -> JsonResponse:
-    """The console panel's measures (docs/api.md, "Page data"): staff only.
-    Answers in the API's error shape, never with a login redirect."""
-    try:
-        _access, session = access_insights_session(user=request.user, session_id=session_id)
-    except NotAuthenticatedError as error:
-        return api_error_response(401, error.message, error.code)
-    except NotFoundError as error:
-        return api_error_response(404, error.message, error.code)
-    except PermissionDeniedError as error:
-        return api_error_response(403, error.message, error.code)
-    return JsonResponse(
-        pagedata.live_panel_data(
-            engagement=selectors.live_engagement_get(session_id), course_id=session.course_id
-        )
-    )

@@ -1,8 +1,8 @@
 // The console's "Engagement measures" panel (templates/insights/_live_panel.html):
 // the session's measures as they accumulate, read every REFRESH_MS from the
-// staff-only JSON endpoint named in data-url (docs/api.md, "Page data"). It
-// reads what the rollups already hold: no socket of its own, and nothing is
-// fetched while the tab is hidden.
+// staff-only insights API named in data-url (GET /api/insights/sessions/<id>/live/,
+// docs/api.md). No socket of its own, and nothing is fetched while the tab is
+// hidden.
 
 const REFRESH_MS = 15_000;
 
@@ -85,7 +85,7 @@ class LivePanel {
     const r = this.refs;
     r.body.hidden = false;
     r.updated.textContent = format(t.updated, {
-      time: new Date(data.generated_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
+      time: new Date(data.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
     });
     r.summary.textContent = format(t.summary, { present: data.present });
 
@@ -95,7 +95,6 @@ class LivePanel {
           "li",
           {},
           h("span", { class: "live-insights__name", text: person.name }),
-          h("span", { class: "muted", text: person.table || t.no_table }),
         ),
       ),
     );
@@ -108,15 +107,15 @@ class LivePanel {
         h(
           "li",
           {},
-          h("span", { class: "live-insights__name", text: table.table }),
-          h("span", { text: format(t.dominated_by, { name: table.name, share: table.share_percent }) }),
-          meter(table.share_percent),
+          h("span", { class: "live-insights__name", text: table.name || t.no_table }),
+          h("span", { text: format(t.dominated_by, { name: table.user, share: Math.round(100 * table.share) }) }),
+          meter(100 * table.share),
         ),
       ),
     );
     r["dominated-count"].textContent = `(${data.dominated_tables.length})`;
     r["dominated-empty"].hidden = data.dominated_tables.length > 0;
-    r["dominated-empty"].textContent = format(t.dominated_none, { share: data.dominance_percent });
+    r["dominated-empty"].textContent = format(t.dominated_none, { share: this.root.dataset.dominancePercent });
 
     r.polls.replaceChildren(
       ...data.polls.map((poll) =>

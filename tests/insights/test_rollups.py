@@ -105,3 +105,53 @@ def test_course_row_sums_the_sessions(history):
     cid = CourseRollup.objects.get(user=history.cid)
     assert cid.sessions_absent == 1
     assert cid.risk_reasons == []  # one absence is not yet a risk
+
+
+def test_review_activity_and_the_course_score(history, settings):
+    # The reinforcement app registers its review keys; until then the log
+    # stores unregistered keys as production does (logged, not refused).
+    settings.ANALYTICS_EVENTS_STRICT = False
+    review = {
+        "mode": "review",
+        "object_type": "poll",
+        "object_id": history.poll.pk,
+        "live_session_id": None,
+    }
+    history.record(
+        "answered",
+        history.ana,
+        3 * 24 * 60,
+        success=True,
+        extensions={"predicted_recall": 0.9},
+        **review,
+    )
+    history.record(
+        "answered",
+        history.ana,
+        4 * 24 * 60,
+        success=False,
+        extensions={"predicted_recall": 0.7},
+        **review,
+    )
+    rollups_course_rebuild(course_id=history.course.pk)
+    ana = CourseRollup.objects.get(user=history.ana)
+    assert (ana.reviews_done, ana.reviews_correct, ana.review_recall_mean) == (2, 1, 0.8)
+    # 0.8 × 72.7 (the one session) + 0.2 × 100 × 0.8 (mean predicted recall) = 74.16
+    assert ana.engagement_score == 74.2
+    # Review answers are not live acts: the session row is unchanged.
+    assert _row(history, history.ana).windows_active == 3
+
+
+def test_falling_participation_compares_the_last_two_sessions_with_before():
+    def held(*scores):
+        return [{"engagement_score": s} for s in scores]
+
+    quiet = {"sessions_absent": 0, "cards_overdue": None}
+    # Before: 80; last two: 40 < 0.7 × 80 = 56.
+    assert rollups.risk_reasons(held(80, 80, 40, 40), quiet) == ["falling_participation"]
+    assert rollups.risk_reasons(held(80, 80, 60, 60), quiet) == []  # 60 ≥ 56
+    assert rollups.risk_reasons(held(80, 20, 20), quiet) == []  # fewer than 4 sessions
+    assert rollups.risk_reasons(held(), {"sessions_absent": 2, "cards_overdue": 5}) == [
+        "absent_not_caught_up",
+        "overdue_reviews",
+    ]
