@@ -56,12 +56,13 @@ class CourseFilterForm(FilterForm, DateRangeMixin):
     q = forms.CharField(label=_("Learner"), required=False, max_length=100)
     table = forms.TypedChoiceField(label=_("Table"), required=False, coerce=int, empty_value=None)
     status = forms.ChoiceField(
-        label=_("Status in any session"),
+        label=_("Status"),
         required=False,
         choices=[("", _("Any"))]
         + [(value, label) for value, label in SessionStatus.choices if value != "upcoming"],
     )
     field_order = ["q", "table", "status", "since", "until"]
+    note = _("Status keeps the learners who had it in at least one session.")
 
     def __init__(self, data=None, *, tables=(), **kwargs):
         super().__init__(data, **kwargs)

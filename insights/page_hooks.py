@@ -20,11 +20,11 @@ def course_page_links(*, course, is_staff: bool) -> list[dict]:
 
 
 def past_sessions_reports(*, sessions, is_staff: bool) -> None:
-    """Staff reach each past session's report from the course page."""
+    """Staff reach the report of each past session that was held."""
     for session in sessions:
         session.report_url = (
             reverse("insights-session-report", kwargs={"session_id": session.pk})
-            if is_staff
+            if is_staff and session.started_at is not None
             else None
         )
 

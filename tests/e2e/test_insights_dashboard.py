@@ -52,7 +52,7 @@ def test_an_instructor_filters_the_dashboard_drills_into_a_learner_and_reads_a_c
     _accessible(teacher, "dashboard")
 
     # Filter: only learners with an absence; the address carries it.
-    teacher.get_by_label("Status in any session").select_option("absent")
+    teacher.get_by_label("Status", exact=True).select_option("absent")
     teacher.get_by_role("button", name="Apply").click()
     teacher.wait_for_url(re.compile(r".*status=absent.*"))
     expect(matrix.locator("tbody tr")).to_have_count(2)  # Dana, Femi
