@@ -7,12 +7,17 @@ screenshots land in test-artifacts/."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from analytics.services import event_record
+from classroom.models import Attendance, SessionState
 from tests.e2e.axe import axe_violations
 from tests.e2e.test_pages import log_in
+from tests.factories import LiveSessionFactory
 from tests.insights.semester import semester_build
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(150)]
@@ -78,6 +83,35 @@ def test_an_instructor_filters_the_dashboard_drills_into_a_learner_and_reads_a_c
     expect(teacher.locator("ul.presence li")).to_have_count(6)
     teacher.screenshot(path=output_dir / "04-report.png", full_page=True)
     _accessible(teacher, "session report")
+
+    # During a live session the console's panel names who has been silent.
+    now = timezone.now()
+    live = LiveSessionFactory(
+        course=course,
+        title="Week 6: Live",
+        state=SessionState.LIVE,
+        scheduled_start=now - timedelta(minutes=30),
+        scheduled_end=now + timedelta(minutes=30),
+        started_at=now - timedelta(minutes=30),
+    )
+    for index, user in enumerate(semester.learners.values()):
+        Attendance.objects.create(
+            session=live, user=user, connection=f"c{index}", joined_at=now - timedelta(minutes=20)
+        )
+    for user in list(semester.learners.values())[1:]:
+        event_record(
+            verb="raised_hand",
+            object_type="live_session",
+            object_id=live.pk,
+            actor=user,
+            course=course,
+            live_session_id=live.pk,
+            occurred_at=now - timedelta(minutes=2),
+        )
+    teacher.goto(f"{asgi_server}/sessions/{live.pk}/live/")
+    panel = teacher.locator("[data-live-insights]")
+    expect(panel.locator("[data-ref=silent]")).to_have_text("Amara Okafor", timeout=15_000)
+    expect(panel).to_contain_text("6 learners here now.")
 
     # Amara, a learner, reaches her own progress from the course page.
     amara = log_in(
