@@ -35,6 +35,7 @@ WEIGHT_REVIEW = 0.2
 RISK_ABSENCES = 2
 RISK_FALL_RATIO = 0.7
 RISK_OVERDUE_CARDS = 5
+FEW_LEARNERS = 100  # below this, a session's events are read for those learners only
 
 SESSION_FIELDS = (
     "id",
@@ -142,11 +143,10 @@ def session_rows_compute(
             "last_id": 0,
         }
     )
-    events = (
-        LearningEvent.objects.filter(live_session_id=info.id, actor_id__isnull=False)
-        .order_by("occurred_at", "id")
-        .values_list(*SESSION_FIELDS)
-    )
+    events = LearningEvent.objects.filter(live_session_id=info.id, actor_id__isnull=False)
+    if len(wanted) <= FEW_LEARNERS:
+        events = events.filter(actor_id__in=sorted(wanted))
+    events = events.order_by("occurred_at", "id").values_list(*SESSION_FIELDS)
     for event_id, actor, verb, mode, at, object_id, success, duration, media in events.iterator(
         chunk_size=5000
     ):
@@ -551,3 +551,35 @@ def course_refresh(course_id: int, user_ids: Iterable[int] | None = None) -> Non
             [CourseRollup(course_id=course_id, user_id=u, **r) for u, r in rows.items()],
             ["course", "user"],
         )
+
+
+def learners_refresh(
+    course_id: int, user_ids: Iterable[int], *, since: datetime | None = None
+) -> None:
+    """Recompute some learners' rows across a course: their enrollment changed
+    (rows appear for a new learner, go for a former one), or their seat did
+    (`since`: the first seating change; sessions that ended before it keep
+    their table)."""
+    learners = set(sources.learner_ids(course_id))
+    user_ids = set(user_ids)
+    gone = sorted(user_ids - learners)
+    if gone:
+        for model in (SessionRollup, RecordingRollup, CourseRollup):
+            model.objects.filter(course_id=course_id, user_id__in=gone).delete()
+    users = sorted(user_ids & learners)
+    if not users:
+        return
+    for info in sources.sessions_info(course_id=course_id).values():
+        until = info.end or info.scheduled_start
+        if since is not None and until < since:
+            continue
+        rows = session_rows_compute(info, users)
+        _upsert(
+            SessionRollup,
+            [SessionRollup(live_session_id=info.id, user_id=u, **r) for u, r in rows.items()],
+            ["live_session_id", "user"],
+        )
+    if since is None:
+        for recording in sources.recordings_info(course_id=course_id):
+            recording_refresh(recording)
+    course_refresh(course_id, users)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Avg, Count, Min, Q
+from django.db.models import Avg, Count, F, Min, Q, Sum
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from analytics.selectors import event_list, session_events_list
@@ -299,47 +300,39 @@ def course_matrix_get(course_id: int, filters: dict | None = None) -> dict:
 
 
 def course_trends_get(course_id: int) -> list[dict]:
-    """Per ISO week of held sessions: mean attendance %, share active, poll
-    answer rate, how many caught up later, mean engagement score."""
-    weeks: dict[tuple[int, int], list[dict]] = defaultdict(list)
-    for row in (
-        SessionRollup.objects.filter(course_id=course_id)
-        .exclude(status=SessionStatus.UPCOMING)
-        .values(
-            "session_start",
-            "status",
-            "attendance_percent",
-            "is_active",
-            "polls_open",
-            "polls_answered",
-            "playback_polls_answered",
-            "engagement_score",
-            "live_session_id",
+    """Per ISO week of held sessions: mean attendance %, shares present,
+    caught up later and active, poll answer rate, mean engagement score
+    (one grouped query)."""
+    held = SessionRollup.objects.filter(course_id=course_id).exclude(status=SessionStatus.UPCOMING)
+    weeks = (
+        held.annotate(week=TruncWeek("session_start", tzinfo=UTC))
+        .values("week")
+        .annotate(
+            rows=Count("id"),
+            sessions=Count("live_session_id", distinct=True),
+            attendance=Avg("attendance_percent"),
+            present=Count("id", filter=Q(status=SessionStatus.PRESENT)),
+            later=Count("id", filter=Q(status=SessionStatus.WATCHED_LATER)),
+            active=Count("id", filter=Q(is_active=True)),
+            polls=Sum("polls_open"),
+            answered=Sum(F("polls_answered") + F("playback_polls_answered")),
+            score=Avg("engagement_score"),
         )
-    ):
-        year, week, _day = row["session_start"].isocalendar()
-        weeks[(year, week)].append(row)
+        .order_by("week")
+    )
     trends = []
-    for (year, week), rows in sorted(weeks.items()):
-        polls = sum(r["polls_open"] for r in rows)
+    for row in weeks:
+        year, week, _day = row["week"].isocalendar()
         trends.append(
             {
                 "week": f"{year}-W{week:02d}",
-                "sessions": len({r["live_session_id"] for r in rows}),
-                "attendance_percent": round(
-                    sum(r["attendance_percent"] for r in rows) / len(rows), 1
-                ),
-                "present_percent": _percent(
-                    sum(1 for r in rows if r["status"] == SessionStatus.PRESENT), len(rows)
-                ),
-                "watched_later_percent": _percent(
-                    sum(1 for r in rows if r["status"] == SessionStatus.WATCHED_LATER), len(rows)
-                ),
-                "active_percent": _percent(sum(1 for r in rows if r["is_active"]), len(rows)),
-                "poll_answer_percent": _percent(
-                    sum(r["polls_answered"] + r["playback_polls_answered"] for r in rows), polls
-                ),
-                "engagement_score": round(sum(r["engagement_score"] for r in rows) / len(rows), 1),
+                "sessions": row["sessions"],
+                "attendance_percent": round(row["attendance"], 1),
+                "present_percent": _percent(row["present"], row["rows"]),
+                "watched_later_percent": _percent(row["later"], row["rows"]),
+                "active_percent": _percent(row["active"], row["rows"]),
+                "poll_answer_percent": _percent(row["answered"] or 0, row["polls"] or 0),
+                "engagement_score": round(row["score"], 1),
             }
         )
     return trends
@@ -377,44 +370,42 @@ def at_risk_list(course_id: int) -> list[dict]:
 
 def table_view_get(course_id: int) -> list[dict]:
     """The persistent tables across the course: members, mean engagement,
-    talk per member and the table's equity index over all held sessions."""
+    talk per member and the table's equity index over all held sessions
+    (one grouped query)."""
     rows = list(
         SessionRollup.objects.filter(course_id=course_id, table_id__isnull=False)
         .exclude(status=SessionStatus.UPCOMING)
-        .values("table_id", "user_id", "talk_ms", "engagement_score", "status", "live_session_id")
+        .values("table_id", "user_id")
+        .annotate(talk_ms=Sum("talk_ms"), score=Avg("engagement_score"), sessions=Count("id"))
+        .order_by("table_id", "user_id")
     )
     names = _names(r["user_id"] for r in rows)
     table_names = tables_of_course(course_id)
-    tables: dict[int, dict] = {}
+    tables: dict[int, list[dict]] = defaultdict(list)
     for row in rows:
-        table = tables.setdefault(
-            row["table_id"], {"members": defaultdict(lambda: {"talk_ms": 0, "scores": []})}
-        )
-        member = table["members"][row["user_id"]]
-        member["talk_ms"] += row["talk_ms"]
-        member["scores"].append(row["engagement_score"])
+        tables[row["table_id"]].append(row)
     view = []
-    for table_id, table in sorted(tables.items()):
-        members = table["members"]
-        total = sum(m["talk_ms"] for m in members.values())
+    for table_id, members in tables.items():
+        total = sum(m["talk_ms"] for m in members)
+        sessions = sum(m["sessions"] for m in members)
         view.append(
             {
                 "table_id": table_id,
                 "name": table_names.get(table_id, ""),
                 "talk_ms": total,
-                "equity": rollups.equity_index(m["talk_ms"] for m in members.values()),
+                "equity": rollups.equity_index(m["talk_ms"] for m in members),
                 "engagement_score": round(
-                    statistics.mean(s for m in members.values() for s in m["scores"]), 1
+                    sum(m["score"] * m["sessions"] for m in members) / sessions, 1
                 ),
                 "members": [
                     {
-                        "user_id": user_id,
-                        "name": names.get(user_id, ""),
+                        "user_id": m["user_id"],
+                        "name": names.get(m["user_id"], ""),
                         "talk_ms": m["talk_ms"],
                         "talk_share": round(m["talk_ms"] / total, 3) if total else None,
-                        "engagement_score": round(statistics.mean(m["scores"]), 1),
+                        "engagement_score": round(m["score"], 1),
                     }
-                    for user_id, m in sorted(members.items())
+                    for m in members
                 ],
             }
         )

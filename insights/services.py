@@ -4,7 +4,7 @@ finalisation and a course's rebuild (docs/analytics.md#rollups)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +19,18 @@ BATCH = 50_000
 GAP_PATIENCE = timedelta(minutes=10)  # a missing id not seen by then was rolled back
 PROGRESS_MARGIN = timedelta(seconds=5)
 MAX_GAPS = 10_000
+FIELDS = (
+    "id",
+    "course_id",
+    "live_session_id",
+    "recording_id",
+    "actor_id",
+    "verb",
+    "object_id",
+    "occurred_at",
+)
+# Events that change who has rollups in a course (their object is the user).
+MEMBERSHIP_VERBS = ("enrolled", "unenrolled")
 
 
 def _bookmark(name: str) -> Bookmark:
@@ -37,21 +49,22 @@ def rollups_update(*, batch: int = BATCH) -> dict:
         since = bookmark.last_run_at
         start = bookmark.last_event_id
         events = list(
-            LearningEvent.objects.filter(id__gt=start)
-            .order_by("id")
-            .values_list("id", "course_id", "live_session_id", "recording_id", "actor_id")[:batch]
+            LearningEvent.objects.filter(id__gt=start).order_by("id").values_list(*FIELDS)[:batch]
         )
         gap_ids = [int(key) for key in bookmark.gaps]
         if gap_ids:
-            events += list(
-                LearningEvent.objects.filter(id__in=gap_ids).values_list(
-                    "id", "course_id", "live_session_id", "recording_id", "actor_id"
-                )
-            )
+            events += list(LearningEvent.objects.filter(id__in=gap_ids).values_list(*FIELDS))
         sessions: set[int] = set()
         recordings: dict[int, set[int]] = defaultdict(set)
         courses: dict[int, set[int]] = defaultdict(set)
-        for _id, course, session, recording, actor in events:
+        members: dict[int, set[int]] = defaultdict(set)
+        seats: dict[int, dict[int, datetime]] = defaultdict(dict)
+        for _id, course, session, recording, actor, verb, object_id, at in events:
+            if course is not None and verb in MEMBERSHIP_VERBS and object_id.isdigit():
+                members[course].add(int(object_id))
+            if course is not None and verb == "seated" and actor is not None:
+                first = seats[course].get(actor)
+                seats[course][actor] = at if first is None else min(first, at)
             if session is not None:
                 sessions.add(session)
             if recording is not None and actor is not None:
@@ -62,6 +75,10 @@ def rollups_update(*, batch: int = BATCH) -> dict:
             for recording, user in sources.watch_progress_changed(since - PROGRESS_MARGIN):
                 recordings[recording].add(user)
         counts = _apply(sessions, recordings, courses)
+        for course, users in members.items():
+            rollups.learners_refresh(course, users)
+        for course, moved in seats.items():
+            rollups.learners_refresh(course, moved, since=min(moved.values()))
         seen = {row[0] for row in events}
         new_last = max([start, *seen]) if seen else start
         gaps = {

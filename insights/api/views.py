@@ -39,7 +39,7 @@ class MatrixFilterInput(InputSerializer):
 
 
 class PageInput(InputSerializer):
-    after = serializers.IntegerField(required=False, min_value=0, default=0)
+    after = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=PAGE_MAX, default=500)
 
 
@@ -61,6 +61,50 @@ def _stream(lines, *, filename: str, content_type: str) -> StreamingHttpResponse
 
 
 JSON = {200: OpenApiTypes.OBJECT}
+
+
+class TrendWeekOutput(serializers.Serializer):
+    week = serializers.CharField(help_text="ISO week, e.g. 2026-W10")
+    sessions = serializers.IntegerField()
+    attendance_percent = serializers.FloatField()
+    present_percent = serializers.FloatField(allow_null=True)
+    watched_later_percent = serializers.FloatField(allow_null=True)
+    active_percent = serializers.FloatField(allow_null=True)
+    poll_answer_percent = serializers.FloatField(allow_null=True)
+    engagement_score = serializers.FloatField()
+
+
+class RiskReasonOutput(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+
+
+class AtRiskOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    name = serializers.CharField()
+    reasons = RiskReasonOutput(many=True)
+    engagement_score = serializers.FloatField()
+    sessions_absent = serializers.IntegerField()
+    sessions_held = serializers.IntegerField()
+    cards_overdue = serializers.IntegerField(allow_null=True)
+    last_activity_at = serializers.DateTimeField(allow_null=True)
+
+
+class TableMemberOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    name = serializers.CharField()
+    talk_ms = serializers.IntegerField()
+    talk_share = serializers.FloatField(allow_null=True)
+    engagement_score = serializers.FloatField()
+
+
+class TableOutput(serializers.Serializer):
+    table_id = serializers.IntegerField()
+    name = serializers.CharField()
+    talk_ms = serializers.IntegerField()
+    equity = serializers.FloatField(allow_null=True, help_text="1 − Gini of the members' talk")
+    engagement_score = serializers.FloatField()
+    members = TableMemberOutput(many=True)
 
 
 class SessionReportApi(APIView):
@@ -118,21 +162,21 @@ class CourseMatrixApi(APIView):
 
 
 class CourseTrendsApi(APIView):
-    @extend_schema(responses=JSON, summary="A course's measures per week (staff)")
+    @extend_schema(responses=TrendWeekOutput(many=True), summary="A course's measures per week")
     def get(self, request: Request, course_id: int) -> Response:
         access_insights_course(user=request.user, course_id=course_id)
         return Response(selectors.course_trends_get(course_id))
 
 
 class AtRiskListApi(APIView):
-    @extend_schema(responses=JSON, summary="Learners at risk, with the reasons (staff)")
+    @extend_schema(responses=AtRiskOutput(many=True), summary="Learners at risk, with reasons")
     def get(self, request: Request, course_id: int) -> Response:
         access_insights_course(user=request.user, course_id=course_id)
         return Response(selectors.at_risk_list(course_id))
 
 
 class TableViewApi(APIView):
-    @extend_schema(responses=JSON, summary="The course's tables: talk balance, engagement")
+    @extend_schema(responses=TableOutput(many=True), summary="The course's tables: talk balance")
     def get(self, request: Request, course_id: int) -> Response:
         access_insights_course(user=request.user, course_id=course_id)
         return Response(selectors.table_view_get(course_id))

@@ -100,3 +100,33 @@ def test_finalising_a_session_marks_its_rows_final(history):
     rollups_session_finalise(session_id=history.session.pk)
     assert set(SessionRollup.objects.values_list("is_final", flat=True)) == {True}
     assert CourseRollup.objects.count() == 4
+
+
+def test_enrollment_and_seating_changes_match_the_rebuild(history, instructor):
+    from courses.models import Role
+    from courses.services import enrollment_deactivate, enrollment_set
+    from tests.factories import TableFactory, UserFactory
+
+    rollups_update()
+    newcomer = UserFactory(display_name="Eve")
+    enrollment_set(user=newcomer, course=history.course, role=Role.LEARNER, actor=instructor)
+    enrollment_deactivate(user=history.cid, course=history.course, actor=instructor)
+    other = TableFactory(course=history.course)
+    # Dee moved before the session (a late record of it): the session's table changes.
+    history.record(
+        "seated",
+        history.dee,
+        -30,
+        object_type="table",
+        object_id=other.pk,
+        live_session_id=None,
+        extensions={"method": "manual", "by": instructor.pk, "from_table": None},
+    )
+    rollups_update()
+    assert SessionRollup.objects.get(user=newcomer).status == "absent"
+    assert not SessionRollup.objects.filter(user=history.cid).exists()
+    assert not CourseRollup.objects.filter(user=history.cid).exists()
+    assert SessionRollup.objects.get(user=history.dee).table_id == other.pk
+    incremental = snapshot()
+    rollups_course_rebuild(course_id=history.course.pk)
+    assert snapshot() == incremental
