@@ -3,7 +3,7 @@
 The numbers come from the rollups, read through insights/selectors.py (their
 definitions are in docs/analytics.md); this module only arranges them for
 the pages: charts with their data tables, medians, filters applied to lists,
-and the console panel's JSON. It computes no measure of its own.
+labels, and the console panel's strings. It computes no measure of its own.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from django.utils.translation import gettext_lazy as _
 
 from classroom.models import Poll
 from classroom.selectors import poll_results_get, seat_map_get
-from courses.access import course_role_get
-from courses.models import STAFF_ROLES, Course, Program, Role, User
+from courses.models import STAFF_ROLES, Course, Enrollment, Program, Role
 from courses.selectors import course_list_for_user
 from insights import selectors
+from playback.models import Recording
 
 # The console panel: who has been silent this long, and a table whose top
 # talker holds at least this share of its talk (docs/analytics.md, "Pages").
@@ -201,7 +201,9 @@ def course_tables_list(*, course_id: int) -> list[dict]:
 
 
 def is_course_learner(*, course_id: int, user_id: int) -> bool:
-    return course_role_get(user=User(pk=user_id), course=course_id) == Role.LEARNER
+    return Enrollment.objects.filter(
+        course_id=course_id, user_id=user_id, role=Role.LEARNER, is_active=True
+    ).exists()
 
 
 # --- the course dashboard -----------------------------------------------------------------------
@@ -357,7 +359,7 @@ def learner_timeline_page(*, timeline: dict, filters: dict, page: str | None) ->
         ],
         "kpis": _learner_kpis(timeline["course"]),
         "session_rows": [_session_row(row) for row in timeline["sessions"]],
-        "recording_rows": [_recording_row(row) for row in timeline["recordings"]],
+        "recording_rows": _recording_rows(timeline["recordings"]),
         "days": days,
         "page_obj": page_obj,
         "event_total": len(events),
@@ -429,6 +431,15 @@ def _session_row(row: dict) -> dict:
     }
 
 
+def _recording_rows(rows: list[dict]) -> list[dict]:
+    titles = dict(
+        Recording.objects.filter(pk__in=[row["recording_id"] for row in rows]).values_list(
+            "id", "title"
+        )
+    )
+    return [{**_recording_row(row), "title": titles.get(row["recording_id"], "")} for row in rows]
+
+
 def _recording_row(row: dict) -> dict:
     return {
         **row,
@@ -478,7 +489,7 @@ def my_progress_page(*, progress: dict) -> dict:
         "kpis": _learner_kpis(progress["course"]),
         "course_row": progress["course"],
         "session_rows": sessions,
-        "recording_rows": [_recording_row(row) for row in progress["recordings"]],
+        "recording_rows": _recording_rows(progress["recordings"]),
         "charts": [chart],
         "chart": chart,
         "comparison": comparison,

@@ -275,6 +275,7 @@ def test_my_progress_shows_only_my_own_numbers(client, built):
     assert 'id="chart-my-sessions"' in page
     ben = _get(client, built.ben, f"/courses/{built.course.pk}/progress/").content.decode()
     assert "Watched later" in ben and "80%" in ben
+    assert f'href="/recordings/{built.recording.pk}/">Replay</a>' in ben
 
 
 def test_the_program_page_lists_its_courses(client, built, program):
