@@ -35,6 +35,27 @@ WEIGHT_REVIEW = 0.2
 RISK_ABSENCES = 2
 RISK_FALL_RATIO = 0.7
 RISK_OVERDUE_CARDS = 5
+COURSE_SOURCE_FIELDS = (
+    "user_id",
+    "status",
+    "attendance_percent",
+    "windows_total",
+    "windows_active",
+    "playback_windows_active",
+    "engagement_score",
+    "talk_ms",
+    "messages",
+    "reactions",
+    "hands",
+    "questions",
+    "polls_open",
+    "polls_answered",
+    "playback_polls_answered",
+    "polls_graded",
+    "polls_correct",
+    "playback_polls_correct",
+    "last_left_at",
+)
 FEW_LEARNERS = 100  # below this, a session's events are read for those learners only
 
 SESSION_FIELDS = (
@@ -377,7 +398,7 @@ def course_rows_compute(course_id: int, user_ids: list[int]) -> dict[int, dict]:
         SessionRollup.objects.filter(course_id=course_id, user_id__in=user_ids)
         .exclude(status=SessionStatus.UPCOMING)
         .order_by("session_start", "live_session_id")
-        .values()
+        .values(*COURSE_SOURCE_FIELDS)
     ):
         sessions[row["user_id"]].append(row)
     recordings: dict[int, list] = defaultdict(list)

@@ -63,11 +63,13 @@ SESSION_ROW_FIELDS = (
 
 
 def _names(user_ids) -> dict[int, str]:
+    """Display names by user id (one query, no model instances): the same
+    choice as `User.name`."""
     return {
-        user.pk: user.name
-        for user in User.objects.filter(pk__in=list(user_ids)).only(
-            "id", "display_name", "first_name", "last_name", "username"
-        )
+        pk: display or " ".join(part for part in (first, last) if part) or username
+        for pk, display, first, last, username in User.objects.filter(
+            pk__in=list(user_ids)
+        ).values_list("id", "display_name", "first_name", "last_name", "username")
     }
 
 
@@ -217,58 +219,84 @@ def _follow_up_reason(row: dict, medians: dict) -> str:
 # --- course dashboard --------------------------------------------------------------------------
 
 
-def course_matrix_get(course_id: int, filters: dict | None = None) -> dict:
-    """Learners × sessions: each cell present / watched later / absent (not
-    caught up) / upcoming, with the engagement score and mode.
+MATRIX_PER_PAGE = 50
+MATRIX_PER_PAGE_MAX = 500
+CELL_FIELDS = (
+    "user_id",
+    "live_session_id",
+    "table_id",
+    "status",
+    "engagement_mode",
+    "engagement_score",
+    "attendance_percent",
+    "watch_percent",
+)
 
-    filters (all optional, as read from the URL): `table` (table id),
-    `status` (learners with at least one cell of that status), `q` (name
-    contains), `since` / `until` (dates of sessions)."""
-    filters = filters or {}
-    sessions = SessionRollup.objects.filter(course_id=course_id)
+
+def course_matrix_get(course_id: int, filters: dict | None = None) -> dict:
+    """Learners × sessions, one page of learners (by name): each cell present
+    / watched later / absent (not caught up) / upcoming, with the engagement
+    score and mode.
+
+    filters (all optional, as read from the URL): `table` (table id: learners
+    who sat there), `status` (learners with at least one cell of that
+    status), `q` (name contains), `since` / `until` (dates of sessions),
+    `page` (from 1) and `per_page` (50; at most 500)."""
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    cells_of_course = SessionRollup.objects.filter(course_id=course_id)
     if filters.get("since"):
-        sessions = sessions.filter(session_start__date__gte=filters["since"])
+        cells_of_course = cells_of_course.filter(session_start__date__gte=filters["since"])
     if filters.get("until"):
-        sessions = sessions.filter(session_start__date__lte=filters["until"])
-    infos = sources.sessions_info(course_id=course_id)
-    cells = list(
-        sessions.order_by("session_start", "live_session_id").values(
-            "user_id",
-            "live_session_id",
-            "table_id",
-            "status",
-            "engagement_mode",
-            "engagement_score",
-            "attendance_percent",
-            "watch_percent",
+        cells_of_course = cells_of_course.filter(session_start__date__lte=filters["until"])
+    learners = CourseRollup.objects.filter(course_id=course_id)
+    if filters.get("q"):
+        learners = learners.filter(
+            Q(user__display_name__icontains=filters["q"])
+            | Q(user__username__icontains=filters["q"])
         )
+    if filters.get("table"):
+        learners = learners.filter(
+            user_id__in=cells_of_course.filter(table_id=filters["table"]).values("user_id")
+        )
+    if filters.get("status"):
+        learners = learners.filter(
+            user_id__in=cells_of_course.filter(status=filters["status"]).values("user_id")
+        )
+    total = learners.count()
+    per_page = min(int(filters.get("per_page") or MATRIX_PER_PAGE), MATRIX_PER_PAGE_MAX)
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, int(filters.get("page") or 1)), pages)
+    people = list(
+        learners.order_by("user__display_name", "user__username", "user_id").values_list(
+            "user_id", "user__display_name", "user__username"
+        )[(page - 1) * per_page : page * per_page]
     )
-    session_ids: list[int] = []
-    by_user: dict[int, dict] = {}
-    for cell in cells:
-        if cell["live_session_id"] not in session_ids:
-            session_ids.append(cell["live_session_id"])
-        mine = by_user.setdefault(cell["user_id"], {"table_id": None, "cells": {}})
-        mine["cells"][cell["live_session_id"]] = cell
+    infos = sources.sessions_info(course_id=course_id)
+    held_ids = sorted(
+        set(cells_of_course.values_list("live_session_id", flat=True).distinct()),
+        key=lambda sid: (
+            (infos[sid].start or infos[sid].scheduled_start, sid)
+            if sid in infos
+            else (datetime.max.replace(tzinfo=UTC), sid)
+        ),
+    )
+    by_user: dict[int, dict] = {user_id: {} for user_id, _name, _username in people}
+    tables_of: dict[int, int] = {}
+    for row in cells_of_course.filter(user_id__in=list(by_user)).values_list(*CELL_FIELDS):
+        cell = dict(zip(CELL_FIELDS, row, strict=True))
+        by_user[cell["user_id"]][cell["live_session_id"]] = cell
         if cell["table_id"] is not None:
-            mine["table_id"] = cell["table_id"]
-    names = _names(by_user)
+            tables_of[cell["user_id"]] = cell["table_id"]
     table_names = tables_of_course(course_id)
-    learners = []
-    for user_id, mine in by_user.items():
-        if filters.get("table") and str(mine["table_id"]) != str(filters["table"]):
-            continue
-        if filters.get("q") and filters["q"].lower() not in names.get(user_id, "").lower():
-            continue
-        statuses = {c["status"] for c in mine["cells"].values()}
-        if filters.get("status") and filters["status"] not in statuses:
-            continue
-        learners.append(
+    rows = []
+    for user_id, display_name, username in people:
+        mine = by_user[user_id]
+        rows.append(
             {
                 "id": user_id,
-                "name": names.get(user_id, ""),
-                "table_id": mine["table_id"],
-                "table": table_names.get(mine["table_id"], ""),
+                "name": display_name or username,
+                "table_id": tables_of.get(user_id),
+                "table": table_names.get(tables_of.get(user_id), ""),
                 "cells": [
                     {
                         "session_id": sid,
@@ -278,24 +306,27 @@ def course_matrix_get(course_id: int, filters: dict | None = None) -> dict:
                         "attendance_percent": c["attendance_percent"],
                         "watch_percent": c["watch_percent"],
                     }
-                    for sid in session_ids
-                    if (c := mine["cells"].get(sid))
+                    for sid in held_ids
+                    if (c := mine.get(sid))
                 ],
             }
         )
-    learners.sort(key=lambda learner: (learner["name"].lower(), learner["id"]))
     return {
         "sessions": [
             {
                 "id": sid,
                 "title": infos[sid].title if sid in infos else "",
-                "start": infos[sid].start or infos[sid].scheduled_start if sid in infos else None,
+                "start": (infos[sid].start or infos[sid].scheduled_start) if sid in infos else None,
                 "held": infos[sid].is_held if sid in infos else False,
             }
-            for sid in session_ids
+            for sid in held_ids
         ],
-        "learners": learners,
-        "filters": {k: v for k, v in filters.items() if v},
+        "learners": rows,
+        "page": page,
+        "pages": pages,
+        "total": total,
+        "per_page": per_page,
+        "filters": {k: v for k, v in filters.items() if k not in ("page", "per_page")},
     }
 
 

@@ -36,6 +36,8 @@ class MatrixFilterInput(InputSerializer):
     q = serializers.CharField(required=False, max_length=100)
     since = serializers.DateField(required=False)
     until = serializers.DateField(required=False)
+    page = serializers.IntegerField(required=False, min_value=1, max_value=100_000)
+    per_page = serializers.IntegerField(required=False, min_value=1, max_value=500)
 
 
 class PageInput(InputSerializer):
