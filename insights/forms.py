@@ -29,9 +29,11 @@ class FilterForm(forms.Form):
             return {}
         return {key: value for key, value in self.cleaned_data.items() if value not in ("", None)}
 
-    def query(self) -> str:
+    def query(self, *, without=()) -> str:
         """The query string of the valid filters that are set."""
-        return urlencode({key: str(value) for key, value in self.values().items()})
+        return urlencode(
+            {key: str(value) for key, value in self.values().items() if key not in without}
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -53,6 +55,11 @@ class DateRangeMixin(forms.Form):
 class CourseFilterForm(FilterForm, DateRangeMixin):
     """The course dashboard: which learners and which sessions."""
 
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    per_page = forms.IntegerField(
+        required=False, min_value=1, max_value=500, widget=forms.HiddenInput
+    )
+
     q = forms.CharField(label=_("Learner"), required=False, max_length=100)
     table = forms.TypedChoiceField(label=_("Table"), required=False, coerce=int, empty_value=None)
     status = forms.ChoiceField(
@@ -62,6 +69,8 @@ class CourseFilterForm(FilterForm, DateRangeMixin):
         + [(value, label) for value, label in SessionStatus.choices if value != "upcoming"],
     )
     field_order = ["q", "table", "status", "since", "until"]
+    # Paging of the matrix's learners: in the URL, not among the visible filters.
+    page_fields = ("page", "per_page")
     note = _("Status keeps the learners who had it in at least one session.")
 
     def __init__(self, data=None, *, tables=(), **kwargs):

@@ -234,23 +234,28 @@ def course_dashboard_page(
             cells.append(shown)
         learners.append({**learner, "cells": cells})
     graded = sum(counts.values())
+    of_shown = (
+        _("of the learner-sessions on this page")
+        if matrix["pages"] > 1
+        else _("of learner-sessions")
+    )
     kpis = [
-        {"label": _("Learners shown"), "value": len(learners)},
+        {"label": _("Learners"), "value": matrix["total"]},
         {"label": _("Sessions held"), "value": sum(1 for s in sessions if s["held"])},
         {
             "label": _("Present live"),
             "value": _percent_text(percent_of(counts["present"], graded)),
-            "sub": _("of learner-sessions"),
+            "sub": of_shown,
         },
         {
             "label": _("Watched later"),
             "value": _percent_text(percent_of(counts["watched_later"], graded)),
-            "sub": _("of learner-sessions"),
+            "sub": of_shown,
         },
         {
             "label": _("Absent, not caught up"),
             "value": _percent_text(percent_of(counts["absent"], graded)),
-            "sub": _("of learner-sessions"),
+            "sub": of_shown,
         },
         {"label": _("At risk"), "value": len(at_risk)},
     ]
@@ -311,7 +316,14 @@ def course_dashboard_page(
             }
             for table in tables
         ],
-        "is_filtered": bool(filters),
+        "is_filtered": bool(set(filters) - {"page", "per_page"}),
+        "matrix_page": {
+            "page": matrix["page"],
+            "pages": matrix["pages"],
+            "total": matrix["total"],
+            "previous": matrix["page"] - 1 if matrix["page"] > 1 else None,
+            "next": matrix["page"] + 1 if matrix["page"] < matrix["pages"] else None,
+        },
     }
 
 

@@ -64,6 +64,7 @@ def course_dashboard(request: HttpRequest, course_id: int) -> HttpResponse:
         "course": access.course,
         "form": form,
         "filters": filters,
+        "page_query": form.query(without=("page",)),
         **pagedata.course_dashboard_page(
             course_id=course_id,
             matrix=selectors.course_matrix_get(course_id, filters),
