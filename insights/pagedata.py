@@ -411,9 +411,11 @@ def _learner_kpis(row: dict | None) -> list[dict]:
             "sub": _("of 10-minute windows"),
         },
         {
-            "label": _("Polls right"),
-            "value": f"{row['polls_correct']} / {row['polls_graded']}",
-            "sub": _("%(n)s answered") % {"n": row["polls_answered"]},
+            # Not "right / graded": the course row's graded count is live
+            # only, its right answers live and playback.
+            "label": _("Poll answers right"),
+            "value": row["polls_correct"],
+            "sub": _("of %(n)s polls answered, live or later") % {"n": row["polls_answered"]},
         },
         {
             "label": _("Recordings completed"),
