@@ -130,3 +130,16 @@ def test_enrollment_and_seating_changes_match_the_rebuild(history, instructor):
     incremental = snapshot()
     rollups_course_rebuild(course_id=history.course.pk)
     assert snapshot() == incremental
+
+
+def test_the_rebuild_command(history):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("insights_rebuild", "--course", str(history.course.pk), stdout=out)
+    assert "1 sessions, 1 recordings" in out.getvalue()
+    assert SessionRollup.objects.count() == 4
+    with pytest.raises(CommandError, match="No course with id 999999"):
+        call_command("insights_rebuild", "--course", "999999")
