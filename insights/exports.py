@@ -5,7 +5,9 @@ course (docs/analytics.md#exports)."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+
+from asgiref.sync import sync_to_async
 
 from insights.models import CourseRollup, SessionRollup
 from insights.selectors import tables_of_course
@@ -96,6 +98,26 @@ COURSE_COLUMNS = (
     "at_risk",
     "last_activity_at",
 )
+
+
+STREAM_CHUNK_LINES = 500
+
+
+async def lines_async(lines: Iterator[str]) -> AsyncIterator[str]:
+    """The same lines for an ASGI server (Daphne), in chunks read from the
+    database thread. A synchronous iterator would be read whole into memory
+    by Django's ASGI handler before the first byte leaves."""
+
+    def next_chunk() -> str:
+        chunk = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) >= STREAM_CHUNK_LINES:
+                break
+        return "".join(chunk)
+
+    while chunk := await sync_to_async(next_chunk, thread_sensitive=True)():
+        yield chunk
 
 
 class _Echo:

@@ -522,17 +522,22 @@ def _upsert(model, rows: list, unique: list[str]) -> None:
     )
 
 
+def recording_viewers(recording_id: int) -> set[int]:
+    """Who has a row for a recording: anyone with a playback event or progress."""
+    return set(
+        LearningEvent.objects.filter(recording_id=recording_id, mode="playback")
+        .exclude(actor_id=None)
+        .values_list("actor_id", flat=True)
+        .distinct()
+    ) | sources.watch_progress_users(recording_id)
+
+
 def recording_refresh(recording_id: int, user_ids: Iterable[int] | None = None) -> None:
     info = sources.recordings_info(recording_ids=[recording_id]).get(recording_id)
     if info is None:
         return
     if user_ids is None:
-        user_ids = set(
-            LearningEvent.objects.filter(recording_id=recording_id, mode="playback")
-            .exclude(actor_id=None)
-            .values_list("actor_id", flat=True)
-            .distinct()
-        ) | sources.watch_progress_users(recording_id)
+        user_ids = recording_viewers(recording_id)
     learners = set(sources.learner_ids(info.course_id))
     user_ids = sorted(set(user_ids) & learners)
     rows = recording_rows_compute(info, user_ids)
@@ -546,8 +551,11 @@ def recording_refresh(recording_id: int, user_ids: Iterable[int] | None = None) 
 def session_refresh(session_id: int) -> int | None:
     """Recompute every learner's row of one live session. Returns its course."""
     info = sources.sessions_info(session_ids=[session_id]).get(session_id)
-    if info is None:
-        return None
+    if info is None:  # cancelled (or deleted): it has no rows
+        stale = SessionRollup.objects.filter(live_session_id=session_id)
+        course = stale.values_list("course_id", flat=True).first()
+        stale.delete()
+        return course
     rows = session_rows_compute(info, sources.learner_ids(info.course_id))
     with transaction.atomic():
         SessionRollup.objects.filter(live_session_id=session_id).exclude(

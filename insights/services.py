@@ -31,6 +31,8 @@ FIELDS = (
 )
 # Events that change who has rollups in a course (their object is the user).
 MEMBERSHIP_VERBS = ("enrolled", "unenrolled")
+# Events that change a recording for all its viewers (trim, completion threshold).
+RECORDING_WIDE_VERBS = ("configured",)
 
 
 def _bookmark(name: str) -> Bookmark:
@@ -58,6 +60,7 @@ def rollups_update(*, batch: int = BATCH) -> dict:
         recordings: dict[int, set[int]] = defaultdict(set)
         courses: dict[int, set[int]] = defaultdict(set)
         members: dict[int, set[int]] = defaultdict(set)
+        whole_recordings: set[int] = set()
         seats: dict[int, dict[int, datetime]] = defaultdict(dict)
         for _id, course, session, recording, actor, verb, object_id, at in events:
             if course is not None and verb in MEMBERSHIP_VERBS and object_id.isdigit():
@@ -67,13 +70,19 @@ def rollups_update(*, batch: int = BATCH) -> dict:
                 seats[course][actor] = at if first is None else min(first, at)
             if session is not None:
                 sessions.add(session)
-            if recording is not None and actor is not None:
+            if recording is not None and verb in RECORDING_WIDE_VERBS:
+                whole_recordings.add(recording)
+            elif recording is not None and actor is not None:
                 recordings[recording].add(actor)
             if course is not None and actor is not None:
                 courses[course].add(actor)
         if since is not None:
             for recording, user in sources.watch_progress_changed(since - PROGRESS_MARGIN):
                 recordings[recording].add(user)
+        for recording in whole_recordings:
+            # Its bounds or threshold changed: every viewer's share may have.
+            users = rollups.recording_viewers(recording)
+            recordings[recording] |= users
         counts = _apply(sessions, recordings, courses)
         for course, users in members.items():
             rollups.learners_refresh(course, users)

@@ -4,6 +4,7 @@ every view obtains its object through insights/access.py."""
 
 from __future__ import annotations
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -55,7 +56,11 @@ def _query(serializer_class, request: Request) -> dict:
     return data.validated_data
 
 
-def _stream(lines, *, filename: str, content_type: str) -> StreamingHttpResponse:
+def _stream(request: Request, lines, *, filename: str, content_type: str) -> StreamingHttpResponse:
+    """Rows leave as they are read. Under ASGI (Daphne, production) the
+    response must iterate asynchronously, or Django reads it whole first."""
+    if isinstance(request._request, ASGIRequest):
+        lines = exports.lines_async(iter(lines))
     response = StreamingHttpResponse(lines, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
@@ -131,6 +136,7 @@ class SessionCsvApi(APIView):
     def get(self, request: Request, session_id: int) -> StreamingHttpResponse:
         _access, session = access_insights_session(user=request.user, session_id=session_id)
         return _stream(
+            request,
             exports.session_csv(session_id, session.course_id),
             filename=f"session-{session_id}.csv",
             content_type="text/csv; charset=utf-8",
@@ -220,6 +226,7 @@ class CourseCsvApi(APIView):
             else exports.course_csv(course_id)
         )
         return _stream(
+            request,
             lines,
             filename=f"course-{course_id}-{detail}.csv",
             content_type="text/csv; charset=utf-8",
@@ -234,6 +241,7 @@ class CourseXapiApi(APIView):
     def get(self, request: Request, course_id: int) -> StreamingHttpResponse:
         access_insights_course(user=request.user, course_id=course_id)
         return _stream(
+            request,
             statements_jsonl(event_list(course_id=course_id).order_by("id")),
             filename=f"course-{course_id}-xapi.jsonl",
             content_type="application/x-ndjson",

@@ -184,3 +184,22 @@ def test_the_xapi_export_is_one_statement_per_event(h, instructor):
     lines = body.decode().splitlines()
     assert len(lines) == event_list(course_id=h.course.pk).count()
     assert all(json.loads(line)["version"] == "1.0.3" for line in lines)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_under_asgi_the_csv_streams_asynchronously(h, instructor):
+    """Daphne serves through Django's ASGI handler, which would read a
+    synchronous iterator whole before sending: the export is async there."""
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    await client.aforce_login(instructor)
+    response = await client.get(_endpoints(h)["session_csv"])
+    assert response.status_code == 200
+    assert response.is_async
+    chunks = [chunk async for chunk in response.streaming_content]
+    rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode())))
+    assert sorted(r["name"] for r in rows) == ["Ana", "Ben", "Cid", "Dee"]
+    _sync, body = await sync_to_async(_get)(instructor, _endpoints(h)["session_csv"])
+    assert b"".join(chunks) == body

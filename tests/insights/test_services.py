@@ -130,3 +130,49 @@ def test_enrollment_and_seating_changes_match_the_rebuild(history, instructor):
     incremental = snapshot()
     rollups_course_rebuild(course_id=history.course.pk)
     assert snapshot() == incremental
+
+
+def test_the_rebuild_command(history):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("insights_rebuild", "--course", str(history.course.pk), stdout=out)
+    assert "1 sessions, 1 recordings" in out.getvalue()
+    assert SessionRollup.objects.count() == 4
+    with pytest.raises(CommandError, match="No course with id 999999"):
+        call_command("insights_rebuild", "--course", "999999")
+
+
+def test_a_cancelled_session_and_a_retrimmed_recording_match_the_rebuild(history, instructor):
+    from classroom.models import LiveSession
+    from playback.models import Recording
+    from tests.factories import LiveSessionFactory
+
+    planned = LiveSessionFactory(
+        course=history.course, scheduled_start=at(7 * 24 * 60), scheduled_end=at(7 * 24 * 60 + 60)
+    )
+    history.record("scheduled", instructor, 60, object_id=planned.pk, live_session_id=planned.pk)
+    rollups_update()
+    assert SessionRollup.objects.filter(live_session_id=planned.pk, status="upcoming").count() == 4
+    LiveSession.objects.filter(pk=planned.pk).update(state="cancelled")
+    history.record("cancelled", instructor, 61, object_id=planned.pk, live_session_id=planned.pk)
+    # The recording is trimmed to its first 40 minutes: Ben watched all of it.
+    Recording.objects.filter(pk=history.recording.pk).update(trim_end_ms=40 * 60_000)
+    history.record(
+        "configured",
+        instructor,
+        62,
+        object_type="recording",
+        object_id=history.recording.pk,
+        recording_id=history.recording.pk,
+        live_session_id=None,
+        extensions={"changed": ["trim_end_ms"]},
+    )
+    rollups_update()
+    assert not SessionRollup.objects.filter(live_session_id=planned.pk).exists()
+    assert RecordingRollup.objects.get(user=history.ben).watch_percent == 100.0
+    incremental = snapshot()
+    rollups_course_rebuild(course_id=history.course.pk)
+    assert snapshot() == incremental
