@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint format worker beat bench lock venv dev-venv clean
+.PHONY: run test lint format worker beat bench lock venv dev-venv ralph-venv clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ $(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 dev-venv: $(VENV)/.installed-dev
+
+# Ralph's LRS server for the xAPI integration test, in its own venv (its CLI
+# pins an older click than Celery): made from requirements-ralph.lock and kept
+# until the lock changes (tests/insights/lrs_server.py does the same on demand).
+ralph-venv: dev-venv
+	$(BIN)/python -c "from tests.insights.lrs_server import ralph_venv; ralph_venv()"
 
 run: venv
 	$(BIN)/python manage.py migrate --noinput
@@ -45,7 +51,7 @@ run: venv
 # share a Celery queue nor crowd PostgreSQL's connections. Both parts always
 # run; the target fails if either did.
 TEST_WORKERS ?= 2
-test: dev-venv lint
+test: dev-venv ralph-venv lint
 	@status=0; \
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not integration and not e2e and not timing" || status=$$?; \
 	$(BIN)/python -m pytest -m "integration or e2e or timing" || status=$$?; \
@@ -79,6 +85,10 @@ lock: | $(BIN)/python
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --extra dev -o requirements-dev.lock
+
+# Browser libraries from npm, pinned and checksummed (tools/vendor_npm.txt).
+vendor:
+	tools/vendor_npm.sh
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db-*.sqlite3

@@ -9,9 +9,11 @@ hook                   called by               registered by
 =====================  ======================  ================================
 mode_applied           mode/podium/seating     livemedia (re-subscribe media)
 session_ended          live_session_end        livemedia (stop the recording)
-live_page_context      the live page view      livemedia (`media_config`)
+live_page_context      the live page view      livemedia (`media_config`),
+                                               insights (console panel)
 past_sessions_shown    the course page view    playback (each session's replay)
-course_page_links      the course page view    lti (the LMS services page)
+course_page_links      the course page view    lti (the LMS services page),
+                                               insights (dashboard, My progress)
 demo_seeded            manage.py seed_demo     playback (the demo recording)
 =====================  ======================  ================================
 """
@@ -43,7 +45,9 @@ past_sessions_shown = Hook(
 course_page_links = Hook(
     "course_page_links",
     "course_page_links(course=Course, is_staff=bool) -> list[dict]: links "
-    "({label, url}) the course page shows its staff in 'Connected services'.",
+    "({label, url}) the course page shows its staff in 'Connected services'; "
+    "a link with place='head' is a button under the course title instead, "
+    "shown to whoever the hook returned it for.",
 )
 demo_seeded = Hook(
     "demo_seeded",

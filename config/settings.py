@@ -261,7 +261,22 @@ CELERY_BEAT_SCHEDULE = {
     "lti-grades-push": {"task": "lti.grades_push_all", "schedule": 900.0},
     # Notifications: due sends, digests, retries (docs/notifications.md).
     "notifications-send": {"task": "notifications.deliveries_send", "schedule": 60.0},
+    # Insights (docs/analytics.md): rollups from the event log, the LRS feed.
+    "insights-rollups-update": {"task": "insights.rollups_update", "schedule": 60.0},
+    "insights-lrs-push": {"task": "insights.lrs_push", "schedule": 300.0},
 }
+
+# --- Insights: the xAPI feed to a Learning Record Store (docs/analytics.md) --
+INSIGHTS_LRS_ENDPOINT = env_str("INSIGHTS_LRS_ENDPOINT")  # e.g. https://lrs.example.org/xAPI/
+INSIGHTS_LRS_USERNAME = env_str("INSIGHTS_LRS_USERNAME")
+INSIGHTS_LRS_PASSWORD = env_str("INSIGHTS_LRS_PASSWORD")
+INSIGHTS_LRS_BATCH = env_int("INSIGHTS_LRS_BATCH", 500)
+INSIGHTS_LRS_TIMEOUT = env_float("INSIGHTS_LRS_TIMEOUT", 30.0)
+# Events younger than this wait for the next push (an id of a transaction
+# still open must not be jumped over).
+INSIGHTS_LRS_SETTLE_SECONDS = env_float("INSIGHTS_LRS_SETTLE_SECONDS", 30.0)
+# The IRI base of statement objects and the actor account's home page.
+INSIGHTS_XAPI_BASE = env_str("INSIGHTS_XAPI_BASE", "https://roundtable.example.org")
 
 # --- Auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "courses.User"

@@ -23,6 +23,8 @@ from classroom.views import transcript as transcript_views
 from core.api.parsers import JSONParser
 from core.views import healthz
 from courses.api.views import CourseDetailApi, CourseListApi, MeApi
+from insights.page_urls import urlpatterns as insights_page_patterns
+from insights.urls import urlpatterns as insights_patterns
 from livemedia import views as media_views
 from lti.urls import urlpatterns as lti_patterns
 from playback.urls import urlpatterns as playback_patterns
@@ -114,6 +116,8 @@ urlpatterns = [
     *playback_patterns,
     *lti_patterns,
     path("", include("notifications.urls")),
+    *insights_patterns,
+    *insights_page_patterns,
 ]
 
 handler400 = "core.views.bad_request"

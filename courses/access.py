@@ -14,7 +14,7 @@ from enum import StrEnum
 from django.utils.translation import gettext as _
 
 from core.errors import NotAuthenticatedError, NotFoundError, PermissionDeniedError
-from courses.models import STAFF_ROLES, Course, Enrollment, Role, User
+from courses.models import STAFF_ROLES, Course, Enrollment, Program, Role, User
 
 
 class CourseAction(StrEnum):
@@ -132,3 +132,28 @@ class MemberAccess:
 
     def require(self, action: CourseAction | str) -> None:
         self.course_access.require_in_room(action)
+
+
+def access_program(*, user: User, program_id: int) -> Program:
+    """A program its admins (and platform admins) may read; `not_found` to
+    everyone else (we do not confirm that a program exists)."""
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticatedError()
+    programs = Program.objects.filter(pk=program_id)
+    if not user.is_superuser:
+        programs = programs.filter(admins=user)
+    program = programs.first()
+    if program is None:
+        raise NotFoundError(_("Program not found."), code="program_not_found")
+    return program
+
+
+def program_course_ids(*, user: User) -> set[int]:
+    """The ids of the courses the user administers through a program."""
+    if user is None or not user.is_authenticated:
+        return set()
+    return set(
+        Program.courses.through.objects.filter(program__admins=user).values_list(
+            "course_id", flat=True
+        )
+    )

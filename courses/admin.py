@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from courses.models import Course, Enrollment, User
+from courses.models import Course, Enrollment, Program, User
 
 
 @admin.register(User)
@@ -39,3 +39,10 @@ class EnrollmentAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "user__email", "course__code")
     autocomplete_fields = ("user", "course")
     list_select_related = ("user", "course")
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_at")
+    search_fields = ("name",)
+    filter_horizontal = ("courses", "admins")

@@ -145,3 +145,20 @@ class RosterIdentity(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.source} {self.kind} {self.sourced_id}"
+
+
+class Program(TimestampedModel):
+    """A group of courses (a degree, a department's offering) whose admins
+    may read the analytics of every course in it (docs/analytics.md)."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    courses = models.ManyToManyField(Course, related_name="programs", blank=True)
+    admins = models.ManyToManyField(User, related_name="administered_programs", blank=True)
+
+    class Meta:
+        verbose_name = _("program")
+        verbose_name_plural = _("programs")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -70,6 +70,11 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
                 messages.success(request, _("Session scheduled."))
                 return redirect("course-detail", course_id=access.course.pk)
 
+    links = [
+        link
+        for extra in hooks.course_page_links(course=access.course, is_staff=access.is_staff)
+        for link in extra
+    ]
     upcoming, past = course_sessions_split(sessions=list(live_session_list(course=access.course)))
     hooks.past_sessions_shown(sessions=past, is_staff=access.is_staff)  # playback: `.replay`
     context = {
@@ -78,11 +83,8 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
         "upcoming": upcoming,
         "past": past,
         "roster": course_roster_list(course=access.course) if access.is_staff else None,
-        "service_links": [
-            link
-            for links in hooks.course_page_links(course=access.course, is_staff=access.is_staff)
-            for link in links
-        ],
+        "service_links": [link for link in links if link.get("place") != "head"],
+        "head_links": [link for link in links if link.get("place") == "head"],
         "form": form,
     }
     return render(
