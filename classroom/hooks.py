@@ -8,10 +8,12 @@ calls one of these hooks; they register in their `AppConfig.ready()`:
 hook                   called by               registered by
 =====================  ======================  ================================
 mode_applied           mode/podium/seating     livemedia (re-subscribe media)
-session_ended          live_session_end        livemedia (stop the recording)
+session_ended          live_session_end        livemedia (stop the recording),
+                                               reinforcement (plan the follow-up)
 live_page_context      the live page view      livemedia (`media_config`)
 past_sessions_shown    the course page view    playback (each session's replay)
-course_page_links      the course page view    lti (the LMS services page)
+course_page_links      the course page view    lti (the LMS services page),
+                                               reinforcement (review, follow-up)
 demo_seeded            manage.py seed_demo     playback (the demo recording)
 =====================  ======================  ================================
 """
@@ -43,7 +45,8 @@ past_sessions_shown = Hook(
 course_page_links = Hook(
     "course_page_links",
     "course_page_links(course=Course, is_staff=bool) -> list[dict]: links "
-    "({label, url}) the course page shows its staff in 'Connected services'.",
+    "({label, url}) the course page shows its staff in 'Connected services'; "
+    "a link with section='learning' is shown to every member under 'Between sessions'.",
 )
 demo_seeded = Hook(
     "demo_seeded",

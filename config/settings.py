@@ -259,7 +259,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
     },
     "lti-grades-push": {"task": "lti.grades_push_all", "schedule": 900.0},
+    # Reinforcement (docs/reinforcement.md): held plans go out when their hold
+    # window ends; learners with due cards hear about it once a day.
+    "reinforcement-plans-release": {"task": "reinforcement.plans_release", "schedule": 60.0},
+    "reinforcement-reviews-due": {"task": "reinforcement.reviews_due_scan", "schedule": 3600.0},
 }
+# Test-only: seconds the follow-up planning job sleeps between learners, so a
+# fault test can kill its worker at a known point (docs/reinforcement.md).
+REINFORCEMENT_PLAN_LEARNER_DELAY = env_float("REINFORCEMENT_PLAN_LEARNER_DELAY", 0.0)
 
 # --- Auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "courses.User"

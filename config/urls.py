@@ -26,6 +26,7 @@ from courses.api.views import CourseDetailApi, CourseListApi, MeApi
 from livemedia import views as media_views
 from lti.urls import urlpatterns as lti_patterns
 from playback.urls import urlpatterns as playback_patterns
+from reinforcement.urls import urlpatterns as reinforcement_patterns
 
 
 class TokenObtainThrottle(AnonRateThrottle):
@@ -113,6 +114,7 @@ urlpatterns = [
     *api_patterns,
     *playback_patterns,
     *lti_patterns,
+    *reinforcement_patterns,
 ]
 
 handler400 = "core.views.bad_request"

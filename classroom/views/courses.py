@@ -60,6 +60,11 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
                 return redirect("course-detail", course_id=access.course.pk)
 
     upcoming, past = course_sessions_split(sessions=list(live_session_list(course=access.course)))
+    links = [
+        link
+        for found in hooks.course_page_links(course=access.course, is_staff=access.is_staff)
+        for link in found
+    ]
     hooks.past_sessions_shown(sessions=past, is_staff=access.is_staff)  # playback: `.replay`
     context = {
         "access": access,
@@ -67,11 +72,8 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
         "upcoming": upcoming,
         "past": past,
         "roster": course_roster_list(course=access.course) if access.is_staff else None,
-        "service_links": [
-            link
-            for links in hooks.course_page_links(course=access.course, is_staff=access.is_staff)
-            for link in links
-        ],
+        "service_links": [link for link in links if link.get("section") != "learning"],
+        "learning_links": [link for link in links if link.get("section") == "learning"],
         "form": form,
     }
     return render(
