@@ -64,6 +64,7 @@ OBJECT_TYPES: dict[str, str] = {
     "chat_message": "A chat message of a live session.",
     "live_session": "A live session (`object_id` is its id).",
     "note": "A learner's note on a recording.",
+    "notification": "A notification to a learner (`object_id` is its id).",
     "poll": "A poll, live or met again in playback.",
     "question": "A question of a live session's Q&A.",
     "recording": "A recording (`object_id` is its id).",
@@ -333,6 +334,29 @@ _VERBS = (
         ("note",),
         "A note was deleted.",
         (_ext("visibility", str, required=True), *_room(required=False)),
+    ),
+    # Notifications (docs/notifications.md): every send and every open.
+    Verb(
+        "sent_notification",
+        OWN + "sent_notification",
+        ("notification",),
+        "A notification went out on one channel (shown in the app, or emailed alone or in a digest).",
+        (
+            _ext("kind", str, required=True),
+            _ext("channel", str, required=True),
+            _ext("frequency", str, required=True),
+        ),
+    ),
+    Verb(
+        "opened_notification",
+        OWN + "opened_notification",
+        ("notification",),
+        "A learner followed a notification's link (`via`: in_app or email); never a tracking pixel.",
+        (
+            _ext("kind", str, required=True),
+            _ext("via", str, required=True),
+            _ext("first", bool, required=True),
+        ),
     ),
     # --- Reinforcement (docs/reinforcement.md) --------------------------------------------------
     Verb(

@@ -259,6 +259,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
     },
     "lti-grades-push": {"task": "lti.grades_push_all", "schedule": 900.0},
+    # Notifications: due sends, digests, retries (docs/notifications.md).
+    "notifications-send": {"task": "notifications.deliveries_send", "schedule": 60.0},
     # Reinforcement (docs/reinforcement.md): held plans go out when their hold
     # window ends; learners with due cards hear about it once a day.
     "reinforcement-plans-release": {"task": "reinforcement.plans_release", "schedule": 60.0},
@@ -323,6 +325,25 @@ if EMAIL_URL.startswith("smtp"):
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Roundtable <noreply@localhost>")
+# The file backend (tests, a worker whose mail is read back): EMAIL_FILE_PATH.
+if env_str("EMAIL_FILE_PATH"):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+
+# --- Notifications (docs/notifications.md) -------------------------------------
+# The site's public address: absolute links in emails (no request to build them from).
+SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+ROUNDTABLE_EMAIL_FROM = env_str("ROUNDTABLE_EMAIL_FROM", DEFAULT_FROM_EMAIL)
+NOTIFICATIONS_DAILY_CAP = env_int("NOTIFICATIONS_DAILY_CAP", 10)  # a learner may change theirs
+NOTIFICATIONS_DIGEST_HOUR = env_int("NOTIFICATIONS_DIGEST_HOUR", 17)  # local time
+NOTIFICATIONS_DIGEST_WEEKDAY = env_int("NOTIFICATIONS_DIGEST_WEEKDAY", 0)  # Monday
+NOTIFICATIONS_RETRY_BASE_SECONDS = env_float("NOTIFICATIONS_RETRY_BASE_SECONDS", 60.0)
+NOTIFICATIONS_RETRY_MAX_SECONDS = env_float("NOTIFICATIONS_RETRY_MAX_SECONDS", 3600.0)
+NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 20)
+# A claimed send whose worker died is retried after this long.
+NOTIFICATIONS_CLAIM_SECONDS = env_int("NOTIFICATIONS_CLAIM_SECONDS", 300)
+NOTIFICATIONS_UNSUBSCRIBE_MAX_AGE_DAYS = env_int("NOTIFICATIONS_UNSUBSCRIBE_MAX_AGE_DAYS", 60)
 
 # --- REST framework / OpenAPI -------------------------------------------------
 REST_FRAMEWORK = {

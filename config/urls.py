@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -114,6 +114,7 @@ urlpatterns = [
     *api_patterns,
     *playback_patterns,
     *lti_patterns,
+    path("", include("notifications.urls")),
     *reinforcement_patterns,
 ]
 

@@ -14,17 +14,20 @@ WARMUP = "reinforcement.warmup"
 DEADLINE = "reinforcement.deadline"
 
 KINDS = {
-    FOLLOWUP: "Follow-up after a session",
-    REVIEW_DUE: "Review cards are due",
-    NUDGE: "Participation nudge",
-    WARMUP: "Warm-up quiz before the next session",
-    DEADLINE: "Review deadline reminders",
+    FOLLOWUP: (
+        "Follow-up after a session",
+        "What to review, rewatch and catch up on after each session.",
+    ),
+    REVIEW_DUE: ("Review cards are due", "At most one a day per course, when cards are due."),
+    NUDGE: ("Participation nudge", "When you were in a session but we did not hear from you."),
+    WARMUP: ("Warm-up quiz", "The day before a session: the questions you may have forgotten."),
+    DEADLINE: ("Review deadline reminders", "48 hours and 2 hours before a review is due."),
 }
 
 
 def kinds_register() -> None:
-    for key, label in KINDS.items():
-        kind_register(key, label)
+    for key, (label, description) in KINDS.items():
+        kind_register(key, label=label, description=description)
 
 
 def send(*, user, kind: str, key: str, title: str, body: str, url: str, course=None,
@@ -34,7 +37,7 @@ def send(*, user, kind: str, key: str, title: str, body: str, url: str, course=N
         kind=kind,
         key=key,
         title=title[:200],
-        body=body,
+        body=body[:5000],
         url=url,
         course=course,
         not_before=not_before,
