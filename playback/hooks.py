@@ -12,8 +12,8 @@ timeline_built     recording_timeline_build        reinforcement (re-plan follow
 from __future__ import annotations
 
 from classroom import hooks
-from core.hooks import Hook
 from classroom.models import LiveSession, SessionState
+from core.hooks import Hook
 from livemedia.recording import recording_store_register
 from playback.capture import PlaybackRecordingStore
 from playback.selectors import session_recordings_get

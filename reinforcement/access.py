@@ -26,9 +26,7 @@ def access_followup_plan(*, user, session_id: int, action=CourseAction.TEACH) ->
     session_access = access_live_session(user=user, session_id=session_id, action=action)
     plan = plan_for_session(session_id=session_access.session.pk)
     if plan is None:
-        raise NotFoundError(
-            _("This session has no follow-up plan (yet)."), code="plan_not_found"
-        )
+        raise NotFoundError(_("This session has no follow-up plan (yet)."), code="plan_not_found")
     return PlanAccess(plan=plan, course_access=session_access.course_access)
 
 

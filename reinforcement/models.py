@@ -159,7 +159,9 @@ class ReviewCard(models.Model):
     plan = models.ForeignKey(
         FollowUpPlan, on_delete=models.SET_NULL, null=True, blank=True, related_name="cards"
     )
-    state = models.PositiveSmallIntegerField(default=1)  # fsrs.State: 1 learning, 2 review, 3 relearning
+    state = models.PositiveSmallIntegerField(
+        default=1
+    )  # fsrs.State: 1 learning, 2 review, 3 relearning
     step = models.PositiveSmallIntegerField(null=True, blank=True)
     stability = models.FloatField(null=True, blank=True)
     difficulty = models.FloatField(null=True, blank=True)

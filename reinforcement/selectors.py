@@ -71,9 +71,11 @@ def rewatch_url(*, recording_id: int, media_ms: int) -> str:
 
 
 def plan_for_session(*, session_id: int) -> FollowUpPlan | None:
-    return FollowUpPlan.objects.select_related("session", "course").filter(
-        session_id=session_id
-    ).first()
+    return (
+        FollowUpPlan.objects.select_related("session", "course")
+        .filter(session_id=session_id)
+        .first()
+    )
 
 
 def plan_summary_get(*, plan: FollowUpPlan) -> dict:
@@ -192,7 +194,9 @@ def learner_summary_text(*, wrong: int, missed: int, graded: int, session_title:
         if parts:
             parts.append(f"and did not answer {missed}")
         else:
-            parts.append(f"You did not answer {missed} of {graded} quiz questions in “{session_title}”")
+            parts.append(
+                f"You did not answer {missed} of {graded} quiz questions in “{session_title}”"
+            )
     if not parts:
         return f"You answered every quiz question in “{session_title}” right."
     return " ".join(parts) + "."

@@ -79,7 +79,8 @@ def _question_view(payload: dict) -> dict:
         **payload,
         "options": definition.get("options", []),
         "multiple": kind == PollKind.MULTIPLE,
-        "choice": kind in (PollKind.SINGLE, PollKind.MULTIPLE, PollKind.TRUE_FALSE, PollKind.YES_NO_ABSTAIN),
+        "choice": kind
+        in (PollKind.SINGLE, PollKind.MULTIPLE, PollKind.TRUE_FALSE, PollKind.YES_NO_ABSTAIN),
         "text": kind == PollKind.SHORT_TEXT,
         "number": kind == PollKind.NUMERIC,
         "scale": range(1, (definition.get("scale") or 0) + 1),
@@ -128,7 +129,9 @@ def review(request: HttpRequest, course_id: int) -> HttpResponse:
         except ApplicationError as caught:
             error = caught.message
     if warmup_id is not None:
-        cards = warmup_cards_list(user=request.user, course_id=course.pk, session_id=warmup_id, now=now)
+        cards = warmup_cards_list(
+            user=request.user, course_id=course.pk, session_id=warmup_id, now=now
+        )
     else:
         cards = due_cards_list(user=request.user, course_id=course.pk, now=now, limit=1)
     answered_card = None
@@ -140,7 +143,9 @@ def review(request: HttpRequest, course_id: int) -> HttpResponse:
         "mode": "warmup" if warmup_id is not None else "scheduled",
         "warmup_id": warmup_id,
         "progress": review_progress_get(user=request.user, course_id=course.pk, now=now),
-        "question": _question_view(card_question_payload(cards[0])) if cards and not feedback else None,
+        "question": _question_view(card_question_payload(cards[0]))
+        if cards and not feedback
+        else None,
         "answered": _question_view(card_question_payload(answered_card)) if answered_card else None,
         "feedback": feedback,
         "next_due": parse_datetime(feedback["next_due"]) if feedback else None,
@@ -265,17 +270,21 @@ class SettingsForm(forms.Form):
 def course_reinforcement(request: HttpRequest, course_id: int) -> HttpResponse:
     """Staff: review statistics, recent plans and (instructors) the settings."""
     access = _page_access(
-        access_course_reinforcement, user=request.user, course_id=course_id, action=CourseAction.TEACH
+        access_course_reinforcement,
+        user=request.user,
+        course_id=course_id,
+        action=CourseAction.TEACH,
     )
     conf = course_settings_get(course_id=access.course.pk)
-    form = SettingsForm(
-        initial={name: getattr(conf, name) for name in SettingsForm.base_fields}
-    )
+    form = SettingsForm(initial={name: getattr(conf, name) for name in SettingsForm.base_fields})
     status = 200
     if request.method == "POST":
         if not access.may(CourseAction.MANAGE):
             return render(
-                request, "403.html", {"message": _("Only instructors change these settings.")}, status=403
+                request,
+                "403.html",
+                {"message": _("Only instructors change these settings.")},
+                status=403,
             )
         form = SettingsForm(request.POST)
         if form.is_valid():
@@ -339,7 +348,8 @@ def session_plan_act(request: HttpRequest, session_id: int) -> HttpResponse:
                 dropped=action == "drop",
             )
             messages.success(
-                request, _("Question dropped from review.") if action == "drop" else _("Question restored.")
+                request,
+                _("Question dropped from review.") if action == "drop" else _("Question restored."),
             )
         elif action == "message":
             planning.followup_plan_message_set(

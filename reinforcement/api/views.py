@@ -122,7 +122,9 @@ class PlanOutput(serializers.Serializer):
 
 
 class HoldInput(InputSerializer):
-    hold = serializers.BooleanField(help_text="true: keep until sent by hand; false: release at the window's end")
+    hold = serializers.BooleanField(
+        help_text="true: keep until sent by hand; false: release at the window's end"
+    )
 
 
 class DropInput(InputSerializer):
@@ -140,7 +142,9 @@ class SettingsSerializer(InputSerializer):
     desired_retention = serializers.FloatField(
         required=False, min_value=RETENTION_MIN, max_value=RETENTION_MAX
     )
-    participation_talk_seconds = serializers.IntegerField(required=False, min_value=0, max_value=3600)
+    participation_talk_seconds = serializers.IntegerField(
+        required=False, min_value=0, max_value=3600
+    )
     warmup_size = serializers.IntegerField(required=False, min_value=0, max_value=50)
     deadline_enabled = serializers.BooleanField(required=False)
     course_ends_on = serializers.DateField(required=False, allow_null=True)
@@ -151,7 +155,9 @@ def _settings_data(conf) -> dict:
 
 
 class MyDueCardsApi(APIView):
-    @extend_schema(responses=DueCardsOutput, summary="My review cards due now, and today's progress")
+    @extend_schema(
+        responses=DueCardsOutput, summary="My review cards due now, and today's progress"
+    )
     def get(self, request: Request, course_id: int) -> Response:
         access = access_course_reinforcement(
             user=request.user, course_id=course_id, action=CourseAction.PARTICIPATE
@@ -258,7 +264,9 @@ class FollowupPlanHoldApi(APIView):
 
 class FollowupPlanDropApi(APIView):
     @extend_schema(
-        request=DropInput, responses=PlanOutput, summary="Drop a question from review, or restore it"
+        request=DropInput,
+        responses=PlanOutput,
+        summary="Drop a question from review, or restore it",
     )
     def post(self, request: Request, session_id: int) -> Response:
         access = access_followup_plan(user=request.user, session_id=session_id)
@@ -294,7 +302,9 @@ class FollowupPlanSendApi(APIView):
 
 
 class CourseSettingsApi(APIView):
-    @extend_schema(responses=SettingsSerializer, summary="The course's reinforcement settings (staff)")
+    @extend_schema(
+        responses=SettingsSerializer, summary="The course's reinforcement settings (staff)"
+    )
     def get(self, request: Request, course_id: int) -> Response:
         access = access_course_reinforcement(
             user=request.user, course_id=course_id, action=CourseAction.TEACH

@@ -25,8 +25,12 @@ from analytics.models import EventMode
 from analytics.selectors import session_talk_totals
 from analytics.services import event_record
 from classroom.models import LiveSession, PollScope, SessionState
-from classroom.selectors import NamedResponse, SessionActivity, next_session_get
-from classroom.selectors import session_activity_get
+from classroom.selectors import (
+    NamedResponse,
+    SessionActivity,
+    next_session_get,
+    session_activity_get,
+)
 from core.errors import ConflictError, NotFoundError, ValidationError
 from playback.selectors import (
     media_offsets_ms,
@@ -78,9 +82,7 @@ def plan_learner_delay() -> float:
 
 def is_graded(poll) -> bool:
     """A question that has a right answer and is asked by name."""
-    return (
-        poll.is_quiz and not poll.is_anonymous and has_correct_answer(poll.kind, poll.definition)
-    )
+    return poll.is_quiz and not poll.is_anonymous and has_correct_answer(poll.kind, poll.definition)
 
 
 def _event_id(*parts) -> uuid.UUID:
@@ -133,7 +135,9 @@ def facts_get(session_id: int) -> Facts | None:
     recording = session_timeline_recording_get(session_id=session_id)
     offsets = {}
     if recording is not None:
-        offsets = {item.poll.pk: item.offset_ms for item in recording_polls_get(recording=recording)}
+        offsets = {
+            item.poll.pk: item.offset_ms for item in recording_polls_get(recording=recording)
+        }
     return Facts(
         activity=activity,
         graded=graded,
@@ -235,13 +239,24 @@ def _items_build(facts: Facts, plan: FollowUpPlan, conf) -> list[FollowUpItem]:
             if answer is not None and answer.is_correct is not False:
                 continue
             answered, right = facts.class_right.get(poll.pk, (0, 0))
-            share = f" {round(100 * right / answered)} % of the class got it right." if answered else ""
+            share = (
+                f" {round(100 * right / answered)} % of the class got it right." if answered else ""
+            )
             if answer is not None:
-                outcome, explanation = "wrong", f"You answered this question wrong in “{session.title}”."
+                outcome, explanation = (
+                    "wrong",
+                    f"You answered this question wrong in “{session.title}”.",
+                )
             elif intervals:
-                outcome, explanation = "missed", f"You did not answer this question in “{session.title}”."
+                outcome, explanation = (
+                    "missed",
+                    f"You did not answer this question in “{session.title}”.",
+                )
             else:
-                outcome, explanation = "missed", f"This question was asked in “{session.title}”, which you missed."
+                outcome, explanation = (
+                    "missed",
+                    f"This question was asked in “{session.title}”, which you missed.",
+                )
             items.append(
                 item(
                     ItemKind.REVIEW, key, f"Review: {poll.prompt}", explanation + share,
@@ -310,9 +325,7 @@ def _missed_segments(facts: Facts, user_id: int, intervals, item) -> list[Follow
         ]
         whole = gap_start == start and gap_end == end
         title = (
-            "You missed the session"
-            if whole
-            else f"You missed {clock(first_ms)}–{clock(last_ms)}"
+            "You missed the session" if whole else f"You missed {clock(first_ms)}–{clock(last_ms)}"
         )
         explanation = (
             f"You were not in “{session.title}”"
@@ -326,7 +339,9 @@ def _missed_segments(facts: Facts, user_id: int, intervals, item) -> list[Follow
         )
         url, data = "", {"start_ms": first_ms, "end_ms": last_ms, "polls": polls}
         if recording is not None:
-            media_start, media_end = media_offsets_ms(recording=recording, moments=[gap_start, gap_end])
+            media_start, media_end = media_offsets_ms(
+                recording=recording, moments=[gap_start, gap_end]
+            )
             if media_start is not None and media_end is not None:
                 seen = segments_length(watched.get(user_id, []), media_start, media_end)
                 if media_end > media_start and seen >= WATCHED_ENOUGH * (media_end - media_start):
@@ -430,9 +445,7 @@ def _live_reviews_apply(facts: Facts, cards, dropped, scheduler) -> None:
     }
     missing = {k for k in answered_keys if k not in cards}
     if missing:
-        cards.update(
-            _cards_locked_for(facts, {u for u, _ in missing}, {key for _, key in missing})
-        )
+        cards.update(_cards_locked_for(facts, {u for u, _ in missing}, {key for _, key in missing}))
     done = set(
         ReviewAnswer.objects.filter(
             source=ReviewSource.LIVE, card__in=[cards[k] for k in answered_keys if k in cards]
@@ -471,7 +484,17 @@ def _live_reviews_apply(facts: Facts, cards, dropped, scheduler) -> None:
         )  # fmt: skip
     ReviewCard.objects.bulk_update(
         touched,
-        ["state", "step", "stability", "difficulty", "due", "last_review", "reps", "lapses", "poll"],
+        [
+            "state",
+            "step",
+            "stability",
+            "difficulty",
+            "due",
+            "last_review",
+            "reps",
+            "lapses",
+            "poll",
+        ],
         batch_size=1000,
     )
     ReviewAnswer.objects.bulk_create(logs, batch_size=1000)
@@ -624,7 +647,9 @@ def followup_plan_hold(*, plan_id: int, actor, hold: bool) -> FollowUpPlan:
 
 def followup_plan_message_set(*, plan_id: int, actor, message) -> FollowUpPlan:
     if not isinstance(message, str):
-        raise ValidationError("The message must be a text.", code="invalid", details={"message": "must be a text"})
+        raise ValidationError(
+            "The message must be a text.", code="invalid", details={"message": "must be a text"}
+        )
     if len(message) > MESSAGE_MAX:
         raise ValidationError(
             f"The message has at most {MESSAGE_MAX} characters.",
@@ -639,7 +664,9 @@ def followup_plan_message_set(*, plan_id: int, actor, message) -> FollowUpPlan:
     return plan
 
 
-def followup_plan_question_drop(*, plan_id: int, actor, question_key, dropped: bool = True) -> FollowUpPlan:
+def followup_plan_question_drop(
+    *, plan_id: int, actor, question_key, dropped: bool = True
+) -> FollowUpPlan:
     """Drop a question from this plan's review (its review and rewatch items
     go; no card is made for it), or bring it back."""
     if not isinstance(question_key, str):
@@ -649,7 +676,9 @@ def followup_plan_question_drop(*, plan_id: int, actor, question_key, dropped: b
         facts = facts_get(plan.session_id)
         keys = {question_key_of(poll) for poll in facts.graded}
         if question_key not in keys:
-            raise NotFoundError("This session has no such graded question.", code="question_not_found")
+            raise NotFoundError(
+                "This session has no such graded question.", code="question_not_found"
+            )
         current = set(plan.dropped_keys)
         if dropped:
             current.add(question_key)

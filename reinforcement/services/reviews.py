@@ -174,7 +174,9 @@ def card_answer(
         )
         scheduler = course_scheduler(course_id=card.course_id, today=timezone.localdate(now))
         due_before = card.due
-        fsrs_log = card_review(card, scheduler=scheduler, rating=rating, at=now, elapsed_ms=elapsed_ms)
+        fsrs_log = card_review(
+            card, scheduler=scheduler, rating=rating, at=now, elapsed_ms=elapsed_ms
+        )
         card.save(
             update_fields=[
                 "state", "step", "stability", "difficulty", "due", "last_review", "reps", "lapses",
@@ -221,7 +223,9 @@ def card_answer(
             occurred_at=now,
             event_id=uuid.uuid5(EVENT_NAMESPACE, f"{user.pk}:{request_id}"),
         )
-        if not ReviewCard.objects.filter(user=user, course_id=card.course_id, due__lte=now).exists():
+        if not ReviewCard.objects.filter(
+            user=user, course_id=card.course_id, due__lte=now
+        ).exists():
             _reminders_cancel(user, card.course_id, now)
     return result
 
@@ -240,7 +244,9 @@ def _in_warmup(user, card: ReviewCard, warmup_session_id) -> bool:
 def _reminders_cancel(user, course_id: int, now: datetime) -> None:
     """Nothing left to review: today's review-due reminder is moot."""
     notify.cancel(
-        user=user, kind=notify.REVIEW_DUE, key=f"due:{course_id}:{timezone.localdate(now).isoformat()}"
+        user=user,
+        kind=notify.REVIEW_DUE,
+        key=f"due:{course_id}:{timezone.localdate(now).isoformat()}",
     )
 
 
@@ -278,7 +284,10 @@ def practice_answer(*, user, course_id: int, poll_id, answer, request_id, now=No
             success=is_correct,
             score=score,
             response=response_text(clean),
-            extensions={"question_key": question_key_of(poll), "source": ReviewSource.PRACTICE.value},
+            extensions={
+                "question_key": question_key_of(poll),
+                "source": ReviewSource.PRACTICE.value,
+            },
             occurred_at=now,
             event_id=uuid.uuid5(EVENT_NAMESPACE, f"{user.pk}:{request_id}"),
         )

@@ -44,7 +44,8 @@ def course_settings_update(*, course, actor, changes: dict[str, Any]) -> Reinfor
         except DjangoValidationError as error:
             details = {field: " ".join(messages) for field, messages in error.message_dict.items()}
             raise ValidationError(
-                "Some settings are not valid: " + "; ".join(f"{k}: {v}" for k, v in details.items()),
+                "Some settings are not valid: "
+                + "; ".join(f"{k}: {v}" for k, v in details.items()),
                 details=details,
             ) from error
         conf.updated_by = actor

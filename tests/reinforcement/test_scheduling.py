@@ -70,7 +70,15 @@ def _reference(retention: float, maximum: int) -> Scheduler:
 def test_a_review_sequence_gives_fsrs_own_due_dates(retention):
     """Same ratings at the same times, same fuzz: the same card as fsrs gives."""
     start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    ratings = [Rating.Again, Rating.Good, Rating.Good, Rating.Hard, Rating.Again, Rating.Good, Rating.Good]
+    ratings = [
+        Rating.Again,
+        Rating.Good,
+        Rating.Good,
+        Rating.Hard,
+        Rating.Again,
+        Rating.Good,
+        Rating.Good,
+    ]
     ours = StoredCard(start)
     theirs = Card(card_id=7, due=start)
     scheduler = scheduler_for(desired_retention=retention, course_ends_on=None, today=start.date())
@@ -81,7 +89,9 @@ def test_a_review_sequence_gives_fsrs_own_due_dates(retention):
         random.setstate(state)
         card_review(ours, scheduler=scheduler, rating=rating, at=at, elapsed_ms=4000)
         random.setstate(state)
-        theirs, _log = reference.review_card(theirs, rating, review_datetime=at, review_duration=4000)
+        theirs, _log = reference.review_card(
+            theirs, rating, review_datetime=at, review_duration=4000
+        )
         assert (ours.due, ours.state, ours.step, ours.stability, ours.difficulty) == (
             theirs.due, int(theirs.state), theirs.step, theirs.stability, theirs.difficulty,
         )  # fmt: skip
@@ -119,7 +129,7 @@ def test_predicted_recall_is_fsrs_retrievability():
         card_id=7, state=State(card.state), step=card.step, stability=card.stability,
         difficulty=card.difficulty, due=card.due, last_review=card.last_review,
     )  # fmt: skip
-    assert retrievability(card, scheduler=scheduler, at=later) == Scheduler().get_card_retrievability(
-        reference, current_datetime=later
-    )
+    assert retrievability(
+        card, scheduler=scheduler, at=later
+    ) == Scheduler().get_card_retrievability(reference, current_datetime=later)
     assert retrievability(StoredCard(start), scheduler=scheduler, at=later) == 0

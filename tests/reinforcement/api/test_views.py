@@ -100,8 +100,15 @@ def test_a_card_not_mine_or_not_due_is_refused(sent, course):
     card = ReviewCard.objects.filter(user=ana).order_by("id").first()
     url = reverse("api-review-answer", args=[card.pk])
 
-    assert api(other).post(url, {"request_id": "o", "answer": {"option": "a"}}, format="json").status_code == 404
-    assert api().post(url, {"request_id": "o", "answer": {"option": "a"}}, format="json").status_code in (401, 403)
+    assert (
+        api(other)
+        .post(url, {"request_id": "o", "answer": {"option": "a"}}, format="json")
+        .status_code
+        == 404
+    )
+    assert api().post(
+        url, {"request_id": "o", "answer": {"option": "a"}}, format="json"
+    ).status_code in (401, 403)
     api(ana).post(url, {"request_id": "1", "answer": {"option": "a"}}, format="json")
     response = api(ana).post(url, {"request_id": "2", "answer": {"option": "a"}}, format="json")
     assert response.status_code == 409 and response.json()["error"]["code"] == "not_due"
@@ -128,18 +135,26 @@ def test_staff_read_hold_drop_edit_and_send_a_plan(held, instructor):
     assert plan["status"] == "held" and plan["hold_until"] is not None
     assert [q["wrong"] for q in plan["questions"]] == [1, 1]
 
-    held_plan = client.post(reverse(base + "-hold", args=[session.pk]), {"hold": True}, format="json")
+    held_plan = client.post(
+        reverse(base + "-hold", args=[session.pk]), {"hold": True}, format="json"
+    )
     assert held_plan.json()["hold_until"] is None
     dropped = client.post(
-        reverse(base + "-drop", args=[session.pk]), {"question_key": f"poll:{first.pk}"}, format="json"
+        reverse(base + "-drop", args=[session.pk]),
+        {"question_key": f"poll:{first.pk}"},
+        format="json",
     ).json()
     assert dropped["dropped"] == [f"poll:{first.pk}"]
-    edited = client.post(reverse(base + "-message", args=[session.pk]), {"message": "Read ch. 3"}, format="json")
+    edited = client.post(
+        reverse(base + "-message", args=[session.pk]), {"message": "Read ch. 3"}, format="json"
+    )
     assert edited.json()["message"] == "Read ch. 3"
     sent_plan = client.post(reverse(base + "-send", args=[session.pk])).json()
     assert sent_plan["status"] == "sent"
     assert ReviewCard.objects.filter(user=ana).count() == 1
-    late = client.post(reverse(base + "-message", args=[session.pk]), {"message": "x"}, format="json")
+    late = client.post(
+        reverse(base + "-message", args=[session.pk]), {"message": "x"}, format="json"
+    )
     assert late.status_code == 409 and late.json()["error"]["code"] == "plan_already_sent"
 
 
@@ -164,7 +179,9 @@ def test_settings_read_by_staff_changed_by_instructors(course, instructor, ta, l
     bad = api(instructor).patch(url, {"desired_retention": 0.5}, format="json")
     assert bad.status_code == 400 and "desired_retention" in bad.json()["error"]["details"]
     good = api(instructor).patch(
-        url, {"desired_retention": 0.85, "course_ends_on": "2027-01-31", "deadline_enabled": True}, format="json"
+        url,
+        {"desired_retention": 0.85, "course_ends_on": "2027-01-31", "deadline_enabled": True},
+        format="json",
     )
     assert good.status_code == 200
     assert (good.json()["desired_retention"], good.json()["course_ends_on"]) == (0.85, "2027-01-31")

@@ -57,9 +57,9 @@ def test_wrong_and_unanswered_questions_become_review_items_in_plain_words(cours
     assert reviews[0].explanation == (
         "You answered this question wrong in “Supply curves”. 67 % of the class got it right."
     )
-    assert [(item.question_key, item.data["outcome"]) for item in _items(cleo, ItemKind.REVIEW)] == [
-        (f"poll:{second.pk}", "missed")
-    ]
+    assert [
+        (item.question_key, item.data["outcome"]) for item in _items(cleo, ItemKind.REVIEW)
+    ] == [(f"poll:{second.pk}", "missed")]
     assert _items(ben) == []
 
 
@@ -76,7 +76,9 @@ def test_absent_learner_gets_the_whole_session_as_missed_with_its_polls(course):
     assert [poll["id"] for poll in missed[0].data["polls"]] == [poll.pk for poll in polls]
     reviews = _items(away, ItemKind.REVIEW)
     assert {item.data["outcome"] for item in reviews} == {"missed"}
-    assert reviews[0].explanation.startswith("This question was asked in “Supply curves”, which you missed.")
+    assert reviews[0].explanation.startswith(
+        "This question was asked in “Supply curves”, which you missed."
+    )
 
 
 def test_learner_who_left_early_is_told_the_exact_segment_and_its_polls(course):
@@ -122,7 +124,9 @@ def test_talk_time_above_the_course_threshold_counts_as_taking_part(course):
 
     planning.followups_plan(session_id=session.pk, source="session_ended")
 
-    assert [item.user_id for item in FollowUpItem.objects.filter(kind=ItemKind.NUDGE)] == [briefly.pk]
+    assert [item.user_id for item in FollowUpItem.objects.filter(kind=ItemKind.NUDGE)] == [
+        briefly.pk
+    ]
 
 
 def test_anonymous_polls_never_produce_per_person_items(course):
@@ -208,15 +212,21 @@ def test_staff_drop_a_question_edit_the_message_and_send_now(course, instructor)
     plan = planning.followups_plan(session_id=session.pk, source="session_ended")
 
     planning.followup_plan_hold(plan_id=plan.pk, actor=instructor, hold=True)
-    planning.followup_plan_question_drop(plan_id=plan.pk, actor=instructor, question_key=f"poll:{bad.pk}")
-    planning.followup_plan_message_set(plan_id=plan.pk, actor=instructor, message=" Question 1 was badly worded. ")
+    planning.followup_plan_question_drop(
+        plan_id=plan.pk, actor=instructor, question_key=f"poll:{bad.pk}"
+    )
+    planning.followup_plan_message_set(
+        plan_id=plan.pk, actor=instructor, message=" Question 1 was badly worded. "
+    )
     assert planning.followup_plans_release(now=timezone.now() + timedelta(days=3)) == 0  # held
     planning.followup_plan_send(plan_id=plan.pk, actor=instructor)
 
     assert list(ReviewCard.objects.filter(user=ana).values_list("question_key", flat=True)) == [
         f"poll:{good.pk}"
     ]
-    assert notifications_of(ana, notify.FOLLOWUP).get().body.startswith("Question 1 was badly worded.")
+    assert (
+        notifications_of(ana, notify.FOLLOWUP).get().body.startswith("Question 1 was badly worded.")
+    )
     with pytest.raises(ConflictError):
         planning.followup_plan_message_set(plan_id=plan.pk, actor=instructor, message="late")
     # Planning again (the recording's timeline is ready) keeps the drop.
@@ -237,7 +247,9 @@ def test_a_dropped_question_can_be_restored_and_unknown_ones_are_refused(course,
     )
     assert FollowUpItem.objects.filter(question_key=key, user=ana).count() == 1
     with pytest.raises(NotFoundError):
-        planning.followup_plan_question_drop(plan_id=plan.pk, actor=instructor, question_key="poll:0")
+        planning.followup_plan_question_drop(
+            plan_id=plan.pk, actor=instructor, question_key="poll:0"
+        )
 
 
 def test_the_same_bank_question_in_two_sessions_is_one_card_reviewed_by_the_live_answer(
@@ -247,7 +259,12 @@ def test_the_same_bank_question_in_two_sessions_is_one_card_reviewed_by_the_live
     question = bank_question(course)
     earlier = timezone.now() - timedelta(days=3)
     first, _ = quiz_session(
-        course, [ana], polls=1, answers={(ana, 0): False}, bank_questions=[question], started=earlier
+        course,
+        [ana],
+        polls=1,
+        answers={(ana, 0): False},
+        bank_questions=[question],
+        started=earlier,
     )
     planning.followups_plan(session_id=first.pk, source="session_ended")
     second, (again,) = quiz_session(
@@ -306,4 +323,6 @@ def test_planning_records_followup_events(course, send_at_once):
 
     planned = LearningEvent.objects.get(verb="followup.planned")
     assert planned.extensions == {"source": "session_ended", "learners": 1, "items": 2}
-    assert LearningEvent.objects.filter(verb="followup.sent", live_session_id=session.pk).count() == 1
+    assert (
+        LearningEvent.objects.filter(verb="followup.sent", live_session_id=session.pk).count() == 1
+    )

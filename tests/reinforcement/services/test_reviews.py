@@ -51,14 +51,22 @@ def test_a_right_answer_is_rescheduled_exactly_as_fsrs_would(cards):
         reference_card, Rating.Good, review_datetime=now
     )
     card.refresh_from_db()
-    assert (card.due, card.state, card.stability) == (expected.due, int(expected.state), expected.stability)
+    assert (card.due, card.state, card.stability) == (
+        expected.due,
+        int(expected.state),
+        expected.stability,
+    )
     assert result["correct"] is True
     assert result["rating"] == "Good"
     assert result["explanation"] == "The right answer: Alpha."
     assert result["class_result"] == {"answered": 1, "correct": 1, "percent_correct": 100}
     assert result["next_due"] == expected.due.isoformat()
     logged = ReviewAnswer.objects.get(request_id="r-1")
-    assert (logged.source, logged.rating, logged.due_after) == (ReviewSource.SCHEDULED, 3, expected.due)
+    assert (logged.source, logged.rating, logged.due_after) == (
+        ReviewSource.SCHEDULED,
+        3,
+        expected.due,
+    )
     event = LearningEvent.objects.get(verb="review.answered")
     assert (event.actor_id, event.object_type, event.object_id, event.mode, event.success) == (
         ana.pk, "review_card", str(card.pk), "review", True,
@@ -70,7 +78,9 @@ def test_a_wrong_answer_is_again_and_the_card_comes_back_within_minutes(cards):
     ana, _ben, (card, _other), _polls = cards
     now = timezone.now()
 
-    result = reviews.card_answer(user=ana, card_id=card.pk, answer={"option": "b"}, request_id="r-2", now=now)
+    result = reviews.card_answer(
+        user=ana, card_id=card.pk, answer={"option": "b"}, request_id="r-2", now=now
+    )
 
     card.refresh_from_db()
     assert result["correct"] is False and result["rating"] == "Again"
@@ -80,10 +90,14 @@ def test_a_wrong_answer_is_again_and_the_card_comes_back_within_minutes(cards):
 
 def test_a_repeated_request_id_is_applied_once(cards):
     ana, _ben, (card, _other), _polls = cards
-    first = reviews.card_answer(user=ana, card_id=card.pk, answer={"option": "a"}, request_id="same")
+    first = reviews.card_answer(
+        user=ana, card_id=card.pk, answer={"option": "a"}, request_id="same"
+    )
     before = _state(card.pk)
 
-    again = reviews.card_answer(user=ana, card_id=card.pk, answer={"option": "b"}, request_id="same")
+    again = reviews.card_answer(
+        user=ana, card_id=card.pk, answer={"option": "b"}, request_id="same"
+    )
 
     assert again == {**first, "replayed": True}
     assert _state(card.pk) == before
@@ -106,7 +120,13 @@ def test_a_repeated_request_id_is_applied_once(cards):
 )
 def test_bad_answers_are_refused_and_change_nothing(cards, change, error, code):
     ana, _ben, (card, _other), _polls = cards
-    arguments = {"user": ana, "card_id": card.pk, "answer": {"option": "a"}, "request_id": "bad", "version": 0}
+    arguments = {
+        "user": ana,
+        "card_id": card.pk,
+        "answer": {"option": "a"},
+        "request_id": "bad",
+        "version": 0,
+    }
     arguments.update(change)
     before = _state(card.pk)
 
@@ -180,7 +200,11 @@ def test_practice_grades_and_logs_without_rescheduling(cards, course):
     assert (event.object_type, event.extensions["source"]) == ("poll", "practice")
     with pytest.raises(NotFoundError):
         reviews.practice_answer(
-            user=ana, course_id=course.pk + 1000, poll_id=polls[0].pk, answer={"option": "a"}, request_id="p2"
+            user=ana,
+            course_id=course.pk + 1000,
+            poll_id=polls[0].pk,
+            answer={"option": "a"},
+            request_id="p2",
         )
 
 
@@ -204,6 +228,8 @@ def test_course_end_date_bounds_the_review_interval(course, instructor, cards):
     reviews.card_answer(user=ana, card_id=card.pk, answer={"option": "a"}, request_id="g1")
     card.refresh_from_db()
     later = card.due + timedelta(minutes=1)
-    reviews.card_answer(user=ana, card_id=card.pk, answer={"option": "a"}, request_id="g2", now=later)
+    reviews.card_answer(
+        user=ana, card_id=card.pk, answer={"option": "a"}, request_id="g2", now=later
+    )
     card.refresh_from_db()
     assert card.due - later <= timedelta(days=2)
