@@ -107,7 +107,9 @@ def worker_env(database_url: str, redis_url: str, **extra: str) -> tuple[dict[st
 
 
 @contextlib.contextmanager
-def running_workers(env: dict[str, str], workdir: Path, names: tuple[str, ...]) -> Iterator[list[Worker]]:
+def running_workers(
+    env: dict[str, str], workdir: Path, names: tuple[str, ...]
+) -> Iterator[list[Worker]]:
     """Start one worker per name on the env's queue, wait until each is ready,
     and stop them all (printing the end of each log) however the test ends."""
     started = []

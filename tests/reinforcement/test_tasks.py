@@ -28,7 +28,12 @@ from tests.faults.workers import (
     wait_for,
     worker_env,
 )
-from tests.reinforcement.conftest import course_settings, learners_of, notifications_of, quiz_session
+from tests.reinforcement.conftest import (
+    course_settings,
+    learners_of,
+    notifications_of,
+    quiz_session,
+)
 
 pytestmark = [
     pytest.mark.integration,
