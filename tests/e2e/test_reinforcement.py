@@ -49,6 +49,7 @@ def test_followup_held_edited_sent_then_reviewed(browser, asgi_server, output_di
         [ann, ben, cleo],
         answers={(ann, 0): False, (ann, 1): False, (ben, 0): True, (ben, 1): True, (cleo, 0): True},
         title="Week 4: Supply and demand",
+        started=timezone.now() - timedelta(minutes=60),
     )
     LiveSession.objects.filter(pk=session.pk).update(state=SessionState.LIVE, ended_at=None)
     LiveSessionFactory(course=course, title="Week 5: Elasticity", scheduled_start=timezone.now() + timedelta(days=3))
