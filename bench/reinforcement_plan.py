@@ -127,9 +127,14 @@ def build_session(run: int, learners: int, questions: int):
     course = Course.objects.create(title=f"Bench {run}", code=f"B-{run}-{time.time_ns()}")
     ReinforcementSettings.objects.create(course=course, hold_minutes=600)
     users = User.objects.bulk_create(
-        [User(username=f"b{run}-{n}-{time.time_ns()}", display_name=f"L {n}") for n in range(learners)]
+        [
+            User(username=f"b{run}-{n}-{time.time_ns()}", display_name=f"L {n}")
+            for n in range(learners)
+        ]
     )
-    Enrollment.objects.bulk_create([Enrollment(course=course, user=u, role=Role.LEARNER) for u in users])
+    Enrollment.objects.bulk_create(
+        [Enrollment(course=course, user=u, role=Role.LEARNER) for u in users]
+    )
     start = timezone.now() - timedelta(minutes=70)
     end = start + timedelta(minutes=60)
     session = LiveSession.objects.create(
@@ -187,9 +192,13 @@ def naive_plan(session_id: int) -> int:
     from reinforcement.models import FollowUpItem, FollowUpPlan
 
     session = LiveSession.objects.get(pk=session_id)
-    plan, _ = FollowUpPlan.objects.get_or_create(session=session, defaults={"course": session.course})
+    plan, _ = FollowUpPlan.objects.get_or_create(
+        session=session, defaults={"course": session.course}
+    )
     created = 0
-    for enrollment in Enrollment.objects.filter(course=session.course, role=Role.LEARNER, is_active=True):
+    for enrollment in Enrollment.objects.filter(
+        course=session.course, role=Role.LEARNER, is_active=True
+    ):
         user = enrollment.user
         present = Attendance.objects.filter(session=session, user=user).exists()
         answered_any = False
@@ -210,8 +219,12 @@ def naive_plan(session_id: int) -> int:
             answered_any
             or ChatMessage.objects.filter(session=session, author=user).exists()
             or Question.objects.filter(session=session, author=user).exists()
-            or Participant.objects.filter(session=session, user=user, last_reacted_at__isnull=False).exists()
-            or LearningEvent.objects.filter(live_session_id=session.pk, actor=user, verb="spoke").exists()
+            or Participant.objects.filter(
+                session=session, user=user, last_reacted_at__isnull=False
+            ).exists()
+            or LearningEvent.objects.filter(
+                live_session_id=session.pk, actor=user, verb="spoke"
+            ).exists()
         )
         if present and silent:
             _item, made = FollowUpItem.objects.get_or_create(
@@ -264,18 +277,30 @@ def build_cards(learners: int, cards: int) -> None:
     now = timezone.now()
     course = Course.objects.create(title="Scan", code=f"SCAN-{time.time_ns()}")
     session = LiveSession.objects.create(
-        course=course, title="s", scheduled_start=now, scheduled_end=now + timedelta(hours=1), state=SessionState.ENDED
+        course=course,
+        title="s",
+        scheduled_start=now,
+        scheduled_end=now + timedelta(hours=1),
+        state=SessionState.ENDED,
     )
     polls = Poll.objects.bulk_create(
-        [Poll(session=session, kind="true_false", prompt=f"P{n}", definition={}, opened_at=now) for n in range(cards)]
+        [
+            Poll(session=session, kind="true_false", prompt=f"P{n}", definition={}, opened_at=now)
+            for n in range(cards)
+        ]
     )
     rng = random.Random(7)
     batch = 1000
     for offset in range(0, learners, batch):
         users = User.objects.bulk_create(
-            [User(username=f"scan-{n}", display_name=f"S {n}") for n in range(offset, min(learners, offset + batch))]
+            [
+                User(username=f"scan-{n}", display_name=f"S {n}")
+                for n in range(offset, min(learners, offset + batch))
+            ]
         )
-        Enrollment.objects.bulk_create([Enrollment(course=course, user=u, role=Role.LEARNER) for u in users])
+        Enrollment.objects.bulk_create(
+            [Enrollment(course=course, user=u, role=Role.LEARNER) for u in users]
+        )
         rows = [
             ReviewCard(
                 user=u, course=course, question_key=f"poll:{p.pk}", poll=p, state=2, stability=5.0,
@@ -296,7 +321,9 @@ def naive_scan(now) -> list[tuple[int, int, int]]:
     from reinforcement.models import ReviewCard
 
     found = []
-    for enrollment in Enrollment.objects.filter(role=Role.LEARNER, is_active=True).order_by("user_id"):
+    for enrollment in Enrollment.objects.filter(role=Role.LEARNER, is_active=True).order_by(
+        "user_id"
+    ):
         due = ReviewCard.objects.filter(
             user_id=enrollment.user_id, course_id=enrollment.course_id, due__lte=now
         ).count()
@@ -330,16 +357,40 @@ def _mmm(values: list[float]) -> str:
 
 def report(plan, scan, *, learners, questions, scan_learners, scan_cards, runs, database) -> str:
     commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
     plan_speedup = min(plan["naive"]) / max(plan["batched"])
     scan_speedup = min(scan["naive"]) / max(scan["batched"])
     rows = [
-        ["planning: `followups_plan` (held plan, items)", _mmm(plan["batched"]), f"{plan['items'][0]:,} items"],
-        ["sending it: `followup_plan_send` (cards, live reviews, notifications)", _mmm(plan["send"]), ""],
-        ["planning: naive per-learner loop", _mmm(plan["naive"]), f"{plan['items'][1]:,} review items"],
-        ["due scan: `due_scan` (one aggregate)", _mmm(scan["batched"]), f"{scan['batched_rows'][0]:,} learners due"],
-        ["due scan: naive count per learner", _mmm(scan["naive"]), f"{scan['naive_rows'][0]:,} learners due"],
+        [
+            "planning: `followups_plan` (held plan, items)",
+            _mmm(plan["batched"]),
+            f"{plan['items'][0]:,} items",
+        ],
+        [
+            "sending it: `followup_plan_send` (cards, live reviews, notifications)",
+            _mmm(plan["send"]),
+            "",
+        ],
+        [
+            "planning: naive per-learner loop",
+            _mmm(plan["naive"]),
+            f"{plan['items'][1]:,} review items",
+        ],
+        [
+            "due scan: `due_scan` (one aggregate)",
+            _mmm(scan["batched"]),
+            f"{scan['batched_rows'][0]:,} learners due",
+        ],
+        [
+            "due scan: naive count per learner",
+            _mmm(scan["naive"]),
+            f"{scan['naive_rows'][0]:,} learners due",
+        ],
     ]
     plan_ok = max(plan["batched"]) < PLAN_TARGET_S and plan_speedup >= SPEEDUP_TARGET
     scan_ok = max(scan["batched"]) < SCAN_TARGET_S and scan_speedup >= SPEEDUP_TARGET

@@ -12,7 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from classroom.models import Poll
-from classroom.selectors import poll_correct_counts, poll_public_payload
+from classroom.selectors import (
+    course_sessions_split,
+    live_session_list,
+    poll_correct_counts,
+    poll_public_payload,
+)
 from courses.models import Enrollment, Role, User
 from playback.selectors import recording_polls_get, session_recordings_get
 from questions.grading import has_correct_answer
@@ -148,7 +153,6 @@ def plans_due_for_release(*, now: datetime) -> list[int]:
 def item_payload(item: FollowUpItem) -> dict:
     return {
         "id": item.pk,
-        "session_id": item.plan.session_id if "plan" in item._state.fields_cache else None,
         "kind": item.kind,
         "key": item.key,
         "question_key": item.question_key,
@@ -255,8 +259,6 @@ def warmup_cards_list(*, user: User, course_id: int, session_id: int, now: datet
 
 def practice_sessions_list(*, course) -> list[dict]:
     """The course's past sessions with graded questions, most recent first."""
-    from classroom.selectors import course_sessions_split, live_session_list
-
     _upcoming, past = course_sessions_split(sessions=list(live_session_list(course=course)))
     with_questions = set(
         Poll.objects.filter(session__in=past, is_quiz=True, is_anonymous=False).values_list(

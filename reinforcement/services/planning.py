@@ -32,6 +32,7 @@ from classroom.selectors import (
     session_activity_get,
 )
 from core.errors import ConflictError, NotFoundError, ValidationError
+from courses.models import User
 from playback.selectors import (
     media_offsets_ms,
     recording_polls_get,
@@ -63,6 +64,7 @@ from reinforcement.selectors import (
     course_scheduler,
     course_settings_get,
     learner_summary_text,
+    plans_due_for_release,
     question_key_of,
     rewatch_url,
 )
@@ -607,8 +609,6 @@ def _notify(plan: FollowUpPlan, facts: Facts, items: list[FollowUpItem]) -> None
 
 
 def _users(by_user):
-    from courses.models import User
-
     return User.objects.filter(pk__in=list(by_user))
 
 
@@ -696,8 +696,6 @@ def followup_plan_question_drop(
 
 def followup_plans_release(*, now: datetime | None = None) -> int:
     """Send every held plan whose hold window is over (the beat task)."""
-    from reinforcement.selectors import plans_due_for_release
-
     sent = 0
     for plan_id in plans_due_for_release(now=now or timezone.now()):
         followup_plan_send(plan_id=plan_id)

@@ -36,9 +36,13 @@ def tasks_run_in_process():
     current_app.conf.task_always_eager = previous
 
 
-def test_followup_held_edited_sent_then_reviewed(browser, asgi_server, output_dir, tasks_run_in_process):
+def test_followup_held_edited_sent_then_reviewed(
+    browser, asgi_server, output_dir, tasks_run_in_process
+):
     course = CourseFactory(title="Principles of Economics", code="ECON-101")
-    teacher = EnrollmentFactory(course=course, role=Role.INSTRUCTOR, user__display_name="Dr. Lee").user
+    teacher = EnrollmentFactory(
+        course=course, role=Role.INSTRUCTOR, user__display_name="Dr. Lee"
+    ).user
     ann, ben, cleo = (
         EnrollmentFactory(course=course, role=Role.LEARNER, user__display_name=name).user
         for name in ("Ann Okafor", "Ben Carter", "Cleo Diaz")
@@ -52,7 +56,11 @@ def test_followup_held_edited_sent_then_reviewed(browser, asgi_server, output_di
         started=timezone.now() - timedelta(minutes=60),
     )
     LiveSession.objects.filter(pk=session.pk).update(state=SessionState.LIVE, ended_at=None)
-    LiveSessionFactory(course=course, title="Week 5: Elasticity", scheduled_start=timezone.now() + timedelta(days=3))
+    LiveSessionFactory(
+        course=course,
+        title="Week 5: Elasticity",
+        scheduled_start=timezone.now() + timedelta(days=3),
+    )
     live_session_end(session_id=session.pk, actor=teacher)  # the hook plans it (held for 1 h)
     assert FollowUpPlan.objects.get(session=session).status == PlanStatus.HELD
 
@@ -60,7 +68,9 @@ def test_followup_held_edited_sent_then_reviewed(browser, asgi_server, output_di
     context, page = open_page(browser, asgi_server, teacher, f"/courses/{course.pk}/", DESKTOP)
     page.get_by_role("link", name="Reinforcement (plans, settings, review statistics)").click()
     page.get_by_role("link", name="Week 4: Supply and demand").click()
-    expect(page.get_by_role("heading", name="Follow-up of “Week 4: Supply and demand”")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Follow-up of “Week 4: Supply and demand”")
+    ).to_be_visible()
     expect(page.locator("[data-plan-status]")).to_contain_text("In the hold window")
     page.screenshot(path=output_dir / "plan-held-window.png", full_page=True)
     page.get_by_role("button", name="Hold").click()
@@ -83,8 +93,9 @@ def test_followup_held_edited_sent_then_reviewed(browser, asgi_server, output_di
     assert "Week 4: Supply and demand" in emails[0].subject
     assert "You answered 2 of 2 quiz questions wrong" in emails[0].body
     link = next(
-        url for url in re.findall(r"https?://\S+", emails[0].body) if "/notifications/" in url
-        and "unsubscribe" not in url and "preferences" not in url
+        url
+        for url in re.findall(r"https?://\S+", emails[0].body)
+        if "/notifications/" in url and "unsubscribe" not in url and "preferences" not in url
     )
 
     # The learner: the bell, the email's link, both cards reviewed by keyboard.
@@ -104,7 +115,8 @@ def test_followup_held_edited_sent_then_reviewed(browser, asgi_server, output_di
     page.screenshot(path=output_dir / "review-question-phone.png", full_page=True)
     for number in (1, 2):
         expect(page.locator(".review-option input").first).to_be_focused()  # focus on the answer
-        page.keyboard.press("Space")  # the first option, Alpha: right
+        # Alpha (right): Space on the focused option, or its number key.
+        page.keyboard.press("Space" if number == 1 else "1")
         expect(page.locator(".review-option input").first).to_be_checked()
         page.get_by_role("button", name="Check answer").focus()
         page.keyboard.press("Enter")
@@ -122,10 +134,14 @@ def test_followup_held_edited_sent_then_reviewed(browser, asgi_server, output_di
     now = timezone.now()
     cards = list(ReviewCard.objects.filter(user=ann))
     assert len(cards) == 2
-    assert all(card.due > now and card.answers.filter(source="scheduled").count() == 1 for card in cards)
+    assert all(
+        card.due > now and card.answers.filter(source="scheduled").count() == 1 for card in cards
+    )
 
     # Staff see who reviewed and who has not.
-    context, page = open_page(browser, asgi_server, teacher, f"/courses/{course.pk}/reinforcement/", DESKTOP)
+    context, page = open_page(
+        browser, asgi_server, teacher, f"/courses/{course.pk}/reinforcement/", DESKTOP
+    )
     expect(page.get_by_role("heading", name="Most-missed questions")).to_be_visible()
     page.screenshot(path=output_dir / "staff-course.png", full_page=True)
     context.close()
