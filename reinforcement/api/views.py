@@ -31,7 +31,7 @@ from reinforcement.services import planning, reviews
 from reinforcement.services.settings import course_settings_update
 
 
-class CardOutput(serializers.Serializer):
+class ReviewCardOutput(serializers.Serializer):
     card_id = serializers.IntegerField()
     version = serializers.IntegerField(help_text="send it back with the answer (stale check)")
     question_key = serializers.CharField()
@@ -43,7 +43,7 @@ class CardOutput(serializers.Serializer):
     definition = serializers.JSONField(help_text="options / scale / max_choices, never the answer")
 
 
-class ProgressOutput(serializers.Serializer):
+class ReviewProgressOutput(serializers.Serializer):
     done = serializers.IntegerField()
     due = serializers.IntegerField()
     total = serializers.IntegerField()
@@ -51,12 +51,12 @@ class ProgressOutput(serializers.Serializer):
     next_due_at = serializers.DateTimeField(allow_null=True)
 
 
-class DueCardsOutput(serializers.Serializer):
-    cards = CardOutput(many=True)
-    progress = ProgressOutput()
+class ReviewDueOutput(serializers.Serializer):
+    cards = ReviewCardOutput(many=True)
+    progress = ReviewProgressOutput()
 
 
-class AnswerInput(InputSerializer):
+class ReviewAnswerInput(InputSerializer):
     request_id = serializers.CharField(
         max_length=64, help_text="the client's id for this answer: a retry with it is applied once"
     )
@@ -68,13 +68,13 @@ class AnswerInput(InputSerializer):
     warmup_session_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
 
-class PracticeInput(InputSerializer):
+class ReviewPracticeInput(InputSerializer):
     request_id = serializers.CharField(max_length=64)
     poll_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     answer = serializers.JSONField()
 
 
-class AnswerOutput(serializers.Serializer):
+class ReviewAnswerOutput(serializers.Serializer):
     correct = serializers.BooleanField(allow_null=True)
     correct_answer = serializers.JSONField()
     explanation = serializers.CharField()
@@ -87,7 +87,7 @@ class AnswerOutput(serializers.Serializer):
     replayed = serializers.BooleanField()
 
 
-class ItemOutput(serializers.Serializer):
+class FollowupItemOutput(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     key = serializers.CharField()
@@ -103,10 +103,10 @@ class FollowupGroupOutput(serializers.Serializer):
     session_title = serializers.CharField()
     message = serializers.CharField()
     sent_at = serializers.DateTimeField(allow_null=True)
-    items = ItemOutput(many=True)
+    items = FollowupItemOutput(many=True)
 
 
-class PlanOutput(serializers.Serializer):
+class FollowupPlanOutput(serializers.Serializer):
     session_id = serializers.IntegerField()
     course_id = serializers.IntegerField()
     status = serializers.CharField()
@@ -121,22 +121,22 @@ class PlanOutput(serializers.Serializer):
     learners = serializers.JSONField()
 
 
-class HoldInput(InputSerializer):
+class FollowupHoldInput(InputSerializer):
     hold = serializers.BooleanField(
         help_text="true: keep until sent by hand; false: release at the window's end"
     )
 
 
-class DropInput(InputSerializer):
+class FollowupDropInput(InputSerializer):
     question_key = serializers.CharField(max_length=40)
     dropped = serializers.BooleanField(default=True)
 
 
-class MessageInput(InputSerializer):
+class FollowupMessageInput(InputSerializer):
     message = serializers.CharField(allow_blank=True, max_length=2000, trim_whitespace=False)
 
 
-class SettingsSerializer(InputSerializer):
+class ReinforcementSettingsSerializer(InputSerializer):
     is_enabled = serializers.BooleanField(required=False)
     hold_minutes = serializers.IntegerField(required=False, min_value=0, max_value=7 * 24 * 60)
     desired_retention = serializers.FloatField(
@@ -151,12 +151,12 @@ class SettingsSerializer(InputSerializer):
 
 
 def _settings_data(conf) -> dict:
-    return {field: getattr(conf, field) for field in SettingsSerializer().fields}
+    return {field: getattr(conf, field) for field in ReinforcementSettingsSerializer().fields}
 
 
 class MyDueCardsApi(APIView):
     @extend_schema(
-        responses=DueCardsOutput, summary="My review cards due now, and today's progress"
+        responses=ReviewDueOutput, summary="My review cards due now, and today's progress"
     )
     def get(self, request: Request, course_id: int) -> Response:
         access = access_course_reinforcement(
@@ -165,7 +165,7 @@ class MyDueCardsApi(APIView):
         now = timezone.now()
         cards = due_cards_list(user=request.user, course_id=access.course.pk, now=now)
         return Response(
-            DueCardsOutput(
+            ReviewDueOutput(
                 {
                     "cards": [card_question_payload(card) for card in cards],
                     "progress": review_progress_get(
@@ -178,8 +178,8 @@ class MyDueCardsApi(APIView):
 
 class CardAnswerApi(APIView):
     @extend_schema(
-        request=AnswerInput,
-        responses=AnswerOutput,
+        request=ReviewAnswerInput,
+        responses=ReviewAnswerOutput,
         summary="Answer one of my due review cards (graded on the server, rescheduled)",
     )
     def post(self, request: Request, card_id: int) -> Response:
@@ -191,7 +191,7 @@ class CardAnswerApi(APIView):
         access_course_reinforcement(
             user=request.user, course_id=course_id, action=CourseAction.PARTICIPATE
         )
-        payload = AnswerInput(data=request.data)
+        payload = ReviewAnswerInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         result = reviews.card_answer(
@@ -203,20 +203,20 @@ class CardAnswerApi(APIView):
             elapsed_ms=data.get("elapsed_ms"),
             warmup_session_id=data.get("warmup_session_id"),
         )
-        return Response(AnswerOutput(result).data)
+        return Response(ReviewAnswerOutput(result).data)
 
 
 class PracticeAnswerApi(APIView):
     @extend_schema(
-        request=PracticeInput,
-        responses=AnswerOutput,
+        request=ReviewPracticeInput,
+        responses=ReviewAnswerOutput,
         summary="Answer a past session's question on demand (not a scheduled review)",
     )
     def post(self, request: Request, course_id: int) -> Response:
         access = access_course_reinforcement(
             user=request.user, course_id=course_id, action=CourseAction.PARTICIPATE
         )
-        payload = PracticeInput(data=request.data)
+        payload = ReviewPracticeInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         result = reviews.practice_answer(
@@ -226,7 +226,7 @@ class PracticeAnswerApi(APIView):
             answer=data["answer"],
             request_id=data["request_id"],
         )
-        return Response(AnswerOutput(result).data)
+        return Response(ReviewAnswerOutput(result).data)
 
 
 class MyFollowupsApi(APIView):
@@ -240,21 +240,25 @@ class MyFollowupsApi(APIView):
 
 
 def _plan_response(session_id: int) -> Response:
-    return Response(PlanOutput(plan_summary_get(plan=plan_for_session(session_id=session_id))).data)
+    return Response(
+        FollowupPlanOutput(plan_summary_get(plan=plan_for_session(session_id=session_id))).data
+    )
 
 
 class FollowupPlanApi(APIView):
-    @extend_schema(responses=PlanOutput, summary="A session's follow-up plan (staff)")
+    @extend_schema(responses=FollowupPlanOutput, summary="A session's follow-up plan (staff)")
     def get(self, request: Request, session_id: int) -> Response:
         access = access_followup_plan(user=request.user, session_id=session_id)
-        return Response(PlanOutput(plan_summary_get(plan=access.plan)).data)
+        return Response(FollowupPlanOutput(plan_summary_get(plan=access.plan)).data)
 
 
 class FollowupPlanHoldApi(APIView):
-    @extend_schema(request=HoldInput, responses=PlanOutput, summary="Hold or release a plan")
+    @extend_schema(
+        request=FollowupHoldInput, responses=FollowupPlanOutput, summary="Hold or release a plan"
+    )
     def post(self, request: Request, session_id: int) -> Response:
         access = access_followup_plan(user=request.user, session_id=session_id)
-        payload = HoldInput(data=request.data)
+        payload = FollowupHoldInput(data=request.data)
         payload.is_valid(raise_exception=True)
         planning.followup_plan_hold(
             plan_id=access.plan.pk, actor=request.user, hold=payload.validated_data["hold"]
@@ -264,13 +268,13 @@ class FollowupPlanHoldApi(APIView):
 
 class FollowupPlanDropApi(APIView):
     @extend_schema(
-        request=DropInput,
-        responses=PlanOutput,
+        request=FollowupDropInput,
+        responses=FollowupPlanOutput,
         summary="Drop a question from review, or restore it",
     )
     def post(self, request: Request, session_id: int) -> Response:
         access = access_followup_plan(user=request.user, session_id=session_id)
-        payload = DropInput(data=request.data)
+        payload = FollowupDropInput(data=request.data)
         payload.is_valid(raise_exception=True)
         planning.followup_plan_question_drop(
             plan_id=access.plan.pk,
@@ -282,10 +286,14 @@ class FollowupPlanDropApi(APIView):
 
 
 class FollowupPlanMessageApi(APIView):
-    @extend_schema(request=MessageInput, responses=PlanOutput, summary="Edit the plan's message")
+    @extend_schema(
+        request=FollowupMessageInput,
+        responses=FollowupPlanOutput,
+        summary="Edit the plan's message",
+    )
     def post(self, request: Request, session_id: int) -> Response:
         access = access_followup_plan(user=request.user, session_id=session_id)
-        payload = MessageInput(data=request.data)
+        payload = FollowupMessageInput(data=request.data)
         payload.is_valid(raise_exception=True)
         planning.followup_plan_message_set(
             plan_id=access.plan.pk, actor=request.user, message=payload.validated_data["message"]
@@ -294,7 +302,7 @@ class FollowupPlanMessageApi(APIView):
 
 
 class FollowupPlanSendApi(APIView):
-    @extend_schema(request=None, responses=PlanOutput, summary="Send the plan now")
+    @extend_schema(request=None, responses=FollowupPlanOutput, summary="Send the plan now")
     def post(self, request: Request, session_id: int) -> Response:
         access = access_followup_plan(user=request.user, session_id=session_id)
         planning.followup_plan_send(plan_id=access.plan.pk, actor=request.user)
@@ -303,7 +311,8 @@ class FollowupPlanSendApi(APIView):
 
 class CourseSettingsApi(APIView):
     @extend_schema(
-        responses=SettingsSerializer, summary="The course's reinforcement settings (staff)"
+        responses=ReinforcementSettingsSerializer,
+        summary="The course's reinforcement settings (staff)",
     )
     def get(self, request: Request, course_id: int) -> Response:
         access = access_course_reinforcement(
@@ -312,15 +321,15 @@ class CourseSettingsApi(APIView):
         return Response(_settings_data(course_settings_get(course_id=access.course.pk)))
 
     @extend_schema(
-        request=SettingsSerializer,
-        responses=SettingsSerializer,
+        request=ReinforcementSettingsSerializer,
+        responses=ReinforcementSettingsSerializer,
         summary="Change the course's reinforcement settings (instructors)",
     )
     def patch(self, request: Request, course_id: int) -> Response:
         access = access_course_reinforcement(
             user=request.user, course_id=course_id, action=CourseAction.MANAGE
         )
-        payload = SettingsSerializer(data=request.data)
+        payload = ReinforcementSettingsSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         conf = course_settings_update(
             course=access.course, actor=request.user, changes=dict(payload.validated_data)
@@ -328,7 +337,7 @@ class CourseSettingsApi(APIView):
         return Response(_settings_data(conf))
 
 
-class LearnerStatsOutput(serializers.Serializer):
+class ReviewLearnerStatsOutput(serializers.Serializer):
     user_id = serializers.IntegerField()
     name = serializers.CharField()
     cards = serializers.IntegerField()
@@ -339,18 +348,18 @@ class LearnerStatsOutput(serializers.Serializer):
     has_started = serializers.BooleanField()
 
 
-class StatsOutput(serializers.Serializer):
+class ReviewStatsOutput(serializers.Serializer):
     cards = serializers.IntegerField()
     questions = serializers.JSONField(help_text="most-missed first, each with taught_url")
-    learners = LearnerStatsOutput(many=True)
-    not_started = LearnerStatsOutput(many=True)
+    learners = ReviewLearnerStatsOutput(many=True)
+    not_started = ReviewLearnerStatsOutput(many=True)
 
 
 class CourseReviewStatsApi(APIView):
-    @extend_schema(responses=StatsOutput, summary="The course's review statistics (staff)")
+    @extend_schema(responses=ReviewStatsOutput, summary="The course's review statistics (staff)")
     def get(self, request: Request, course_id: int) -> Response:
         access = access_course_reinforcement(
             user=request.user, course_id=course_id, action=CourseAction.TEACH
         )
         stats = course_review_stats(course_id=access.course.pk, now=timezone.now())
-        return Response(StatsOutput(stats).data)
+        return Response(ReviewStatsOutput(stats).data)
