@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -484,22 +484,43 @@ def _live_reviews_apply(facts: Facts, cards, dropped, scheduler) -> None:
                 due_before=due_before, due_after=card.due, fsrs_log=fsrs_log,
             )
         )  # fmt: skip
-    ReviewCard.objects.bulk_update(
-        touched,
-        [
-            "state",
-            "step",
-            "stability",
-            "difficulty",
-            "due",
-            "last_review",
-            "reps",
-            "lapses",
-            "poll",
-        ],
-        batch_size=1000,
-    )
+    _cards_write(touched)
     ReviewAnswer.objects.bulk_create(logs, batch_size=1000)
+
+
+CARDS_UPDATE_SQL = (
+    "UPDATE reinforcement_reviewcard AS c SET state = v.state::smallint, "
+    "step = v.step::smallint, stability = v.stability::double precision, "
+    "difficulty = v.difficulty::double precision, due = v.due::timestamptz, "
+    "last_review = v.last_review::timestamptz, reps = v.reps::integer, "
+    "lapses = v.lapses::integer, poll_id = v.poll_id::bigint FROM (VALUES {values}) "
+    "AS v(id, state, step, stability, difficulty, due, last_review, reps, lapses, poll_id) "
+    "WHERE c.id = v.id::bigint"
+)
+CARD_FIELDS = ("state", "step", "stability", "difficulty", "due", "last_review", "reps", "lapses")
+
+
+def _cards_write(cards: list[ReviewCard]) -> None:
+    """Store the reviewed cards' fsrs state. On PostgreSQL one
+    UPDATE ... FROM (VALUES ...) per thousand cards: Django's bulk_update
+    builds a CASE per field and card, which cost seconds for a class."""
+    if connection.vendor != "postgresql":
+        ReviewCard.objects.bulk_update(cards, [*CARD_FIELDS, "poll"], batch_size=500)
+        return
+    row = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    for start in range(0, len(cards), 1000):
+        chunk = cards[start : start + 1000]
+        params = [
+            value
+            for card in chunk
+            for value in (
+                card.pk, card.state, card.step, card.stability, card.difficulty, card.due,
+                card.last_review, card.reps, card.lapses, card.poll_id,
+            )
+        ]  # fmt: skip
+        values = ", ".join([row] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(CARDS_UPDATE_SQL.format(values=values), params)  # noqa: S608 (placeholders only)
 
 
 def _cards_locked_for(facts: Facts, user_ids, keys):
