@@ -16,6 +16,7 @@ from notifications import events
 from notifications.access import access_notification, access_notification_stream
 from notifications.selectors import stream_seq_get, stream_snapshot_get
 from notifications.services.notifications import notification_read, notifications_read_all
+from notifications.services.sending import embedded_sender_ensure
 
 
 def read(room: NotificationConsumer, data: dict) -> dict:
@@ -52,7 +53,9 @@ class NotificationConsumer(RoomConsumer):
         return stream_seq_get(room_id)
 
     async def member_join(self) -> None:
-        """No presence: a bell is not a room anyone sees."""
+        """No presence (a bell is not a room anyone sees); without a beat the
+        server loop sends due notifications itself."""
+        embedded_sender_ensure()
 
     async def member_leave(self) -> None:
         """No presence."""

@@ -8,14 +8,20 @@ Frames go on the `all` stream of that room, which only its user can join."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any, TypedDict
 
+from django.db import transaction
 from django.urls import reverse
 
 from core.rooms import frames
 from core.rooms.frames import frame_type
 from core.rooms.streams import Streams
 from notifications.models import Notification, NotificationStream
+from notifications.selectors import unread_count_get
+
+logger = logging.getLogger(__name__)
 
 ROOM = "notifications"
 STREAMS = Streams("notifications")
@@ -76,23 +82,57 @@ def _stream_locked(user_id: int) -> NotificationStream:
     return NotificationStream.objects.select_for_update().get(user_id=user_id)
 
 
-def notification_created(notification: Notification, *, unread_count: int) -> None:
-    """Inside the transaction that showed it; sent after commit."""
-    row = _stream_locked(notification.user_id)
-    emit(
-        row,
-        "notification.created",
-        {"notification": notification_data(notification), "unread_count": unread_count},
+def _emit_after_commit(user_id: int, build: Callable[[], tuple[str, dict] | None]) -> None:
+    """After the caller's transaction commits, number and send one frame in a
+    short transaction of its own that holds the user's stream row. So a
+    service creating notifications for many learners (a plan for a class)
+    never holds their stream rows until it ends, and two such services cannot
+    deadlock on them. A frame that fails is logged; the bell's next snapshot
+    (on reconnect) is right anyway."""
+
+    def send() -> None:
+        try:
+            with transaction.atomic():
+                row = _stream_locked(user_id)
+                built = build()
+                if built is not None:
+                    emit(row, built[0], built[1])
+        except Exception:
+            logger.exception("notification frame for user %s failed", user_id)
+
+    transaction.on_commit(send)
+
+
+def notification_created(notification: Notification) -> None:
+    """It appeared in the bell (sent after commit, if it is still shown)."""
+
+    def build() -> tuple[str, dict] | None:
+        current = Notification.objects.filter(pk=notification.pk).first()
+        if current is None or current.shown_at is None or current.cancelled_at is not None:
+            return None
+        return "notification.created", {
+            "notification": notification_data(current),
+            "unread_count": unread_count_get(user_id=current.user_id),
+        }
+
+    _emit_after_commit(notification.user_id, build)
+
+
+def notifications_read(user_id: int, *, ids: list[int], everything: bool) -> None:
+    _emit_after_commit(
+        user_id,
+        lambda: (
+            "notification.read",
+            {"ids": ids, "all": everything, "unread_count": unread_count_get(user_id=user_id)},
+        ),
     )
 
 
-def notifications_read(
-    user_id: int, *, ids: list[int], everything: bool, unread_count: int
-) -> None:
-    row = _stream_locked(user_id)
-    emit(row, "notification.read", {"ids": ids, "all": everything, "unread_count": unread_count})
-
-
-def notification_withdrawn(user_id: int, *, notification_id: int, unread_count: int) -> None:
-    row = _stream_locked(user_id)
-    emit(row, "notification.withdrawn", {"id": notification_id, "unread_count": unread_count})
+def notification_withdrawn(user_id: int, *, notification_id: int) -> None:
+    _emit_after_commit(
+        user_id,
+        lambda: (
+            "notification.withdrawn",
+            {"id": notification_id, "unread_count": unread_count_get(user_id=user_id)},
+        ),
+    )

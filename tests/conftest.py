@@ -193,6 +193,68 @@ def daphne_process(extra_env: dict | None = None, log=None):
             log.close()
 
 
+@contextmanager
+def celery_worker(
+    extra_env: dict | None = None,
+    *,
+    prefix: str = "test",
+    queue: str | None = None,
+    concurrency: int = 1,
+):
+    """A real Celery worker on Redis and the current test database, consuming
+    a private queue (or `queue`: several workers may share one); yields the
+    queue's name. One process (solo pool), or `concurrency` prefork children
+    running tasks side by side. Its output is printed on exit (shown by pytest
+    when the test fails)."""
+    import subprocess
+    import sys
+    import uuid
+
+    redis_url = require_redis()
+    queue = queue or f"{prefix}-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url(),
+        "DJANGO_ENV": "test",
+        **(extra_env or {}),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}.{uuid.uuid4().hex[:6]}@%h",
+            *(["--pool=solo"] if concurrency == 1 else ["--pool=prefork", f"-c{concurrency}"]),
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield queue
+    finally:
+        process.terminate()
+        try:
+            output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        print(output[-4000:])
+
+
 @pytest.fixture
 def asgi_server(transactional_db):
     """Daphne in a subprocess on the test database (tests must commit their data:

@@ -3,16 +3,18 @@ One view per operation; the live count comes over the notification socket."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.schema import ErrorResponse
 from core.api.serializers import InputSerializer
 from notifications.access import access_notification
 from notifications.events import notification_data
+from notifications.kinds import FREQUENCIES
 from notifications.selectors import notifications_list, preferences_get, unread_count_get
 from notifications.services.notifications import notification_read, notifications_read_all
 from notifications.services.preferences import preferences_update
@@ -52,10 +54,16 @@ class ReadAllOutput(serializers.Serializer):
     unread_count = serializers.IntegerField()
 
 
+# The services check these values (and say which rule failed: `unknown_kind`,
+# `unknown_channel`, `unknown_frequency`, `invalid_quiet_hours`); the
+# serializers only check the shape.
 class QuietHoursSerializer(InputSerializer):
     enabled = serializers.BooleanField(required=False)
     start = serializers.CharField(required=False, help_text="HH:MM, the learner's local time.")
-    end = serializers.CharField(required=False, help_text="HH:MM, the learner's local time.")
+    end = serializers.CharField(
+        required=False,
+        help_text="HH:MM, the learner's local time; not equal to start while enabled.",
+    )
 
 
 class KindPreferencesOutput(serializers.Serializer):
@@ -78,10 +86,19 @@ class PreferencesInput(InputSerializer):
     kinds = serializers.DictField(
         child=serializers.DictField(child=serializers.CharField()),
         required=False,
-        help_text='{"<kind>": {"<channel>": "immediately|daily|weekly|off"}}',
+        help_text='{"<kind>": {"<channel>": "<frequency>"}}: registered kinds, the channels '
+        f"each is sent by (GET lists them), frequencies {', '.join(FREQUENCIES)}.",
     )
     quiet_hours = QuietHoursSerializer(required=False)
     daily_cap = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+
+class NotificationListQuery(InputSerializer):
+    unread = serializers.BooleanField(required=False, help_text="Only unread ones.")
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=100, help_text="Default 20."
+    )
 
 
 class NotificationPagination(PageNumberPagination):
@@ -92,16 +109,18 @@ class NotificationPagination(PageNumberPagination):
 
 class NotificationListApi(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter("unread", bool, description="Only unread ones."),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int, description="At most 100 (default 20)."),
-        ],
-        responses=NotificationPageOutput,
+        parameters=[NotificationListQuery],
+        responses={
+            200: NotificationPageOutput,
+            400: OpenApiResponse(ErrorResponse, description="A bad query parameter (`invalid`)."),
+            404: OpenApiResponse(ErrorResponse, description="No such page (`not_found`)."),
+        },
         summary="My notifications, newest first (paginated)",
     )
     def get(self, request: Request) -> Response:
-        unread_only = request.query_params.get("unread") in ("1", "true", "yes")
+        query = NotificationListQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        unread_only = query.validated_data.get("unread", False)
         paginator = NotificationPagination()
         page = paginator.paginate_queryset(
             notifications_list(user=request.user, unread_only=unread_only), request, view=self

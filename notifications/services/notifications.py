@@ -15,7 +15,7 @@ from notifications import events
 from notifications.channels import IN_APP
 from notifications.kinds import FREQUENCY_OFF, kind_get
 from notifications.models import Delivery, DeliveryStatus, Notification
-from notifications.selectors import frequency_get, unread_count_get
+from notifications.selectors import frequency_get
 from notifications.services.deliveries import delivery_schedule
 
 EVENT_NAMESPACE = uuid.UUID("6b0b7c36-8f0e-4b8e-9a55-0c8f9f3f2a11")
@@ -171,9 +171,7 @@ def in_app_show(delivery: Delivery, *, now: datetime.datetime) -> None:
         notification.shown_at = now
         Notification.objects.filter(pk=notification.pk).update(shown_at=now)
     delivery_sent_record(delivery, at=now)
-    events.notification_created(
-        notification, unread_count=unread_count_get(user_id=notification.user_id)
-    )
+    events.notification_created(notification)
 
 
 def _withdraw(notification: Notification, *, now: datetime.datetime) -> bool:
@@ -192,11 +190,7 @@ def _withdraw(notification: Notification, *, now: datetime.datetime) -> bool:
     notification.cancelled_at = now
     Notification.objects.filter(pk=notification.pk).update(cancelled_at=now)
     if was_shown:
-        events.notification_withdrawn(
-            notification.user_id,
-            notification_id=notification.pk,
-            unread_count=unread_count_get(user_id=notification.user_id),
-        )
+        events.notification_withdrawn(notification.user_id, notification_id=notification.pk)
     return True
 
 
@@ -244,12 +238,7 @@ def notification_read(*, notification: Notification, now: datetime.datetime | No
         )
         if updated:
             notification.read_at = now
-            events.notifications_read(
-                notification.user_id,
-                ids=[notification.pk],
-                everything=False,
-                unread_count=unread_count_get(user_id=notification.user_id),
-            )
+            events.notifications_read(notification.user_id, ids=[notification.pk], everything=False)
     return bool(updated)
 
 
@@ -260,7 +249,7 @@ def notifications_read_all(*, user, now: datetime.datetime | None = None) -> int
             user=user, read_at__isnull=True, shown_at__isnull=False
         ).update(read_at=now)
         if updated:
-            events.notifications_read(user.pk, ids=[], everything=True, unread_count=0)
+            events.notifications_read(user.pk, ids=[], everything=True)
     return updated
 
 
@@ -292,10 +281,5 @@ def notification_open(
             extensions={"kind": notification.kind, "via": via, "first": first},
         )
         if was_unread and notification.shown_at is not None:
-            events.notifications_read(
-                notification.user_id,
-                ids=[notification.pk],
-                everything=False,
-                unread_count=unread_count_get(user_id=notification.user_id),
-            )
+            events.notifications_read(notification.user_id, ids=[notification.pk], everything=False)
     return notification

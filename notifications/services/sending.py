@@ -15,16 +15,20 @@ with the same Message-ID."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
+import weakref
 from collections import Counter
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.asyncdb import db_call
 from notifications import conf
-from notifications.channels import IN_APP, channel_get
+from notifications.channels import IN_APP, channel_get, channel_keys
 from notifications.emails import NoAddressError
 from notifications.kinds import FREQUENCY_DAILY
 from notifications.models import Delivery, DeliveryStatus, Digest, NotificationSettings
@@ -77,7 +81,7 @@ def _quiet_until(row: NotificationSettings, user, now) -> datetime.datetime | No
 def _sent_today(user, now) -> int:
     """Immediate sends on interrupting channels since the learner's midnight
     (claimed ones count: they are going out)."""
-    interrupting = [key for key in _channel_keys() if channel_get(key).interrupts]
+    interrupting = [key for key in channel_keys() if channel_get(key).interrupts]
     start = local_day_start(tz=zone(user.time_zone), now=now)
     return (
         Delivery.objects.filter(
@@ -88,12 +92,6 @@ def _sent_today(user, now) -> int:
         )
         .count()
     )
-
-
-def _channel_keys() -> tuple[str, ...]:
-    from notifications.channels import channel_keys
-
-    return channel_keys()
 
 
 def delivery_send(*, delivery_id: int, now: datetime.datetime | None = None) -> str:
@@ -329,3 +327,30 @@ def deliveries_send(*, now: datetime.datetime | None = None) -> dict[str, int]:
     for digest_id in digests:
         outcomes[f"digest_{digest_send(digest_id=digest_id, now=now)}"] += 1
     return dict(outcomes)
+
+
+# --- The sender of the embedded default ----------------------------------------
+
+EMBEDDED_SEND_SECONDS = 60.0
+_embedded_senders: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def embedded_sender_ensure() -> None:
+    """Without a Celery worker (the embedded default runs tasks eagerly and
+    has no beat), the server loop runs the sender every minute itself, from
+    the first notification socket it serves. Call on the server loop."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    loop = asyncio.get_running_loop()
+    task = _embedded_senders.get(loop)
+    if task is None or task.done():
+        _embedded_senders[loop] = loop.create_task(_send_forever())
+
+
+async def _send_forever() -> None:
+    while True:
+        await asyncio.sleep(EMBEDDED_SEND_SECONDS)
+        try:
+            await db_call(deliveries_send)()
+        except Exception:  # try again next time
+            logger.exception("sending notifications failed")

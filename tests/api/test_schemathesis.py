@@ -84,6 +84,9 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/sessions/{session_id}/followup-plan/drop/",
     "POST /api/sessions/{session_id}/followup-plan/hold/",
     "POST /api/sessions/{session_id}/followup-plan/message/",
+    # kinds are those registered, each with its own channels; quiet hours
+    # start and end at different times (two fields compared)
+    "PATCH /api/notifications/preferences/",
 }
 
 
@@ -310,10 +313,20 @@ def test_operations_with_rules_beyond_the_schema_accept_good_data(
             {"session_id": ids["session_id"]},
             {"question_key": f"poll:{ids['poll_id']}"},
         ),
+        (
+            "/api/notifications/preferences/",
+            {},
+            {
+                "kinds": {"notifications.system": {"email": "daily", "in_app": "immediately"}},
+                "quiet_hours": {"enabled": True, "start": "22:00", "end": "07:00"},
+                "daily_cap": 5,
+            },
+            "PATCH",
+        ),
     ]
     statuses: dict[str, list[int]] = {}
-    for path, path_parameters, body in cases:
-        operation = schema[path]["POST"]
+    for path, path_parameters, body, *method in cases:
+        operation = schema[path][method[0] if method else "POST"]
         assert operation.label in RULES_BEYOND_THE_SCHEMA
         media_type = "multipart/form-data" if "upload" in path else "application/json"
 

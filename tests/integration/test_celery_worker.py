@@ -2,75 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from analytics.models import LearningEvent
-from tests.conftest import require_redis
+from tests.conftest import celery_worker, database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def _database_url() -> str:
-    """The URL of the test database this process is using right now."""
-    config = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{config['NAME']}"
-    user = config.get("USER") or ""
-    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
-    credentials = f"{user}{password}@" if user else ""
-    host = f"{config.get('HOST') or '127.0.0.1'}:{config.get('PORT') or 5432}"
-    return f"postgres://{credentials}{host}/{config['NAME']}"
+# Kept for the callers that import it (tests/lti).
+_database_url = database_url
 
 
 @pytest.fixture
 def celery_worker_process():
-    redis_url = require_redis()
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": _database_url(),
-        "DJANGO_ENV": "test",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            queue,
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    yield queue
-    process.terminate()
-    try:
-        output, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    print(output[-4000:])  # shown by pytest when the test fails
+    with celery_worker() as queue:
+        yield queue
 
 
 def test_worker_records_an_event_and_redelivery_is_harmless(celery_worker_process, course, learner):

@@ -24,7 +24,7 @@ def test_the_header_bell_shows_the_unread_count(kind, browser_client, user):
     create(user, "a")
     create(user, "b")
     page = browser_client.get("/notifications/").content.decode()
-    assert 'class="bell" data-user-id="%d"' % user.pk in page
+    assert f'class="bell" data-user-id="{user.pk}"' in page
     assert "Notifications, 2 unread" in page
     assert 'data-bell-badge aria-hidden="true" >2</span>' in page
 

@@ -18,20 +18,24 @@ def api(client, user):
 
 
 def test_list_is_mine_newest_first_and_paginated(kind, api, user, other_user):
-    for n in range(25):
+    for n in range(22):
         create(user, f"n{n}")
     create(other_user, "theirs")
     page = api.get("/api/notifications/").json()
-    assert (page["count"], page["unread_count"], len(page["results"])) == (25, 25, 20)
-    assert page["results"][0]["title"] == "Title n24"
+    assert (page["count"], page["unread_count"], len(page["results"])) == (22, 22, 20)
+    assert page["results"][0]["title"] == "Title n21"
     assert page["next"].endswith("/api/notifications/?page=2")
     second = api.get("/api/notifications/?page=2").json()
-    assert [r["title"] for r in second["results"]] == [f"Title n{n}" for n in range(4, -1, -1)]
+    assert [r["title"] for r in second["results"]] == ["Title n1", "Title n0"]
     item = second["results"][-1]
     assert set(item) == {
         "id", "kind", "title", "body", "url", "open_url", "course_id", "shown_at", "read",
     }  # fmt: skip
-    assert api.get("/api/notifications/?page_size=500").json()["results"].__len__() == 25
+    assert len(api.get("/api/notifications/?page_size=100").json()["results"]) == 22
+    for bad in ("page_size=500", "page=0", "unread=maybe", "colour=blue"):
+        answer = api.get(f"/api/notifications/?{bad}")
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid"), bad
+    assert api.get("/api/notifications/?page=9").status_code == 404
 
 
 def test_unread_count_mark_one_and_all(kind, api, user):

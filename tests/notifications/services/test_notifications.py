@@ -95,11 +95,15 @@ def test_cancel_withdraws_pending_sends_and_takes_it_out_of_the_bell(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         notification = create(user, "a")
+    with django_capture_on_commit_callbacks(execute=True):
         assert notification_cancel(user=user, kind=KIND, key="a") is True
     notification.refresh_from_db()
     assert notification.cancelled_at is not None
     assert notification.deliveries.get(channel="email").status == DeliveryStatus.CANCELLED
-    assert [f["type"] for f in frames(user.pk)] == ["notification.created", "notification.withdrawn"]
+    assert [f["type"] for f in frames(user.pk)] == [
+        "notification.created",
+        "notification.withdrawn",
+    ]
     assert frames(user.pk)[-1]["data"] == {"id": notification.pk, "unread_count": 0}
     assert notification_cancel(user=user, kind=KIND, key="a") is False
     assert notification_cancel(user=user, kind=KIND, key="never") is False
@@ -123,10 +127,12 @@ def test_cancel_for_withdraws_every_key_under_the_prefix(kind, user, other_user)
 
 
 def test_read_and_read_all_send_the_new_count(kind, user, django_capture_on_commit_callbacks):
+    first, second, third = (create(user, key) for key in "abc")
     with django_capture_on_commit_callbacks(execute=True):
-        first, second, third = (create(user, key) for key in "abc")
         assert notification_read(notification=first) is True
+    with django_capture_on_commit_callbacks(execute=True):
         assert notification_read(notification=first) is False
+    with django_capture_on_commit_callbacks(execute=True):
         assert notifications_read_all(user=user) == 2
     read = [f["data"] for f in frames(user.pk) if f["type"] == "notification.read"]
     assert read == [
@@ -147,3 +153,18 @@ def test_open_marks_read_and_records_every_open(kind, user):
         {"kind": KIND, "via": "email", "first": True},
         {"kind": KIND, "via": "in_app", "first": False},
     ]
+
+
+def test_frames_wait_for_the_commit_and_a_rolled_back_create_sends_none(
+    kind, user, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError):
+            with transaction.atomic():
+                create(user, "rolled-back")
+                raise RuntimeError("the caller failed")
+    assert callbacks == []
+    assert frames(user.pk) == []
+    assert not Notification.objects.exists()

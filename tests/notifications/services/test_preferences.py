@@ -68,7 +68,9 @@ def test_an_unsubscribe_link_turns_the_kind_off_at_once(kind, user):
     token = unsubscribe_token_make(user=user, kinds=[KIND])
     who, kinds = unsubscribe_apply(token=token)
     assert (who, kinds) == (user, [KIND])
-    assert NotificationPreference.objects.get(user=user, kind=KIND, channel="email").frequency == "off"
+    assert (
+        NotificationPreference.objects.get(user=user, kind=KIND, channel="email").frequency == "off"
+    )
     assert pending.deliveries.get(channel="email").status == DeliveryStatus.CANCELLED
     assert pending.deliveries.get(channel="in_app").status == DeliveryStatus.SENT
     later = create(user, "b")
