@@ -244,12 +244,12 @@ def measure_planning(learners: int, questions: int, runs: int) -> dict[str, list
     for run in range(runs):
         order = ("batched", "naive") if run % 2 == 0 else ("naive", "batched")
         for path in order:
-            session = build_session(run * 2 + (path == "naive"), learners, questions)
+            session = build_session(run, learners, questions)  # the same answers for both paths
             started = time.perf_counter()
             if path == "batched":
                 plan = followups_plan(session_id=session.pk, source="bench")
                 timings["batched"].append(time.perf_counter() - started)
-                items["batched"] = FollowUpItem.objects.filter(plan=plan).count()
+                items["batched"] = FollowUpItem.objects.filter(plan=plan, kind="review").count()
                 started = time.perf_counter()
                 followup_plan_send(plan_id=plan.pk)
                 timings["send"].append(time.perf_counter() - started)
