@@ -369,7 +369,7 @@ def report(plan, scan, *, learners, questions, scan_learners, scan_cards, runs, 
         [
             "planning: `followups_plan` (held plan, items)",
             _mmm(plan["batched"]),
-            f"{plan['items'][0]:,} items",
+            f"{plan['items'][0]:,} review items",
         ],
         [
             "sending it: `followup_plan_send` (cards, live reviews, notifications)",
