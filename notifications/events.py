@@ -78,61 +78,59 @@ def notification_data(notification: Notification) -> NotificationData:
 
 
 def _stream_locked(user_id: int) -> NotificationStream:
-    NotificationStream.objects.get_or_create(user_id=user_id)
-    return NotificationStream.objects.select_for_update().get(user_id=user_id)
+    row = NotificationStream.objects.select_for_update().filter(user_id=user_id).first()
+    if row is None:  # the user's first frame
+        NotificationStream.objects.get_or_create(user_id=user_id)
+        row = NotificationStream.objects.select_for_update().get(user_id=user_id)
+    return row
 
 
-def _emit_after_commit(user_id: int, build: Callable[[], tuple[str, dict] | None]) -> None:
-    """After the caller's transaction commits, number and send one frame in a
-    short transaction of its own that holds the user's stream row. So a
-    service creating notifications for many learners (a plan for a class)
-    never holds their stream rows until it ends, and two such services cannot
-    deadlock on them. A frame that fails is logged; the bell's next snapshot
-    (on reconnect) is right anyway."""
+def _after_commit(user_id: int, send: Callable[[NotificationStream], None]) -> None:
+    """After the caller's transaction commits, run `send(row)` (which emits one
+    frame) in a short transaction of its own holding the user's stream row.
+    So a service creating notifications for many learners (a plan for a
+    class) never holds their stream rows until it ends, and two such services
+    cannot deadlock on them. A frame that fails is logged; the bell's next
+    snapshot (on reconnect) is right anyway."""
 
-    def send() -> None:
+    def run() -> None:
         try:
             with transaction.atomic():
-                row = _stream_locked(user_id)
-                built = build()
-                if built is not None:
-                    emit(row, built[0], built[1])
+                send(_stream_locked(user_id))
         except Exception:
             logger.exception("notification frame for user %s failed", user_id)
 
-    transaction.on_commit(send)
+    transaction.on_commit(run)
 
 
 def notification_created(notification: Notification) -> None:
-    """It appeared in the bell (sent after commit, if it is still shown)."""
+    """It appeared in the bell (sent after commit)."""
 
-    def build() -> tuple[str, dict] | None:
-        current = Notification.objects.filter(pk=notification.pk).first()
-        if current is None or current.shown_at is None or current.cancelled_at is not None:
-            return None
-        return "notification.created", {
-            "notification": notification_data(current),
-            "unread_count": unread_count_get(user_id=current.user_id),
-        }
+    def send(row: NotificationStream) -> None:
+        # (Withdrawn meanwhile: its `notification.withdrawn` frame follows this one.)
+        unread_count = unread_count_get(user_id=notification.user_id)
+        emit(
+            row,
+            "notification.created",
+            {"notification": notification_data(notification), "unread_count": unread_count},
+        )
 
-    _emit_after_commit(notification.user_id, build)
+    _after_commit(notification.user_id, send)
 
 
 def notifications_read(user_id: int, *, ids: list[int], everything: bool) -> None:
-    _emit_after_commit(
-        user_id,
-        lambda: (
-            "notification.read",
-            {"ids": ids, "all": everything, "unread_count": unread_count_get(user_id=user_id)},
-        ),
-    )
+    def send(row: NotificationStream) -> None:
+        unread_count = unread_count_get(user_id=user_id)
+        emit(
+            row, "notification.read", {"ids": ids, "all": everything, "unread_count": unread_count}
+        )
+
+    _after_commit(user_id, send)
 
 
 def notification_withdrawn(user_id: int, *, notification_id: int) -> None:
-    _emit_after_commit(
-        user_id,
-        lambda: (
-            "notification.withdrawn",
-            {"id": notification_id, "unread_count": unread_count_get(user_id=user_id)},
-        ),
-    )
+    def send(row: NotificationStream) -> None:
+        unread_count = unread_count_get(user_id=user_id)
+        emit(row, "notification.withdrawn", {"id": notification_id, "unread_count": unread_count})
+
+    _after_commit(user_id, send)

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from notifications import conf
 from notifications.channels import channel_keys
-from notifications.kinds import FREQUENCY_OFF, Kind, kind_get, kinds_all
+from notifications.kinds import Kind, kind_get, kinds_all
 from notifications.models import (
     Notification,
     NotificationPreference,
@@ -34,17 +34,14 @@ def unread_count_get(*, user_id: int) -> int:
     ).count()
 
 
-def frequency_get(*, user_id: int, kind: Kind, channel: str) -> str:
-    """The learner's frequency for one kind on one channel (off where the
-    kind does not use the channel)."""
-    if channel not in kind.channels:
-        return FREQUENCY_OFF
-    stored = (
-        NotificationPreference.objects.filter(user_id=user_id, kind=kind.key, channel=channel)
-        .values_list("frequency", flat=True)
-        .first()
+def frequencies_get(*, user_id: int, kind: Kind) -> dict[str, str]:
+    """The learner's frequency on each channel the kind uses (one query)."""
+    stored = dict(
+        NotificationPreference.objects.filter(user_id=user_id, kind=kind.key).values_list(
+            "channel", "frequency"
+        )
     )
-    return stored or kind.default_frequency
+    return {channel: stored.get(channel, kind.default_frequency) for channel in kind.channels}
 
 
 def settings_get(*, user_id: int) -> NotificationSettings:

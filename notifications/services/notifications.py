@@ -13,9 +13,9 @@ from analytics.services import event_record
 from core.errors import ValidationError
 from notifications import events
 from notifications.channels import IN_APP
-from notifications.kinds import FREQUENCY_OFF, kind_get
+from notifications.kinds import FREQUENCY_IMMEDIATELY, FREQUENCY_OFF, kind_get
 from notifications.models import Delivery, DeliveryStatus, Notification
-from notifications.selectors import frequency_get
+from notifications.selectors import frequencies_get
 from notifications.services.deliveries import delivery_schedule
 
 EVENT_NAMESPACE = uuid.UUID("6b0b7c36-8f0e-4b8e-9a55-0c8f9f3f2a11")
@@ -79,10 +79,14 @@ def notification_create_or_get(
     found, url = _clean(kind=kind, key=key, title=title, body=body, url=url)
     now = now or timezone.now()
     available_at = max(now, not_before) if not_before else now
-    with transaction.atomic():
+    # No savepoint of its own inside a caller's transaction (the insert has one).
+    with transaction.atomic(savepoint=False):
         existing = Notification.objects.filter(user=user, kind=kind, key=key).first()
         if existing is not None:
             return existing, False
+        frequencies = frequencies_get(user_id=user.pk, kind=found)
+        # The bell shows it at once when in-app is immediate and it is due now.
+        shown_now = frequencies.get(IN_APP) == FREQUENCY_IMMEDIATELY and available_at <= now
         try:
             with transaction.atomic():
                 notification = Notification.objects.create(
@@ -95,20 +99,27 @@ def notification_create_or_get(
                     course=course,
                     payload=payload or {},
                     available_at=available_at,
+                    shown_at=now if shown_now else None,
                 )
         except IntegrityError:  # a concurrent create of the same (user, kind, key)
             return Notification.objects.get(user=user, kind=kind, key=key), False
-        for channel in found.channels:
-            frequency = frequency_get(user_id=user.pk, kind=found, channel=channel)
+        deliveries = []
+        for channel, frequency in frequencies.items():
             if frequency == FREQUENCY_OFF:
                 continue
             delivery = Delivery(notification=notification, channel=channel)
             delivery_schedule(
                 delivery, user=user, frequency=frequency, now=now, available_at=available_at
             )
-            delivery.save()
-            if channel == IN_APP and delivery.digest_id is None and delivery.due_at <= now:
-                in_app_show(delivery, now=now)
+            if channel == IN_APP and shown_now:
+                delivery.status, delivery.sent_at = DeliveryStatus.SENT, now
+            deliveries.append(delivery)
+        Delivery.objects.bulk_create(deliveries)
+        if shown_now:
+            shown = next(d for d in deliveries if d.channel == IN_APP)
+            # A brand-new delivery: no earlier event to deduplicate against.
+            delivery_sent_record(shown, at=now, idempotent=False)
+            events.notification_created(notification)
     return notification, True
 
 
@@ -139,7 +150,11 @@ def notification_create(
     return notification
 
 
-def delivery_sent_record(delivery: Delivery, *, at: datetime.datetime) -> None:
+def delivery_sent_record(
+    delivery: Delivery, *, at: datetime.datetime, idempotent: bool = True
+) -> None:
+    """The `sent_notification` event; `idempotent`: its id derives from the
+    delivery, so recording it again (a retried send) stores nothing."""
     notification = delivery.notification
     event_record(
         verb="sent_notification",
@@ -153,7 +168,7 @@ def delivery_sent_record(delivery: Delivery, *, at: datetime.datetime) -> None:
             "channel": delivery.channel,
             "frequency": delivery.frequency,
         },
-        event_id=event_uuid("sent", delivery.pk),
+        event_id=event_uuid("sent", delivery.pk) if idempotent else None,
     )
 
 

@@ -109,7 +109,7 @@ def delivery_send(*, delivery_id: int, now: datetime.datetime | None = None) -> 
             return SKIPPED
         notification = delivery.notification
         user = notification.user
-        if notification.cancelled_at is not None:
+        if notification.cancelled_at is not None or not user.is_active:
             Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.CANCELLED)
             return CANCELLED
         channel = channel_get(delivery.channel)
@@ -207,7 +207,7 @@ def digest_send(*, digest_id: int, now: datetime.datetime | None = None) -> str:
         )
         live = []
         for delivery in deliveries:
-            if delivery.notification.cancelled_at is not None:
+            if delivery.notification.cancelled_at is not None or not user.is_active:
                 Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.CANCELLED)
             else:
                 live.append(delivery)

@@ -168,3 +168,12 @@ def test_frames_wait_for_the_commit_and_a_rolled_back_create_sends_none(
     assert callbacks == []
     assert frames(user.pk) == []
     assert not Notification.objects.exists()
+
+
+def test_creating_one_is_a_bounded_number_of_statements(kind, user, django_assert_max_num_queries):
+    # look up, insert (in a savepoint), preferences, both deliveries at once,
+    # the in-app `sent_notification` event; its frame goes after commit.
+    with django_assert_max_num_queries(7):
+        create(user, "a")
+    with django_assert_max_num_queries(1):
+        create(user, "a")

@@ -253,9 +253,34 @@ def test_a_send_claimed_by_a_worker_that_died_is_sent_after_its_claim_runs_out(k
     assert len(mail.outbox) == 1
 
 
-def test_a_learner_without_an_address_gets_no_email_and_no_retry(kind, user):
-    user.email = ""
-    user.save(update_fields=["email"])
-    notification = create(user, "a")
-    deliveries_send()
+@pytest.mark.parametrize("change", [{"email": ""}, {"is_active": False}])
+def test_a_learner_without_an_address_or_account_gets_no_email_and_no_retry(kind, user, change):
+    now = at("2026-03-10 15:00")
+    notification = create(user, "a", now=now)
+    for field, value in change.items():
+        setattr(user, field, value)
+    user.save(update_fields=list(change))
+    deliveries_send(now=now)
     assert email_delivery(notification).status == DeliveryStatus.CANCELLED
+    assert mail.outbox == []
+
+
+# --- The embedded default ---------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_without_a_beat_the_server_loop_starts_one_sender(settings):
+    import asyncio
+
+    from notifications.services import sending
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # a worker and beat exist: nothing to do
+    sending.embedded_sender_ensure()
+    loop = asyncio.get_running_loop()
+    assert loop not in sending._embedded_senders
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    sending.embedded_sender_ensure()
+    task = sending._embedded_senders[loop]
+    sending.embedded_sender_ensure()  # a second socket: the same sender
+    assert sending._embedded_senders[loop] is task and not task.done()
+    task.cancel()
