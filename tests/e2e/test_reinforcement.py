@@ -128,6 +128,13 @@ def test_followup_held_edited_sent_then_reviewed(
     expect(page.get_by_role("heading", name="All caught up")).to_be_visible()
     expect(page.get_by_text("Your next card is due in")).to_be_visible()
     page.screenshot(path=output_dir / "review-empty-phone.png", full_page=True)
+    # A whole session on demand: practice, not counted as a scheduled review.
+    page.get_by_role("link", name="Week 4: Supply and demand").click()
+    expect(page.get_by_text("Question 1 of 2").first).to_be_visible()
+    page.get_by_label("Beta").check()
+    page.get_by_role("button", name="Check answer").click()
+    expect(page.get_by_role("heading", name="Not quite.")).to_be_visible()
+    page.screenshot(path=output_dir / "practice-feedback-phone.png", full_page=True)
     context.close()
     assert errors == []
 
