@@ -10,7 +10,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from celery import current_app
 from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -23,22 +22,13 @@ from notifications.services.sending import deliveries_send
 from reinforcement.models import FollowUpPlan, PlanStatus, ReviewCard
 from tests.e2e.test_polls_live import DESKTOP, PHONE, open_page
 from tests.factories import CourseFactory, EnrollmentFactory, LiveSessionFactory
-from tests.reinforcement.conftest import quiz_session
+from tests.reinforcement.conftest import quiz_session, tasks_run_in_process  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(150)]
 
 
-@pytest.fixture
-def tasks_run_in_process():
-    previous = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True
-    yield
-    current_app.conf.task_always_eager = previous
-
-
-def test_followup_held_edited_sent_then_reviewed(
-    browser, asgi_server, output_dir, tasks_run_in_process
-):
+@pytest.mark.usefixtures("tasks_run_in_process")
+def test_followup_held_edited_sent_then_reviewed(browser, asgi_server, output_dir):
     course = CourseFactory(title="Principles of Economics", code="ECON-101")
     teacher = EnrollmentFactory(
         course=course, role=Role.INSTRUCTOR, user__display_name="Dr. Lee"

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from celery import current_app
 from django.urls import reverse
 
 from classroom.models import LiveSession, SessionState
@@ -18,15 +17,6 @@ from reinforcement.models import FollowUpItem, FollowUpPlan, ItemKind
 from tests.reinforcement.conftest import learners_of, quiz_session
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def tasks_run_in_process():
-    """Celery runs queued tasks at once in this process (its own setting)."""
-    previous = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True
-    yield
-    current_app.conf.task_always_eager = previous
 
 
 def test_ending_a_session_plans_its_follow_up_after_commit(
