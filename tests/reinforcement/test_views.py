@@ -157,3 +157,15 @@ def test_plan_page_holds_drops_edits_and_sends(client, course, instructor):
     assert (plan.status, plan.message, plan.dropped_keys) == (
         PlanStatus.SENT, "See chapter 3.", [f"poll:{first.pk}"],
     )  # fmt: skip
+
+
+def test_the_admin_lists_reinforcement(client, platform_admin, ana_sent):
+    client.force_login(platform_admin)
+    for path in (
+        "followupplan",
+        "followupitem",
+        "reviewcard",
+        "reviewanswer",
+        "reinforcementsettings",
+    ):
+        assert client.get(f"/admin/reinforcement/{path}/").status_code == 200
