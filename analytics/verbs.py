@@ -68,6 +68,7 @@ OBJECT_TYPES: dict[str, str] = {
     "poll": "A poll, live or met again in playback.",
     "question": "A question of a live session's Q&A.",
     "recording": "A recording (`object_id` is its id).",
+    "review_card": "A learner's spaced-repetition card for one question (reinforcement).",
     "room_message": "A chat message of a playback room.",
     "table": "A table of a course's seating.",
     "timer": "A timer of a live session.",
@@ -355,6 +356,37 @@ _VERBS = (
             _ext("kind", str, required=True),
             _ext("via", str, required=True),
             _ext("first", bool, required=True),
+        ),
+    ),
+    # --- Reinforcement (docs/reinforcement.md) --------------------------------------------------
+    Verb(
+        "followup.planned",
+        OWN + "followup.planned",
+        ("live_session",),
+        "A session's follow-up was planned (by its end or its recording's timeline).",
+        (
+            _ext("source", str, required=True),
+            _ext("learners", int, required=True),
+            _ext("items", int, required=True),
+        ),
+    ),
+    Verb(
+        "followup.sent",
+        OWN + "followup.sent",
+        ("live_session",),
+        "A session's follow-up went out to its learners (actor: staff who sent it, or none).",
+        (_ext("learners", int, required=True), _ext("cards", int, required=True)),
+    ),
+    Verb(
+        "review.answered",
+        OWN + "review.answered",
+        ("review_card", "poll"),
+        "A learner answered a review card (scheduled) or a past question on demand (practice).",
+        (
+            _ext("question_key", str, required=True),
+            _ext("source", str, required=True),
+            _ext("rating", int),
+            _ext("due_at", str),
         ),
     ),
 )

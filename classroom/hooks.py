@@ -8,11 +8,14 @@ calls one of these hooks; they register in their `AppConfig.ready()`:
 hook                   called by               registered by
 =====================  ======================  ================================
 mode_applied           mode/podium/seating     livemedia (re-subscribe media)
-session_ended          live_session_end        livemedia (stop the recording)
+session_ended          live_session_end        livemedia (stop the recording),
+                                               reinforcement (plan the follow-up),
+                                               insights (finalise the rollups)
 live_page_context      the live page view      livemedia (`media_config`),
                                                insights (console panel)
 past_sessions_shown    the course page view    playback (each session's replay)
 course_page_links      the course page view    lti (the LMS services page),
+                                               reinforcement (review, follow-up),
                                                insights (dashboard, My progress)
 demo_seeded            manage.py seed_demo     playback (the demo recording)
 =====================  ======================  ================================
@@ -47,7 +50,8 @@ course_page_links = Hook(
     "course_page_links(course=Course, is_staff=bool) -> list[dict]: links "
     "({label, url}) the course page shows its staff in 'Connected services'; "
     "a link with place='head' is a button under the course title instead, "
-    "shown to whoever the hook returned it for.",
+    "shown to whoever the hook returned it for; a link with section='learning' "
+    "is shown to every member under 'Between sessions'.",
 )
 demo_seeded = Hook(
     "demo_seeded",

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from classroom import payloads
@@ -320,6 +320,135 @@ def attendance_seconds(*, session: LiveSession, user_id: int) -> float:
     if current_end is not None:
         total += (current_end - current_start).total_seconds()
     return total
+
+
+# --- What happened in an ended session, per learner (reinforcement) -----------------
+
+
+@dataclass(frozen=True)
+class NamedResponse:
+    """A learner's final answer to a named poll (never an anonymous one)."""
+
+    poll_id: int
+    user_id: int | None
+    table_id: int | None
+    is_correct: bool | None
+    change_count: int
+    time_to_first_ms: int | None
+    answered_at: datetime | None
+
+
+@dataclass
+class SessionActivity:
+    """Everything the platform stored about one session that follow-up needs,
+    read in a fixed number of queries (no per-learner query)."""
+
+    session: LiveSession
+    learner_ids: list[int]
+    seats: dict[int, int]  # learner id -> table id
+    polls: list[Poll]  # in the order they were opened
+    responses: list[NamedResponse]  # named polls only
+    ballot_user_ids: set[int]  # answered at least one anonymous poll
+    attendance: dict[int, list[tuple[datetime, datetime]]]  # clipped to the session
+    chatted: set[int]
+    asked: set[int]
+    reacted: set[int]
+
+
+def session_activity_get(*, session_id: int) -> SessionActivity | None:
+    """An ended session's polls, named answers, attendance, chat, Q&A and
+    reactions, by learner. Anonymous polls give no per-person answer: only
+    that a learner voted (their ballot). None for an unknown session."""
+    session = LiveSession.objects.select_related("course").filter(pk=session_id).first()
+    if session is None:
+        return None
+    learner_ids = list(
+        Enrollment.objects.filter(
+            course_id=session.course_id, role=Role.LEARNER, is_active=True
+        ).values_list("user_id", flat=True)
+    )
+    polls = list(Poll.objects.filter(session=session).order_by("opened_at", "id"))
+    named = [poll.pk for poll in polls if not poll.is_anonymous]
+    responses = [
+        NamedResponse(*row)
+        for row in PollResponse.objects.filter(poll_id__in=named).values_list(
+            "poll_id",
+            "user_id",
+            "table_id",
+            "is_correct",
+            "change_count",
+            "time_to_first_ms",
+            "answered_at",
+        )
+    ]
+    start, end = session.started_at, session.ended_at or timezone.now()
+    attendance: dict[int, list[tuple[datetime, datetime]]] = {}
+    if start is not None:
+        for user_id, joined, left, seen in Attendance.objects.filter(session=session).values_list(
+            "user_id", "joined_at", "left_at", "last_seen_at"
+        ):
+            begin, finish = max(joined, start), min(left or seen or end, end)
+            if finish > begin:
+                attendance.setdefault(user_id, []).append((begin, finish))
+    return SessionActivity(
+        session=session,
+        learner_ids=learner_ids,
+        seats=dict(
+            Seat.objects.filter(course_id=session.course_id).values_list("user_id", "table_id")
+        ),
+        polls=polls,
+        responses=responses,
+        ballot_user_ids=set(
+            PollBallot.objects.filter(poll__session=session).values_list("user_id", flat=True)
+        ),
+        attendance=attendance,
+        chatted=set(
+            ChatMessage.objects.filter(session=session, author__isnull=False).values_list(
+                "author_id", flat=True
+            )
+        ),
+        asked=set(
+            Question.objects.filter(session=session, author__isnull=False).values_list(
+                "author_id", flat=True
+            )
+        ),
+        reacted=set(
+            Participant.objects.filter(session=session)
+            .filter(~Q(reaction_counts={}) | Q(last_reacted_at__isnull=False))
+            .values_list("user_id", flat=True)
+        ),
+    )
+
+
+def poll_correct_counts(*, poll_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """poll id -> (answers, right answers) as graded live, one query."""
+    rows = (
+        PollResponse.objects.filter(poll_id__in=poll_ids)
+        .values("poll_id")
+        .annotate(answered=Count("id"), correct=Count("id", filter=Q(is_correct=True)))
+        .values_list("poll_id", "answered", "correct")
+    )
+    return {poll_id: (answered, correct) for poll_id, answered, correct in rows}
+
+
+def poll_answer_times_ms(*, poll_id: int) -> list[int]:
+    """Each named answer's time to answer (ms) of one poll."""
+    return list(
+        PollResponse.objects.filter(
+            poll_id=poll_id, poll__is_anonymous=False, time_to_first_ms__isnull=False
+        ).values_list("time_to_first_ms", flat=True)
+    )
+
+
+def next_session_get(*, course_id: int, after: datetime) -> LiveSession | None:
+    """The course's next scheduled session starting after `after`."""
+    return (
+        LiveSession.objects.filter(
+            course_id=course_id, state=SessionState.SCHEDULED, scheduled_start__gt=after
+        )
+        .order_by("scheduled_start", "id")
+        .first()
+    )
 
 
 # --- Polls ---------------------------------------------------------------------------

@@ -264,7 +264,14 @@ CELERY_BEAT_SCHEDULE = {
     # Insights (docs/analytics.md): rollups from the event log, the LRS feed.
     "insights-rollups-update": {"task": "insights.rollups_update", "schedule": 60.0},
     "insights-lrs-push": {"task": "insights.lrs_push", "schedule": 300.0},
+    # Reinforcement (docs/reinforcement.md): held plans go out when their hold
+    # window ends; learners with due cards hear about it once a day.
+    "reinforcement-plans-release": {"task": "reinforcement.plans_release", "schedule": 60.0},
+    "reinforcement-reviews-due": {"task": "reinforcement.reviews_due_scan", "schedule": 3600.0},
 }
+# Test-only: seconds the follow-up planning job sleeps between learners, so a
+# fault test can kill its worker at a known point (docs/reinforcement.md).
+REINFORCEMENT_PLAN_LEARNER_DELAY = env_float("REINFORCEMENT_PLAN_LEARNER_DELAY", 0.0)
 
 # --- Insights: the xAPI feed to a Learning Record Store (docs/analytics.md) --
 INSIGHTS_LRS_ENDPOINT = env_str("INSIGHTS_LRS_ENDPOINT")  # e.g. https://lrs.example.org/xAPI/

@@ -28,6 +28,7 @@ from insights.urls import urlpatterns as insights_patterns
 from livemedia import views as media_views
 from lti.urls import urlpatterns as lti_patterns
 from playback.urls import urlpatterns as playback_patterns
+from reinforcement.urls import urlpatterns as reinforcement_patterns
 
 
 class TokenObtainThrottle(AnonRateThrottle):
@@ -118,6 +119,7 @@ urlpatterns = [
     path("", include("notifications.urls")),
     *insights_patterns,
     *insights_page_patterns,
+    *reinforcement_patterns,
 ]
 
 handler400 = "core.views.bad_request"

@@ -1,14 +1,29 @@
 """playback's registrations on the layers below it: the live room's hooks
-(classroom/hooks.py) and livemedia's recording store (playback/capture.py)."""
+(classroom/hooks.py) and livemedia's recording store (playback/capture.py);
+and playback's own extension points for the apps above it (core/hooks.py):
+
+=================  ==============================  ===============================
+hook               called by                       registered by
+=================  ==============================  ===============================
+timeline_built     recording_timeline_build        reinforcement (re-plan follow-up)
+=================  ==============================  ===============================
+"""
 
 from __future__ import annotations
 
 from classroom import hooks
 from classroom.models import LiveSession, SessionState
+from core.hooks import Hook
 from livemedia.recording import recording_store_register
 from playback.capture import PlaybackRecordingStore
 from playback.selectors import session_recordings_get
 from playback.services.recordings import demo_recording_ensure
+
+timeline_built = Hook(
+    "timeline_built",
+    "timeline_built(recording_id=int, live_session_id=int | None): a recording's "
+    "timeline was (re)built; called inside the build's transaction (act after commit).",
+)
 
 
 def past_sessions_replays(*, sessions: list, is_staff: bool) -> None:

@@ -36,6 +36,7 @@ from playback.models import (
 )
 from playback.services.progress import progress_payload
 from playback.services.recordings import recording_bounds, recording_settings_get
+from playback.services.timeline import MediaClock
 
 ROOM_MESSAGES_LIMIT = 200
 
@@ -525,6 +526,34 @@ def completion_list_get(*, recording: Recording) -> list[dict]:
             }
         )
     return rows
+
+
+def session_timeline_recording_get(*, session_id: int) -> Recording | None:
+    """The session's most recent ready recording whose timeline is built, or None."""
+    return (
+        Recording.objects.filter(
+            live_session_id=session_id,
+            status=RecordingStatus.READY,
+            timeline_built_at__isnull=False,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def media_offsets_ms(*, recording: Recording, moments: list) -> list[int | None]:
+    """The media offset (ms) of each wall-clock moment of the live session."""
+    clock = MediaClock.for_recording(recording)
+    return [clock.offset_ms(moment) for moment in moments]
+
+
+def watched_segments_get(*, recording: Recording, user_ids) -> dict[int, list[list[int]]]:
+    """What each of these users watched of the recording ([start, end) ms), one query."""
+    return dict(
+        WatchProgress.objects.filter(recording=recording, user_id__in=user_ids).values_list(
+            "user_id", "segments"
+        )
+    )
 
 
 def progress_for_user(*, recording: Recording, user) -> dict:

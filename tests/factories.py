@@ -5,7 +5,18 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from classroom.models import ChatChannel, ChatMessage, LiveSession, Question, Seat, Table
+from classroom.models import (
+    Attendance,
+    ChatChannel,
+    ChatMessage,
+    LiveSession,
+    Poll,
+    PollResponse,
+    Question,
+    Seat,
+    Table,
+)
+from classroom.services.polls import voter_key
 from courses.models import Course, Enrollment, Role, User
 
 PASSWORD = "correct-horse-battery"
@@ -93,3 +104,50 @@ class QuestionFactory(factory.django.DjangoModelFactory):
     session = factory.SubFactory(LiveSessionFactory)
     author = factory.SubFactory(UserFactory)
     body = factory.Sequence(lambda n: f"question {n}?")
+
+
+class PollFactory(factory.django.DjangoModelFactory):
+    """A graded single-choice quiz question launched in a session (closed)."""
+
+    class Meta:
+        model = Poll
+
+    session = factory.SubFactory(LiveSessionFactory)
+    kind = "single"
+    prompt = factory.Sequence(lambda n: f"Question {n}?")
+    definition = factory.LazyFunction(
+        lambda: {
+            "options": [{"id": "a", "text": "Alpha"}, {"id": "b", "text": "Beta"}],
+            "correct": ["a"],
+        }
+    )
+    is_quiz = True
+    state = "closed"
+    opened_at = factory.LazyFunction(timezone.now)
+
+
+class PollResponseFactory(factory.django.DjangoModelFactory):
+    """A learner's named answer (`voter_key` as the live room computes it)."""
+
+    class Meta:
+        model = PollResponse
+
+    poll = factory.SubFactory(PollFactory)
+    user = factory.SubFactory(UserFactory)
+    voter_key = factory.LazyAttribute(lambda r: voter_key(poll_id=r.poll.pk, user_id=r.user.pk))
+    answer = factory.LazyAttribute(lambda r: {"option": "a" if r.is_correct else "b"})
+    first_answer = factory.LazyAttribute(lambda r: r.answer)
+    is_correct = True
+    answered_at = factory.LazyAttribute(lambda r: r.poll.opened_at + timedelta(seconds=10))
+    first_answered_at = factory.LazyAttribute(lambda r: r.answered_at)
+    time_to_first_ms = 10_000
+
+
+class AttendanceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Attendance
+
+    session = factory.SubFactory(LiveSessionFactory)
+    user = factory.SubFactory(UserFactory)
+    connection = factory.Sequence(lambda n: f"conn-{n}")
+    joined_at = factory.LazyFunction(timezone.now)

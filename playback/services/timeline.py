@@ -267,6 +267,11 @@ def recording_timeline_build(*, recording_id: int) -> int:
         TimelineEntry.objects.bulk_create(entries, batch_size=500)
         recording.timeline_built_at = timezone.now()
         recording.save(update_fields=["timeline_built_at", "updated_at"])
+        # playback.hooks imports the recordings services, which import this
+        # module: a real cycle, so the import waits until the call.
+        from playback.hooks import timeline_built
+
+        timeline_built(recording_id=recording.pk, live_session_id=recording.live_session_id)
     return len(entries)
 
 

@@ -46,6 +46,9 @@ from playback.access import access_recording
 from playback.media import synthetic_media_write
 from playback.models import Recording, RecordingSource, RecordingStatus
 from playback.services.rooms import room_open
+from reinforcement.models import ReinforcementSettings, ReviewCard
+from reinforcement.scheduling import new_card_fields
+from reinforcement.services.planning import followups_plan
 from tests.factories import CourseFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +76,14 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /api/sessions/{session_id}/plan/reorder/",
     # a note's position lies within this recording's length (in the database)
     "POST /api/recordings/{recording_id}/notes/create/",
+    # an answer fits its card's question, and the card is due (reinforcement)
+    "POST /api/review/cards/{card_id}/answer/",
+    # a graded question of one of the course's sessions
+    "POST /api/courses/{course_id}/review/practice/",
+    # a graded question of this session; a plan changes only until it is sent
+    "POST /api/sessions/{session_id}/followup-plan/drop/",
+    "POST /api/sessions/{session_id}/followup-plan/hold/",
+    "POST /api/sessions/{session_id}/followup-plan/message/",
     # kinds are those registered, each with its own channels; quiet hours
     # start and end at different times (two fields compared)
     "PATCH /api/notifications/preferences/",
@@ -137,6 +148,15 @@ def seeded(settings, tmp_path, sample_media):
         audio_codec="opus",
         file="recordings/sample.webm",
     )
+    ReinforcementSettings.objects.create(course=course, hold_minutes=7 * 24 * 60)
+    followups_plan(session_id=session.pk, source="session_ended")  # held for a week
+    card = ReviewCard.objects.create(
+        user=people["learner"],
+        course=course,
+        question_key=f"poll:{poll.pk}",
+        poll=poll,
+        **new_card_fields(start),
+    )
     rooms = {}
     for role, user in people.items():
         access = access_recording(user=user, recording_id=recording.pk)
@@ -150,6 +170,7 @@ def seeded(settings, tmp_path, sample_media):
             "recording_id": recording.pk,
             "poll_id": poll.pk,
             "item_id": item.pk,
+            "card_id": card.pk,
         },
     }
 
@@ -281,6 +302,16 @@ def test_operations_with_rules_beyond_the_schema_accept_good_data(
             "/api/recordings/{recording_id}/notes/create/",
             {"recording_id": ids["recording_id"]},
             {"media_ms": 1000, "body": "Key point"},
+        ),
+        (
+            "/api/courses/{course_id}/review/practice/",
+            {"course_id": ids["course_id"]},
+            {"request_id": "good-practice", "poll_id": ids["poll_id"], "answer": {"option": "b"}},
+        ),
+        (
+            "/api/sessions/{session_id}/followup-plan/drop/",
+            {"session_id": ids["session_id"]},
+            {"question_key": f"poll:{ids['poll_id']}"},
         ),
         (
             "/api/notifications/preferences/",

@@ -31,7 +31,9 @@ from tests.faults.mjr import opus_tone_mjr
 from tests.faults.workers import (
     TEST_RESTORE_INTERVAL,
     TEST_VISIBILITY_TIMEOUT,
-    Worker,
+    running_workers,
+    task_state_when_done,
+    wait_for,
     worker_env,
 )
 
@@ -56,15 +58,8 @@ def workers(tmp_path):
     )
     (tmp_path / "janus").mkdir()
     (tmp_path / "media").mkdir()
-    started = [Worker(name, env, tmp_path) for name in ("alpha", "beta")]
-    try:
-        for worker in started:
-            worker.wait_ready()
+    with running_workers(env, tmp_path, ("alpha", "beta")) as started:
         yield started, queue, tmp_path
-    finally:
-        for worker in started:
-            worker.stop()
-            print(f"--- worker {worker.name} ---\n{worker.log()[-4000:]}")
 
 
 def _session_with_chat(live_session, learner, count: int):
@@ -107,16 +102,6 @@ def _recording(live_session, start, seconds: int) -> tuple[Recording, RecordingS
     return recording, span
 
 
-def _wait(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"{what} within {seconds} s")
-
-
 def _row_locked(recording_id: int) -> bool:
     """True while another transaction holds the recording row's lock."""
     try:
@@ -129,16 +114,6 @@ def _row_locked(recording_id: int) -> bool:
         return False
     except OperationalError:
         return True
-
-
-def _status_when_done(task_id: str, seconds: float) -> str:
-    from celery.result import AsyncResult
-
-    result = AsyncResult(task_id)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and result.state not in ("SUCCESS", "FAILURE"):
-        time.sleep(0.2)
-    return result.state
 
 
 def test_ingest_killed_mid_job_completes_once_on_the_other_worker(workers, live_session, learner):
@@ -156,7 +131,7 @@ def test_ingest_killed_mid_job_completes_once_on_the_other_worker(workers, live_
 
     result = recording_ingest.apply_async(args=[recording.pk], queue=queue)
     # Mid-job: the worker is running janus-pp-rec or ffmpeg on this recording.
-    victim = _wait(
+    victim = wait_for(
         lambda: next(
             (w for w in started if w.running("ffmpeg") or w.running("janus-pp-rec")), None
         ),
@@ -169,7 +144,7 @@ def test_ingest_killed_mid_job_completes_once_on_the_other_worker(workers, live_
     recording.refresh_from_db()
     assert recording.status == RecordingStatus.PROCESSING  # it really died mid-job
 
-    state = _status_when_done(result.id, REDELIVERY_BOUND)
+    state = task_state_when_done(result.id, REDELIVERY_BOUND)
     redelivered_in = time.monotonic() - killed_at
     print(f"ingest finished on {survivor.name} {redelivered_in:.1f} s after the kill")
     assert state == "SUCCESS", survivor.log()[-3000:]
@@ -179,7 +154,7 @@ def test_ingest_killed_mid_job_completes_once_on_the_other_worker(workers, live_
     assert recording.attempts == 0 and recording.failure_reason == ""
     assert abs(recording.duration_ms - 90_000) <= 1000
     # The timeline the ingest queued ran once, on the survivor.
-    _wait(lambda: Recording.objects.get(pk=recording.pk).timeline_built_at, 20, "no timeline")
+    wait_for(lambda: Recording.objects.get(pk=recording.pk).timeline_built_at, 20, "no timeline")
     # Another visibility window: nothing is delivered a second time.
     time.sleep(TEST_VISIBILITY_TIMEOUT + TEST_RESTORE_INTERVAL + 1)
     assert survivor.succeeded(result.id) == 1 and victim.succeeded(result.id) == 0
@@ -207,7 +182,7 @@ def test_timeline_build_killed_mid_job_completes_once_on_the_other_worker(
 
     result = recording_timeline_build.apply_async(args=[recording.pk], queue=queue)
     # Mid-job: a worker holds the recording's row lock inside the build transaction.
-    _wait(lambda: _row_locked(recording.pk), 30, "no worker started the build")
+    wait_for(lambda: _row_locked(recording.pk), 30, "no worker started the build")
     from celery.result import AsyncResult
 
     info = AsyncResult(result.id).info or {}
@@ -217,7 +192,7 @@ def test_timeline_build_killed_mid_job_completes_once_on_the_other_worker(
     survivor = next(w for w in started if w is not victim)
     assert TimelineEntry.objects.filter(recording=recording).count() == 0  # rolled back
 
-    state = _status_when_done(result.id, REDELIVERY_BOUND)
+    state = task_state_when_done(result.id, REDELIVERY_BOUND)
     print(
         f"timeline finished on {survivor.name} {time.monotonic() - killed_at:.1f} s after the kill"
     )

@@ -4,12 +4,14 @@ when a machine or container dies), on a private queue of the test's Redis."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,3 +104,44 @@ def worker_env(database_url: str, redis_url: str, **extra: str) -> tuple[dict[st
         **extra,
     }
     return env, queue
+
+
+@contextlib.contextmanager
+def running_workers(
+    env: dict[str, str], workdir: Path, names: tuple[str, ...]
+) -> Iterator[list[Worker]]:
+    """Start one worker per name on the env's queue, wait until each is ready,
+    and stop them all (printing the end of each log) however the test ends."""
+    started = []
+    try:
+        for name in names:
+            started.append(Worker(name, env, workdir))
+        for worker in started:
+            worker.wait_ready()
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+            print(f"--- worker {worker.name} ---\n{worker.log()[-4000:]}")
+
+
+def wait_for(check, seconds: float, what: str):
+    """Poll `check` until it returns something true (returned), or fail."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"{what} within {seconds} s")
+
+
+def task_state_when_done(task_id: str, seconds: float) -> str:
+    """The task's final state (SUCCESS or FAILURE), or its state at the deadline."""
+    from celery.result import AsyncResult
+
+    result = AsyncResult(task_id)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and result.state not in ("SUCCESS", "FAILURE"):
+        time.sleep(0.2)
+    return result.state

@@ -1,0 +1,58 @@
+"""reinforcement's registrations on the layers below it: the live session's
+end and the recording timeline's build start the post-session planning job;
+the course page links to the review page and the staff view."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from classroom import hooks as classroom_hooks
+from playback import hooks as playback_hooks
+from reinforcement import notify
+
+
+def _plan_on_commit(session_id: int, source: str) -> None:
+    from reinforcement.tasks import followups_plan
+
+    transaction.on_commit(lambda: followups_plan.delay(session_id, source))
+
+
+def session_ended(*, session_id: int, actor) -> None:
+    _plan_on_commit(session_id, "session_ended")
+
+
+def timeline_built(*, recording_id: int, live_session_id: int | None) -> None:
+    if live_session_id is not None:
+        _plan_on_commit(live_session_id, "timeline_ready")
+
+
+def course_page_links(*, course, is_staff: bool) -> list[dict]:
+    links = [
+        {
+            "label": _("Review questions"),
+            "url": reverse("reinforcement-review", args=[course.pk]),
+            "section": "learning",
+        },
+        {
+            "label": _("My follow-up"),
+            "url": reverse("reinforcement-followups", args=[course.pk]),
+            "section": "learning",
+        },
+    ]
+    if is_staff:
+        links.append(
+            {
+                "label": _("Reinforcement (plans, settings, review statistics)"),
+                "url": reverse("reinforcement-course", args=[course.pk]),
+            }
+        )
+    return links
+
+
+def register() -> None:
+    classroom_hooks.session_ended.register(session_ended)
+    classroom_hooks.course_page_links.register(course_page_links)
+    playback_hooks.timeline_built.register(timeline_built)
+    notify.kinds_register()
