@@ -84,7 +84,9 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
         "past": past,
         "roster": course_roster_list(course=access.course) if access.is_staff else None,
         "service_links": [
-            link for link in links if link.get("place") != "head" and link.get("section") != "learning"
+            link
+            for link in links
+            if link.get("place") != "head" and link.get("section") != "learning"
         ],
         "head_links": [link for link in links if link.get("place") == "head"],
         "learning_links": [link for link in links if link.get("section") == "learning"],
