@@ -17,6 +17,17 @@ def followups_plan(session_id: int, source: str) -> int | None:
     return result.pk if result is not None else None
 
 
+@shared_task(name="reinforcement.plan_send", acks_late=True)
+def plan_send(plan_id: int, actor_id: int | None = None) -> str:
+    """Staff's "send now", off the request: send the plan (idempotent)."""
+    from django.contrib.auth import get_user_model
+
+    from reinforcement.services.planning import followup_plan_send
+
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    return followup_plan_send(plan_id=plan_id, actor=actor).status
+
+
 @shared_task(name="reinforcement.plans_release", acks_late=True)
 def plans_release() -> int:
     """Beat, every minute: send the held plans whose hold window is over."""

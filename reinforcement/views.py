@@ -29,6 +29,7 @@ from reinforcement.models import (
     RETENTION_MAX,
     RETENTION_MIN,
     WARMUP_SIZE_MAX,
+    PlanStatus,
 )
 from reinforcement.selectors import (
     card_get,
@@ -357,8 +358,13 @@ def session_plan_act(request: HttpRequest, session_id: int) -> HttpResponse:
             )
             messages.success(request, _("Message saved."))
         elif action == "send":
-            planning.followup_plan_send(plan_id=plan_id, actor=request.user)
-            messages.success(request, _("Follow-up sent."))
+            plan = planning.followup_plan_send_soon(plan_id=plan_id, actor=request.user)
+            messages.success(
+                request,
+                _("Follow-up sent.")
+                if plan.status == PlanStatus.SENT
+                else _("Sending the follow-up: learners get it within a minute."),
+            )
         else:
             messages.error(request, _("Unknown action."))
     except ApplicationError as error:

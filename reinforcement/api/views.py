@@ -305,7 +305,7 @@ class FollowupPlanSendApi(APIView):
     @extend_schema(request=None, responses=FollowupPlanOutput, summary="Send the plan now")
     def post(self, request: Request, session_id: int) -> Response:
         access = access_followup_plan(user=request.user, session_id=session_id)
-        planning.followup_plan_send(plan_id=access.plan.pk, actor=request.user)
+        planning.followup_plan_send_soon(plan_id=access.plan.pk, actor=request.user)
         return _plan_response(session_id)
 
 

@@ -375,6 +375,28 @@ def followup_plan_send(*, plan_id: int, actor=None) -> FollowUpPlan:
     return plan
 
 
+def followup_plan_send_soon(*, plan_id: int, actor=None) -> FollowUpPlan:
+    """Staff's "send now": end the hold window at once and queue the send
+    (`reinforcement.plan_send`, after commit), so the person who clicked does
+    not wait while a class's cards and notifications are written (seconds for
+    150 learners). Were the task lost, the beat's release sends it within a
+    minute, since its window is over. Sending a sent plan changes nothing."""
+    from reinforcement.tasks import plan_send
+
+    with transaction.atomic():
+        plan = FollowUpPlan.objects.select_for_update().filter(pk=plan_id).first()
+        if plan is None:
+            raise NotFoundError("No such follow-up plan.", code="plan_not_found")
+        if plan.status == PlanStatus.SENT:
+            return plan
+        plan.hold_until = timezone.now()
+        plan.save(update_fields=["hold_until", "updated_at"])
+        actor_id = getattr(actor, "pk", None)
+        transaction.on_commit(lambda: plan_send.delay(plan_id, actor_id))
+    plan.refresh_from_db()
+    return plan
+
+
 def _send(plan: FollowUpPlan, facts: Facts, *, actor) -> None:
     """Caller holds the plan's row lock."""
     now = timezone.now()

@@ -20,6 +20,7 @@ from courses.models import Role
 from notifications.services.preferences import preferences_update
 from notifications.services.sending import deliveries_send
 from reinforcement.models import FollowUpPlan, PlanStatus, ReviewCard
+from reinforcement.tasks import plan_send
 from tests.e2e.test_polls_live import DESKTOP, PHONE, open_page
 from tests.factories import CourseFactory, EnrollmentFactory, LiveSessionFactory
 from tests.reinforcement.conftest import quiz_session, tasks_run_in_process  # noqa: F401 (fixture)
@@ -73,6 +74,11 @@ def test_followup_held_edited_sent_then_reviewed(browser, asgi_server, output_di
     page.get_by_text("Ann Okafor").click()
     page.screenshot(path=output_dir / "plan-edited.png", full_page=True)
     page.get_by_role("button", name="Send now").click()
+    expect(
+        page.get_by_text("Sending the follow-up").or_(page.get_by_text("Follow-up sent."))
+    ).to_be_visible()
+    plan_send.apply(args=[FollowUpPlan.objects.get(session=session).pk])  # the worker's part
+    page.reload()
     expect(page.locator("[data-plan-status]")).to_contain_text("Sent")
     context.close()
 

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from reinforcement.models import FollowUpPlan, PlanStatus, ReinforcementSettings, ReviewCard
 from reinforcement.services import planning
+from reinforcement.tasks import plan_send
 from tests.reinforcement.conftest import course_settings, learners_of, quiz_session
 
 pytestmark = pytest.mark.django_db
@@ -153,6 +154,7 @@ def test_plan_page_holds_drops_edits_and_sends(client, course, instructor):
     page = client.get(reverse("reinforcement-plan", args=[session.pk])).content.decode()
     assert "Held by staff" in page and "dropped" in page and "See chapter 3." in page
     client.post(act, {"action": "send"})
+    plan_send.apply(args=[FollowUpPlan.objects.get(session=session).pk])  # the worker's part
     plan = FollowUpPlan.objects.get(session=session)
     assert (plan.status, plan.message, plan.dropped_keys) == (
         PlanStatus.SENT, "See chapter 3.", [f"poll:{first.pk}"],
