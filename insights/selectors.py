@@ -15,7 +15,8 @@ import statistics
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Avg, Count, F, Min, Q, Sum
+from django.core.cache import cache
+from django.db.models import Avg, Count, F, Max, Min, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -219,6 +220,7 @@ def _follow_up_reason(row: dict, medians: dict) -> str:
 # --- course dashboard --------------------------------------------------------------------------
 
 
+CACHE_SECONDS = 24 * 3600  # keys carry the rollups' version: an old one is never read
 MATRIX_PER_PAGE = 50
 MATRIX_PER_PAGE_MAX = 500
 CELL_FIELDS = (
@@ -272,14 +274,19 @@ def course_matrix_get(course_id: int, filters: dict | None = None) -> dict:
         )[(page - 1) * per_page : page * per_page]
     )
     infos = sources.sessions_info(course_id=course_id)
-    held_ids = sorted(
-        set(cells_of_course.values_list("live_session_id", flat=True).distinct()),
-        key=lambda sid: (
-            (infos[sid].start or infos[sid].scheduled_start, sid)
-            if sid in infos
-            else (datetime.max.replace(tzinfo=UTC), sid)
-        ),
-    )
+
+    def shown(info) -> bool:
+        day = (info.start or info.scheduled_start).date()
+        return not (
+            (filters.get("since") and day < filters["since"])
+            or (filters.get("until") and day > filters["until"])
+        )
+
+    held_ids = [
+        info.id
+        for info in sorted(infos.values(), key=lambda i: (i.start or i.scheduled_start, i.id))
+        if shown(info)
+    ]
     by_user: dict[int, dict] = {user_id: {} for user_id, _name, _username in people}
     tables_of: dict[int, int] = {}
     for row in cells_of_course.filter(user_id__in=list(by_user)).values_list(*CELL_FIELDS):
@@ -330,7 +337,30 @@ def course_matrix_get(course_id: int, filters: dict | None = None) -> dict:
     }
 
 
+def rollups_version(course_id: int) -> str:
+    """Changes whenever any of the course's rollups does: every recomputation
+    ends with the course rows of the learners concerned (insights/rollups.py)."""
+    latest = CourseRollup.objects.filter(course_id=course_id).aggregate(
+        at=Max("updated_at"), rows=Count("id")
+    )
+    return f"{latest['at'].isoformat() if latest['at'] else '-'}:{latest['rows']}"
+
+
+def _cached(name: str, course_id: int, compute):
+    """A course-wide read, kept until the course's rollups change."""
+    key = f"insights:{name}:{course_id}:{rollups_version(course_id)}"
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.set(key, found, CACHE_SECONDS)
+    return found
+
+
 def course_trends_get(course_id: int) -> list[dict]:
+    return _cached("trends", course_id, lambda: _course_trends(course_id))
+
+
+def _course_trends(course_id: int) -> list[dict]:
     """Per ISO week of held sessions: mean attendance %, shares present,
     caught up later and active, poll answer rate, mean engagement score
     (one grouped query)."""
@@ -400,6 +430,10 @@ def at_risk_list(course_id: int) -> list[dict]:
 
 
 def table_view_get(course_id: int) -> list[dict]:
+    return _cached("tables", course_id, lambda: _table_view(course_id))
+
+
+def _table_view(course_id: int) -> list[dict]:
     """The persistent tables across the course: members, mean engagement,
     talk per member and the table's equity index over all held sessions
     (one grouped query)."""

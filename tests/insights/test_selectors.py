@@ -92,3 +92,13 @@ def test_at_risk_after_two_absences(built, instructor):
     }
     # Cid missed both; Ben caught up the first; Ana and Dee missed only the second.
     assert risky == {"Cid": ["absent_not_caught_up"]}
+
+
+def test_cached_course_reads_follow_the_rollups(built):
+    from insights.services import rollups_update
+
+    assert selectors.course_trends_get(built.course.pk)[0]["present_percent"] == 50.0
+    rollups_update()  # bookmark past the history
+    built.record("joined", built.cid, 30)  # Cid turns out to have been there
+    rollups_update()
+    assert selectors.course_trends_get(built.course.pk)[0]["present_percent"] == 75.0
