@@ -59,6 +59,7 @@ class SessionRollup(models.Model):
     # The same session met again in playback (mode=playback events).
     playback_acts = models.IntegerField(default=0)
     playback_polls_answered = models.IntegerField(default=0)
+    playback_polls_graded = models.IntegerField(default=0)
     playback_polls_correct = models.IntegerField(default=0)
     watched_ms = models.BigIntegerField(default=0)
     watch_percent = models.FloatField(default=0.0)

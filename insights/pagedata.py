@@ -411,10 +411,8 @@ def _learner_kpis(row: dict | None) -> list[dict]:
             "sub": _("of 10-minute windows"),
         },
         {
-            # Not "right / graded": the course row's graded count is live
-            # only, its right answers live and playback.
-            "label": _("Poll answers right"),
-            "value": row["polls_correct"],
+            "label": _("Quiz answers right"),
+            "value": f"{row['polls_correct']} / {row['polls_graded']}",
             "sub": _("of %(n)s polls answered, live or later") % {"n": row["polls_answered"]},
         },
         {
@@ -439,8 +437,11 @@ def _session_row(row: dict) -> dict:
         "present_minutes": minutes(row["present_ms"]),
         "talk": clock(row["talk_ms"]),
         "polls_text": f"{row['polls_answered'] + row.get('playback_polls_answered', 0)} / {row['polls_open']}",
-        "quiz_text": f"{row['polls_correct']} / {row['polls_graded']}"
-        if row["polls_graded"]
+        "quiz_text": (
+            f"{row['polls_correct'] + row.get('playback_polls_correct', 0)} / "
+            f"{row['polls_graded'] + row.get('playback_polls_graded', 0)}"
+        )
+        if row["polls_graded"] + row.get("playback_polls_graded", 0)
         else "—",
     }
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 
 from analytics.models import LearningEvent
 from insights import sources
@@ -27,7 +28,8 @@ TALK_THRESHOLD_MS = 2_000  # a turn of talk at least this long is an act
 LIVE_ACTS = ("answered", "chatted", "asked", "upvoted", "reacted", "raised_hand")
 PLAYBACK_ACTS = ("answered", "commented", "noted", "reacted")
 REVIEW_MODE = "review"
-RECALL_KEYS = ("predicted_recall", "retrievability")
+REVIEW_VERB = "review.answered"  # reinforcement's (docs/events.md)
+REVIEW_PRACTICE = "practice"  # its `source` for on-demand practice
 # Engagement score weights (docs/analytics.md#engagement-score).
 WEIGHT_PRESENCE, WEIGHT_PARTICIPATION, WEIGHT_POLLS = 0.4, 0.4, 0.2
 WEIGHT_REVIEW = 0.2
@@ -53,6 +55,7 @@ COURSE_SOURCE_FIELDS = (
     "playback_polls_answered",
     "polls_graded",
     "polls_correct",
+    "playback_polls_graded",
     "playback_polls_correct",
     "last_left_at",
 )
@@ -225,7 +228,7 @@ def session_rows_compute(
         present = union_length(clipped)
         counts = me["counts"]
         answered, graded, correct = _last_answers(me["answers"])
-        pb_answered, _pb_graded, pb_correct = _last_answers(me["pb_answers"])
+        pb_answered, pb_graded, pb_correct = _last_answers(me["pb_answers"])
         watched_ms, watch_percent, completed = watched.get(user_id, (0, 0.0, False))
         completed = completed or me["completed"]
         row = {
@@ -257,6 +260,7 @@ def session_rows_compute(
             "is_active": bool(me["acts_windows"]),
             "playback_acts": counts["playback_acts"],
             "playback_polls_answered": pb_answered,
+            "playback_polls_graded": pb_graded,
             "playback_polls_correct": pb_correct,
             "watched_ms": watched_ms,
             "watch_percent": watch_percent,
@@ -406,25 +410,21 @@ def course_rows_compute(course_id: int, user_ids: list[int]) -> dict[int, dict]:
         "user_id", "watched_ms", "completed", "last_activity_at"
     ):
         recordings[row["user_id"]].append(row)
-    reviews: dict[int, dict] = defaultdict(
-        lambda: {"done": 0, "correct": 0, "recall": [], "last": None}
-    )
+    reviews: dict[int, dict] = defaultdict(lambda: {"done": 0, "correct": 0, "last": None})
     for actor, success, extensions, at in (
         LearningEvent.objects.filter(
-            course_id=course_id, mode=REVIEW_MODE, verb="answered", actor_id__in=user_ids
+            course_id=course_id, mode=REVIEW_MODE, verb=REVIEW_VERB, actor_id__in=user_ids
         )
         .order_by("occurred_at", "id")
         .values_list("actor_id", "success", "extensions", "occurred_at")
     ):
+        if (extensions or {}).get("source") == REVIEW_PRACTICE:
+            continue  # on-demand practice is not a scheduled review
         mine = reviews[actor]
         mine["done"] += 1
         mine["correct"] += 1 if success else 0
         mine["last"] = at
-        for key in RECALL_KEYS:
-            value = (extensions or {}).get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                mine["recall"].append(float(value))
-                break
+    cards = sources.review_state(course_id, user_ids, timezone.now())
     rows = {}
     for user_id in user_ids:
         held = sessions[user_id]
@@ -458,18 +458,16 @@ def course_rows_compute(course_id: int, user_ids: list[int]) -> dict[int, dict]:
             "questions": sum(r["questions"] for r in held),
             "polls_open": sum(r["polls_open"] for r in held),
             "polls_answered": sum(r["polls_answered"] + r["playback_polls_answered"] for r in held),
-            "polls_graded": sum(r["polls_graded"] for r in held),
+            "polls_graded": sum(r["polls_graded"] + r["playback_polls_graded"] for r in held),
             "polls_correct": sum(r["polls_correct"] + r["playback_polls_correct"] for r in held),
             "recordings_started": sum(1 for r in recs if r["watched_ms"] > 0 or r["completed"]),
             "recordings_completed": sum(1 for r in recs if r["completed"]),
             "watched_ms": sum(r["watched_ms"] for r in recs),
             "reviews_done": review["done"],
             "reviews_correct": review["correct"],
-            "review_recall_mean": round(sum(review["recall"]) / len(review["recall"]), 3)
-            if review["recall"]
-            else None,
-            "cards_due": None,
-            "cards_overdue": None,
+            "review_recall_mean": cards[user_id]["mean_recall"] if user_id in cards else None,
+            "cards_due": cards[user_id]["due"] if user_id in cards else None,
+            "cards_overdue": cards[user_id]["overdue"] if user_id in cards else None,
         }
         session_mean = sum(scores) / n if n else 0.0
         if review["done"]:

@@ -79,6 +79,9 @@ def rollups_update(*, batch: int = BATCH) -> dict:
         if since is not None:
             for recording, user in sources.watch_progress_changed(since - PROGRESS_MARGIN):
                 recordings[recording].add(user)
+            # Review cards fall due (and overdue) with time alone, no event.
+            for course, user in sources.review_due_changed(since, run_at):
+                courses[course].add(user)
         for recording in whole_recordings:
             # Its bounds or threshold changed: every viewer's share may have.
             users = rollups.recording_viewers(recording)

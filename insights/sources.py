@@ -1,5 +1,6 @@
 """What the rollups read from the apps below the event log: sessions,
-learners, polls' anonymity, recordings and heartbeat-checked watch progress.
+learners, polls' anonymity, recordings and heartbeat-checked watch progress,
+and reinforcement's review cards (due, overdue, predicted recall).
 The only module of `insights` that touches their models; everything else
 reads through here or through the log's selectors."""
 
@@ -15,6 +16,7 @@ from classroom.models import LiveSession, Poll, SessionState
 from courses.models import Enrollment, Role
 from playback.models import Recording, WatchProgress
 from playback.services.recordings import recording_bounds, recording_settings_get
+from reinforcement.selectors import review_due_changes, review_state_by_learner
 
 
 @dataclass(frozen=True)
@@ -176,3 +178,13 @@ def watch_progress_users(recording_id: int) -> set[int]:
     return set(
         WatchProgress.objects.filter(recording_id=recording_id).values_list("user_id", flat=True)
     )
+
+
+def review_state(course_id: int, user_ids, now: datetime) -> dict[int, dict]:
+    """Per learner: cards, due, overdue and mean predicted recall now."""
+    return review_state_by_learner(course_id=course_id, user_ids=user_ids, now=now)
+
+
+def review_due_changed(since: datetime, until: datetime) -> set[tuple[int, int]]:
+    """(course, learner) pairs whose due or overdue counts changed with time."""
+    return review_due_changes(since=since, until=until)

@@ -386,12 +386,59 @@ class LearnerStats:
         return self.reviews > 0
 
 
+OVERDUE_AFTER = timedelta(days=1)  # docs/reinforcement.md: overdue = due more than a day ago
+
+
+def review_state_by_learner(
+    *, course_id: int, now: datetime, user_ids=None, cards=None
+) -> dict[int, dict]:
+    """Each learner's cards in the course: how many, due, overdue (due more
+    than a day ago) and their mean predicted recall now (FSRS retrievability
+    of the reviewed cards; None before any review). One query (or `cards`)."""
+    scheduler = course_scheduler(course_id=course_id)
+    if cards is None:
+        cards = ReviewCard.objects.filter(course_id=course_id)
+        if user_ids is not None:
+            cards = cards.filter(user_id__in=list(user_ids))
+        cards = cards.only(
+            "id", "user_id", "state", "step", "stability", "difficulty", "due", "last_review"
+        )
+    state: dict[int, dict] = defaultdict(lambda: {"cards": 0, "due": 0, "overdue": 0, "recall": []})
+    for card in cards:
+        mine = state[card.user_id]
+        mine["cards"] += 1
+        if card.due <= now:
+            mine["due"] += 1
+            if card.due <= now - OVERDUE_AFTER:
+                mine["overdue"] += 1
+        if card.last_review is not None:
+            mine["recall"].append(retrievability(card, scheduler=scheduler, at=now))
+    return {
+        user_id: {
+            "cards": mine["cards"],
+            "due": mine["due"],
+            "overdue": mine["overdue"],
+            "mean_recall": round(sum(mine["recall"]) / len(mine["recall"]), 3)
+            if mine["recall"]
+            else None,
+        }
+        for user_id, mine in state.items()
+    }
+
+
+def review_due_changes(*, since: datetime, until: datetime) -> set[tuple[int, int]]:
+    """(course, learner) pairs whose cards became due or overdue in (since,
+    until]: their due counts changed with time alone, without an event."""
+    became = Q(due__gt=since, due__lte=until) | Q(
+        due__gt=since - OVERDUE_AFTER, due__lte=until - OVERDUE_AFTER
+    )
+    return set(ReviewCard.objects.filter(became).values_list("course_id", "user_id").distinct())
+
+
 def course_review_stats(*, course_id: int, now: datetime) -> dict:
     """Most-missed questions (with a jump to where each was taught), each
     learner's due and overdue cards, mean predicted recall, and who has not
     started reviewing."""
-    scheduler = course_scheduler(course_id=course_id)
-    overdue_before = now - timedelta(days=1)
     cards = list(
         ReviewCard.objects.filter(course_id=course_id).only(
             "id", "user_id", "question_key", "poll_id", "state", "step", "stability",
@@ -412,32 +459,24 @@ def course_review_stats(*, course_id: int, now: datetime) -> dict:
             enrollments__is_active=True,
         )
     }
-    per_user: dict[int, LearnerStats] = {
-        uid: LearnerStats(uid, user.name, 0, 0, 0, None, reviews.get(uid, 0))
-        for uid, user in learners.items()
-    }
-    recall_sums: dict[int, list[float]] = defaultdict(list)
+    state = review_state_by_learner(course_id=course_id, now=now, cards=cards)
+    per_user: dict[int, LearnerStats] = {}
+    for uid, user in learners.items():
+        mine = state.get(uid, {"cards": 0, "due": 0, "overdue": 0, "mean_recall": None})
+        per_user[uid] = LearnerStats(
+            uid, user.name, mine["cards"], mine["due"], mine["overdue"], mine["mean_recall"],
+            reviews.get(uid, 0),
+        )  # fmt: skip
     missed_by_key: dict[str, dict] = {}
     for card in cards:
-        stats = per_user.get(card.user_id)
-        if stats is None:
+        if card.user_id not in per_user:
             continue
-        stats.cards += 1
-        if card.due <= now:
-            stats.due += 1
-            if card.due <= overdue_before:
-                stats.overdue += 1
-        if card.last_review is not None:
-            recall_sums[card.user_id].append(retrievability(card, scheduler=scheduler, at=now))
         entry = missed_by_key.setdefault(
             card.question_key, {"question_key": card.question_key, "poll_id": card.poll_id,
                                 "learners": 0, "lapses": 0}
         )  # fmt: skip
         entry["learners"] += 1
         entry["lapses"] += card.lapses
-    for uid, values in recall_sums.items():
-        if uid in per_user:
-            per_user[uid].mean_recall = round(sum(values) / len(values), 3)
     wrong_reviews = dict(
         ReviewAnswer.objects.filter(
             course_id=course_id, source=ReviewSource.SCHEDULED, is_correct=False

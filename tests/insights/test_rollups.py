@@ -3,7 +3,10 @@ tests/insights/conftest.py; the expected numbers are worked out by hand."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from insights import rollups
 from insights.models import CourseRollup, RecordingRollup, SessionRollup
@@ -107,39 +110,58 @@ def test_course_row_sums_the_sessions(history):
     assert cid.risk_reasons == []  # one absence is not yet a risk
 
 
-def test_review_activity_and_the_course_score(history, settings):
-    # The reinforcement app registers its review keys; until then the log
-    # stores unregistered keys as production does (logged, not refused).
-    settings.ANALYTICS_EVENTS_STRICT = False
+def test_review_activity_and_the_course_score(history):
+    """Reviews done come from reinforcement's `review.answered` events (on-demand
+    practice left out); cards due, overdue and the mean predicted recall from
+    its review cards, computed by the same FSRS scheduler it schedules with."""
+    from fsrs import Rating
+
+    from reinforcement.models import ReviewCard
+    from reinforcement.scheduling import card_review, new_card_fields, retrievability
+    from reinforcement.selectors import course_scheduler
+
+    now = timezone.now()
+    scheduler = course_scheduler(course_id=history.course.pk)
+    reviewed = ReviewCard(
+        user=history.ana, course=history.course, question_key="poll:1", poll=history.poll,
+        **new_card_fields(now - timedelta(days=5)),
+    )  # fmt: skip
+    card_review(reviewed, scheduler=scheduler, rating=Rating.Good, at=now - timedelta(days=4))
+    reviewed.save()
+    overdue = ReviewCard.objects.create(
+        user=history.ana, course=history.course, question_key="poll:2", poll=history.poll,
+        **new_card_fields(now - timedelta(days=3)),
+    )  # fmt: skip
     review = {
         "mode": "review",
-        "object_type": "poll",
-        "object_id": history.poll.pk,
+        "object_type": "review_card",
         "live_session_id": None,
+        "course": history.course,
     }
-    history.record(
-        "answered",
-        history.ana,
-        3 * 24 * 60,
-        success=True,
-        extensions={"predicted_recall": 0.9},
-        **review,
-    )
-    history.record(
-        "answered",
-        history.ana,
-        4 * 24 * 60,
-        success=False,
-        extensions={"predicted_recall": 0.7},
-        **review,
-    )
+    for minutes, success, source in ((3 * 24 * 60, True, "scheduled"), (4 * 24 * 60, False, "scheduled"), (4 * 24 * 60 + 5, True, "practice")):  # fmt: skip
+        history.record(
+            "review.answered",
+            history.ana,
+            minutes,
+            success=success,
+            object_id=reviewed.pk,
+            extensions={"question_key": "poll:1", "source": source},
+            **review,
+        )
     rollups_course_rebuild(course_id=history.course.pk)
     ana = CourseRollup.objects.get(user=history.ana)
-    assert (ana.reviews_done, ana.reviews_correct, ana.review_recall_mean) == (2, 1, 0.8)
-    # 0.8 × 72.7 (the one session) + 0.2 × 100 × 0.8 (mean predicted recall) = 74.16
-    assert ana.engagement_score == 74.2
+    assert (ana.reviews_done, ana.reviews_correct) == (2, 1)  # practice is not a review
+    later = timezone.now()
+    cards = (reviewed, overdue)
+    assert ana.cards_due == sum(card.due <= later for card in cards)
+    assert ana.cards_overdue == sum(card.due <= later - timedelta(days=1) for card in cards) >= 1
+    recall = retrievability(reviewed, scheduler=scheduler, at=timezone.now())
+    assert ana.review_recall_mean == pytest.approx(recall, abs=0.002)  # reviewed cards only
+    # 0.8 × 72.7 (the one session) + 0.2 × 100 × the mean predicted recall
+    assert ana.engagement_score == pytest.approx(0.8 * 72.7 + 20 * recall, abs=0.1)
     # Review answers are not live acts: the session row is unchanged.
     assert _row(history, history.ana).windows_active == 3
+    assert overdue.due < now - timedelta(days=1)
 
 
 def test_falling_participation_compares_the_last_two_sessions_with_before():

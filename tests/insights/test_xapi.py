@@ -46,7 +46,7 @@ def _playback_acts(history):
         **pb,
     )
     history.record(
-        "answered",
+        "review.answered",
         history.ana,
         3 * 24 * 60,
         mode="review",
@@ -54,6 +54,7 @@ def _playback_acts(history):
         object_id=history.poll.pk,
         live_session_id=None,
         success=True,
+        extensions={"question_key": f"poll:{history.poll.pk}", "source": "practice"},
     )
 
 
