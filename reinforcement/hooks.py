@@ -44,8 +44,9 @@ def course_page_links(*, course, is_staff: bool) -> list[dict]:
     if is_staff:
         links.append(
             {
-                "label": _("Reinforcement (plans, settings, review statistics)"),
+                "label": _("Reinforcement"),
                 "url": reverse("reinforcement-course", args=[course.pk]),
+                "place": "head",  # a button under the title, beside Seating
             }
         )
     return links

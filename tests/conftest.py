@@ -275,6 +275,20 @@ def celery_worker(
 
 
 @pytest.fixture
+def tasks_run_in_process():
+    """Celery runs queued tasks at once in this process (its own setting:
+    Django's CELERY_* settings are read once, when Celery configures), so a
+    task queued on commit runs when the test's transaction commits, with or
+    without REDIS_URL."""
+    from celery import current_app
+
+    previous = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+    yield
+    current_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
 def asgi_server(transactional_db):
     """Daphne in a subprocess on the test database (tests must commit their data:
     `django_db(transaction=True)`). Without REDIS_URL the channel layer is in

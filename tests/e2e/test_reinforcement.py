@@ -23,7 +23,7 @@ from reinforcement.models import FollowUpPlan, PlanStatus, ReviewCard
 from reinforcement.tasks import plan_send
 from tests.e2e.test_polls_live import DESKTOP, PHONE, open_page
 from tests.factories import CourseFactory, EnrollmentFactory, LiveSessionFactory
-from tests.reinforcement.conftest import quiz_session, tasks_run_in_process  # noqa: F401 (fixture)
+from tests.reinforcement.conftest import quiz_session
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(150)]
 
@@ -57,7 +57,7 @@ def test_followup_held_edited_sent_then_reviewed(browser, asgi_server, output_di
 
     # The instructor holds the plan, words the message, and sends it.
     context, page = open_page(browser, asgi_server, teacher, f"/courses/{course.pk}/", DESKTOP)
-    page.get_by_role("link", name="Reinforcement (plans, settings, review statistics)").click()
+    page.get_by_role("link", name="Reinforcement", exact=True).click()
     page.get_by_role("link", name="Week 4: Supply and demand").click()
     expect(
         page.get_by_role("heading", name="Follow-up of “Week 4: Supply and demand”")

@@ -15,9 +15,8 @@ from tests.integration.test_celery_worker import celery_worker_process  # noqa: 
 
 @pytest.mark.django_db
 def test_ending_a_session_finalises_its_rollups(
-    course, instructor, learner, settings, django_capture_on_commit_callbacks
+    course, instructor, learner, tasks_run_in_process, django_capture_on_commit_callbacks
 ):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     now = timezone.now()
     session = LiveSessionFactory(
         course=course,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from celery import current_app
 from django.utils import timezone
 
 from classroom.models import BankQuestion, SessionState
@@ -104,16 +103,6 @@ def course_settings(course, **values) -> ReinforcementSettings:
 def notifications_of(user, kind: str | None = None):
     rows = Notification.objects.filter(user=user)
     return rows.filter(kind=kind) if kind else rows
-
-
-@pytest.fixture
-def tasks_run_in_process():
-    """Celery runs queued tasks at once in this process (its own setting),
-    so a hook's queued job runs when the test's transaction commits."""
-    previous = current_app.conf.task_always_eager
-    current_app.conf.task_always_eager = True
-    yield
-    current_app.conf.task_always_eager = previous
 
 
 @pytest.fixture
