@@ -46,13 +46,16 @@ def _isolated_realtime_state():
     from django.core.cache import cache
 
     from classroom.selectors import snapshot_shared_clear
+    from classroom.services.polls import poll_scopes_clear
     from classroom.services import reactions
     from core import realtime
 
     realtime.reset_for_tests()
     reactions.reset_for_tests()
-    # Snapshot parts are kept per (session, seq): ids and seqs repeat after a rollback.
+    # Snapshot parts are kept per (session, seq), poll scopes per poll id:
+    # ids and seqs repeat after a rollback.
     snapshot_shared_clear()
+    poll_scopes_clear()
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:
         import redis

@@ -18,10 +18,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pyte
 
 # Today's numbers (measured on main before issue 12, unchanged by it): raise
 # them only with a reason.
-SNAPSHOT_LEARNER_MAX = 29
+# The first learner at a seq builds the parts every learner shares (one
+# statement more than before, its table's chat apart); the ones after it
+# read only their own part (tests/classroom/test_snapshot_shared.py).
+SNAPSHOT_LEARNER_MAX = 30
 SNAPSHOT_STAFF_MAX = 31
 CHAT_SEND_MAX = 8
-POLL_VOTE_MAX = 15
+POLL_VOTE_MAX = 10
 
 
 class Statements:

@@ -35,7 +35,9 @@ def _class(course, instructor, live_session, tables: int = 2, per_table: int = 3
         for _ in range(per_table):
             user = EnrollmentFactory(course=course, role=Role.LEARNER).user
             SeatFactory(table=table, user=user)
-            sessions.attendance_join(session_id=live_session.pk, user=user, connection=f"c{user.pk}")
+            sessions.attendance_join(
+                session_id=live_session.pk, user=user, connection=f"c{user.pk}"
+            )
             learners.append(user)
     poll = polls.poll_open(
         session_id=live_session.pk,
