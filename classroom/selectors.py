@@ -216,6 +216,9 @@ def _learner_shared_build(session: LiveSession) -> dict:
             payloads.announcement_payload(a)
             for a in session.announcements.select_related("author").order_by("-created_at")[:5]
         ],
+        # Enrolments move no seq: `max_age` of LEARNER_SHARED bounds how late
+        # a new TA appears in a learner's snapshot (the page's list, not access).
+        "staff_members": _staff_members(session),
         "help_tables": set(
             HelpFlag.objects.filter(session_id=session.pk, resolved_at__isnull=True).values_list(
                 "table_id", flat=True
@@ -314,7 +317,7 @@ def session_snapshot_get(*, access) -> dict:
                 }
                 for payload, author_id in shared["questions"]
             ],
-            "staff_members": _staff_members(session),
+            "staff_members": shared["staff_members"],
             "present": len(online),
             "polls": _learner_polls(shared["polls"], user=user, table_id=table_id),
             "announcements": shared["announcements"],
@@ -356,7 +359,6 @@ def _snapshot_common(*, access, session: LiveSession, away: set, now) -> dict:
 
 
 def _staff_members(session: LiveSession) -> list[dict]:
-    # Per snapshot: enrolments change without a frame of the session.
     return [
         {"id": e.user_id, "name": e.user.name, "role": e.role}
         for e in Enrollment.objects.filter(

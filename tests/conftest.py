@@ -147,10 +147,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def daphne_process(extra_env: dict | None = None, log=None):
+def daphne_process(extra_env: dict | None = None, log=None, started: list | None = None):
     """Daphne on the current test database; yields its base URL. Its output goes
     to a file (a pipe nobody reads would block it) and is printed on exit;
-    pass `log` (a text file open for reading and writing) to read it too."""
+    pass `log` (a text file open for reading and writing) to read it too, and
+    `started` (a list) to be handed its `Popen` (a test that kills it)."""
     import subprocess
     import tempfile
     import time
@@ -170,6 +171,8 @@ def daphne_process(extra_env: dict | None = None, log=None):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    if started is not None:
+        started.append(process)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -19,12 +19,12 @@ from courses.models import Role
 from tests.factories import EnrollmentFactory, SeatFactory, TableFactory
 
 # A learner's own part: the session row, upvotes, who is online, who is away,
-# the staff list, their poll answers.
-OWN_QUERIES = 6
+# their poll answers.
+OWN_QUERIES = 5
 # Their table's part, once per table and seq: the table, its members, its chat.
 TABLE_QUERIES = 3
 # The parts every learner shares, once per seq.
-SHARED_QUERIES = 8
+SHARED_QUERIES = 9
 
 
 def _class(course, instructor, live_session, tables: int = 2, per_table: int = 3):
