@@ -29,8 +29,8 @@ from classroom.models import (
     Timer,
 )
 from classroom.payloads import STREAMS
-from courses.models import STAFF_ROLES, Course, Enrollment, Role, User
 from core.rooms.shared import SharedParts
+from courses.models import STAFF_ROLES, Course, Enrollment, Role, User
 from courses.selectors import course_list_for_user
 
 

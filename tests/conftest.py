@@ -46,8 +46,8 @@ def _isolated_realtime_state():
     from django.core.cache import cache
 
     from classroom.selectors import snapshot_shared_clear
-    from classroom.services.polls import poll_scopes_clear
     from classroom.services import reactions
+    from classroom.services.polls import poll_scopes_clear
     from core import realtime
 
     realtime.reset_for_tests()
