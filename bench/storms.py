@@ -922,6 +922,7 @@ def report(cfg: Config, rows: dict[str, list[dict]], database: str, seconds: flo
 def main() -> int:
     cfg = Config.from_env()
     started = time.monotonic()
+    RESULTS.mkdir(parents=True, exist_ok=True)
     description, database_url, drop = infra.prepare_database()
     rows: dict[str, list[dict]] = {}
     try:
@@ -964,12 +965,14 @@ def main() -> int:
             plans.update(point.plans)
         log(f"fixture ready ({len(plans)} plans)")
         env = infra.server_env(database_url, cfg.redis_url)
-        if "join" in cfg.phases:
-            rows["join"] = run_join(cfg, plans, env)
-        if "vote" in cfg.phases:
-            rows["vote"] = run_vote(cfg, plans, env)
-        if "reconnect" in cfg.phases:
-            rows["reconnect"] = run_reconnect(cfg, plans, env)
+        for phase, run in (("join", run_join), ("vote", run_vote), ("reconnect", run_reconnect)):
+            if phase in cfg.phases:
+                rows[phase] = run(cfg, plans, env)
+                # What is measured so far is kept (a long run may be stopped).
+                (RESULTS / f"{NAME}.json").write_text(json.dumps(rows, indent=1, default=str))
+                _report.write_section(
+                    NAME, report(cfg, rows, description, time.monotonic() - started)
+                )
     finally:
         try:
             infra.redis_clean(cfg.redis_url)
