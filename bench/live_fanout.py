@@ -495,6 +495,7 @@ class CpuMeter:
         result["machine"] = (after["busy"] - self.before["busy"]) / (
             (after["total"] - self.before["total"]) or 1e-9
         )
+        result["wall"] = wall
         return result
 
 
@@ -1239,6 +1240,54 @@ def report(cfg: Config, results: dict[str, dict], database: str) -> str:
                     f"{step['lost']} / {step['dropped']}",
                     f"{cpu['server']:.2f} / {cpu['clients']:.2f} / {cpu['postgres']:.2f} / {cpu['others']:.2f}",
                 ]
+            )
+
+    # Server CPU per delivered frame at the same offered load (issue 16): CPU
+    # seconds of the server processes over the step's window ÷ frames the
+    # clients received in it.
+    def cpu_per_frame_us(step: dict) -> float:
+        cpu = step["cpu"]
+        if not step.get("delivered") or "wall" not in cpu:
+            return float("nan")
+        return cpu["server"] * cpu["wall"] / step["delivered"] * 1e6
+
+    if "bare" in results:
+        bare_steps = {step["rate"]: step for step in results["bare"]["ladder"]}
+        cost_rows = []
+        for kind in kinds:
+            if kind == "bare":
+                continue
+            for step in results[kind]["ladder"]:
+                bare = bare_steps.get(step["rate"])
+                if bare is None:
+                    continue
+                mine, theirs = cpu_per_frame_us(step), cpu_per_frame_us(bare)
+                cost_rows.append(
+                    [
+                        TARGETS[kind].split(" (")[0],
+                        f"{step['rate']:g}",
+                        _num(step["offered_fps"]),
+                        f"{mine:.1f}",
+                        f"{theirs:.1f}",
+                        f"{mine / theirs:.1f}×" if theirs == theirs and theirs > 0 else "–",
+                    ]
+                )
+        if cost_rows:
+            parts.append(
+                "**Cost per delivered frame** (server CPU seconds over a ladder step ÷ frames the "
+                "clients received in it, µs; the bare `websockets` server at the same offered "
+                "load in the same run; issue 16's target: within 3× of bare):\n\n"
+                + _report.markdown_table(
+                    [
+                        "server",
+                        "switches/s per session",
+                        "offered frames/s",
+                        "server CPU µs / frame",
+                        "bare µs / frame",
+                        "ratio",
+                    ],
+                    cost_rows,
+                )
             )
     parts.append(
         f"**Ladder**: every instructor switches mode at a fixed rate for {cfg.step_seconds:g} s per step "
