@@ -528,8 +528,8 @@ async def run_phase(kind: str, cfg: Config, plan: list[dict], port: int, seed: i
     async def in_room(room: Room, index: int) -> None:
         for round_index in range(cfg.rounds):
             # Play; steady from 2 s after the scheduled start.
+            room.phase = "idle"  # a command changes what is measured from its send
             reply = await command(room, "play", None)
-            room.phase = "idle"
             await asyncio.sleep(0.5)
             start = at_of(room, reply["data"]["seq"]) if reply else None
             if start is not None:
@@ -537,8 +537,8 @@ async def run_phase(kind: str, cfg: Config, plan: list[dict], port: int, seed: i
             await asyncio.sleep(5.0 + rng.random())
             # Seek while playing: the 2 s after playback resumes.
             target = 60_000 + 40_000 * round_index + 1000 * index
-            reply = await command(room, "seek", {"position_ms": target})
             room.phase = "idle"
+            reply = await command(room, "seek", {"position_ms": target})
             deadline = time.time() + 10
             resumed = None
             while time.time() < deadline and reply:
@@ -555,8 +555,8 @@ async def run_phase(kind: str, cfg: Config, plan: list[dict], port: int, seed: i
                 await asyncio.sleep(max(0.0, resumed + 2 - time.time()))
                 room.phase, room.phase_from, room.phase_until = "steady", resumed + 2, float("inf")
             await asyncio.sleep(3.0 + rng.random())
-            reply = await command(room, "pause", None)
             room.phase = "idle"
+            reply = await command(room, "pause", None)
             await asyncio.sleep(0.5)
             stop = at_of(room, reply["data"]["seq"]) if reply else None
             if stop is not None:
@@ -564,6 +564,7 @@ async def run_phase(kind: str, cfg: Config, plan: list[dict], port: int, seed: i
             await asyncio.sleep(2.0)
             room.phase = "idle"
         # A late joiner while the room plays.
+        room.phase = "idle"
         reply = await command(room, "play", None)
         await asyncio.sleep(3.0)
         start = at_of(room, reply["data"]["seq"]) if reply else None
