@@ -54,6 +54,9 @@ class Tally:
     poll_id: int
     responses: int
     counts: dict[str, int]
+    # Present learners who had not answered when the tally was read (the
+    # staff tally of a named poll): a vote is in every tally without its voter.
+    not_answered: frozenset = frozenset()
 
 
 LOST = "lost"  # an answer waiter resolved by a dropped connection
@@ -115,7 +118,13 @@ class Conn:
                             data = json.loads(text)["data"]
                             counts = (data.get("distribution") or {}).get("counts") or {}
                             self.staff_tallies.append(
-                                Tally(now, data["poll_id"], data["responses"], counts)
+                                Tally(
+                                    now,
+                                    data["poll_id"],
+                                    data["responses"],
+                                    counts,
+                                    frozenset(data.get("not_answered") or ()),
+                                )
                             )
                 elif kind == "poll.opened":
                     self.opened += 1

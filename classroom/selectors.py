@@ -13,6 +13,7 @@ from classroom.models import (
     Attendance,
     ChatChannel,
     ChatMessage,
+    HelpFlag,
     LiveSession,
     Participant,
     Poll,
@@ -25,8 +26,10 @@ from classroom.models import (
     Seat,
     SessionState,
     Table,
+    Timer,
 )
 from classroom.payloads import STREAMS
+from core.rooms.shared import SharedParts
 from courses.models import STAFF_ROLES, Course, Enrollment, Role, User
 from courses.selectors import course_list_for_user
 
@@ -162,50 +165,114 @@ def session_seq_get(session_id: int) -> int:
 CHAT_HISTORY_LIMIT = 200
 
 
+# The parts of a learner's snapshot every learner of a session sees alike,
+# built once per session and seq in each process (core/rooms/shared.py).
+LEARNER_SHARED = SharedParts("live")
+
+
+def snapshot_shared_clear() -> None:
+    """Forget the shared snapshot parts (tests that write rows directly,
+    without the frames that would move `seq`)."""
+    LEARNER_SHARED.clear()
+
+
+def _learner_shared_build(session: LiveSession) -> dict:
+    """What every learner of the session sees identically at its current seq:
+    podium, hands, timers, polls (public part, published results), class chat,
+    questions, announcements and which tables asked for help. Each of these
+    changes only through a service that emits a sequenced frame."""
+    # A real cycle: the services import classroom.events, which imports this module.
+    from classroom.services.room import hand_queue_get, podium_get
+
+    history = list(
+        ChatMessage.objects.filter(session=session, channel=ChatChannel.CLASS)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:CHAT_HISTORY_LIMIT]
+    )
+    history.reverse()
+    polls = []
+    for poll in (
+        Poll.objects.filter(session_id=session.pk)
+        .select_related("session__course")
+        .order_by("opened_at", "id")
+    ):
+        public = poll_public_payload(poll)
+        results = poll_results_get(poll=poll, for_staff=False) if poll.published_at else None
+        polls.append((poll.pk, poll.scope, poll.is_anonymous, public, results))
+    return {
+        "podium": podium_get(session.pk),
+        "hands": hand_queue_get(session.pk),
+        # Unfiltered by time: a timer that runs out moves no seq (filtered per snapshot).
+        "timers": list(Timer.objects.filter(session_id=session.pk, stopped_at__isnull=True)),
+        "messages": [payloads.message_payload(message) for message in history],
+        "questions": [
+            (payloads.question_payload(question), question.author_id)
+            for question in Question.objects.filter(
+                session=session, deleted_at__isnull=True
+            ).select_related("author")
+        ],
+        "polls": polls,
+        "announcements": [
+            payloads.announcement_payload(a)
+            for a in session.announcements.select_related("author").order_by("-created_at")[:5]
+        ],
+        # Enrolments move no seq: `max_age` of LEARNER_SHARED bounds how late
+        # a new TA appears in a learner's snapshot (the page's list, not access).
+        "staff_members": _staff_members(session),
+        "help_tables": set(
+            HelpFlag.objects.filter(session_id=session.pk, resolved_at__isnull=True).values_list(
+                "table_id", flat=True
+            )
+        ),
+    }
+
+
+def _table_shared_build(session: LiveSession, table_id: int) -> dict:
+    """What every member of one table sees alike: the table and its chat."""
+    table = Table.objects.get(pk=table_id)
+    history = list(
+        ChatMessage.objects.filter(session=session, channel=ChatChannel.TABLE, table_id=table_id)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:CHAT_HISTORY_LIMIT]
+    )
+    history.reverse()
+    return {
+        "id": table.pk,
+        "name": table.name,
+        "members": table_members_get(table_id=table_id),
+        "messages": [payloads.message_payload(message) for message in history],
+    }
+
+
 def session_snapshot_get(*, access) -> dict:
     """Exactly what this user may see of the session, as one frame's data.
     The seq is read first: anything committed after it arrives as frames
-    (which clients apply idempotently)."""
-    # A real cycle: the services import classroom.events, which imports this module.
-    from classroom.services.room import hand_queue_get, help_queue_get, podium_get, timers_active
-
+    (which clients apply idempotently). A learner's snapshot takes what every
+    learner shares from `LEARNER_SHARED` (built once per seq) and reads only
+    their own part; staff snapshots are built whole."""
     session = LiveSession.objects.select_related("course", "mode_table").get(pk=access.session.pk)
+    if access.is_staff:
+        return _staff_snapshot_get(access=access, session=session)
     user = access.user
-    is_staff = access.is_staff
     table_id = access.table_id
-
-    visible_channels = [ChatChannel.CLASS]
-    messages = ChatMessage.objects.filter(session=session).select_related("author")
-    if is_staff:
-        visible = messages
-    else:
-        visible = messages.filter(
-            Q(channel=ChatChannel.CLASS) | Q(channel=ChatChannel.TABLE, table_id=table_id)
+    shared = LEARNER_SHARED.get(session.pk, session.seq, lambda: _learner_shared_build(session))
+    table = None
+    messages = shared["messages"]
+    if table_id is not None:
+        table = LEARNER_SHARED.child(
+            session.pk, session.seq, table_id, lambda: _table_shared_build(session, table_id)
         )
-    if is_staff:
-        visible_channels += [ChatChannel.TABLE, ChatChannel.STAFF]
-    elif table_id is not None:
-        visible_channels.append(ChatChannel.TABLE)
-    history = list(visible.order_by("-created_at", "-id")[:CHAT_HISTORY_LIMIT])
-    history.reverse()
-
-    questions = Question.objects.filter(session=session, deleted_at__isnull=True).select_related(
-        "author"
-    )
+        if table["messages"]:
+            merged = sorted(
+                [*messages, *table["messages"]], key=lambda m: (m["created_at"], m["id"])
+            )
+            messages = merged[-CHAT_HISTORY_LIMIT:]
 
     my_upvotes = set(
         QuestionUpvote.objects.filter(question__session=session, user=user).values_list(
             "question_id", flat=True
         )
     )
-    staff_members = [
-        {"id": e.user_id, "name": e.user.name, "role": e.role}
-        for e in Enrollment.objects.filter(
-            course_id=session.course_id, role__in=STAFF_ROLES, is_active=True
-        )
-        .select_related("user")
-        .order_by("role", "user__display_name")
-    ]
     online = set(
         Attendance.objects.filter(session=session, left_at__isnull=True).values_list(
             "user_id", flat=True
@@ -214,33 +281,71 @@ def session_snapshot_get(*, access) -> dict:
     away = set(
         Participant.objects.filter(session=session, is_away=True).values_list("user_id", flat=True)
     )
-    heads = session.stream_heads or {}
-    visible_heads = {
-        stream: seq
-        for stream, seq in heads.items()
-        if STREAMS.visible(stream, user_id=user.pk, table_id=table_id, is_staff=is_staff)
-    }
-
     my_table = None
-    if table_id is not None:
-        table = Table.objects.get(pk=table_id)
-        members = table_members_get(table_id=table_id)
-        for member in members:
-            member["online"] = member["id"] in online
-            member["away"] = member["id"] in away
-        my_table = {"id": table.pk, "name": table.name, "members": members}
+    if table is not None:
+        members = [
+            {**member, "online": member["id"] in online, "away": member["id"] in away}
+            for member in table["members"]
+        ]
+        my_table = {
+            "id": table["id"],
+            "name": table["name"],
+            "members": members,
+            "help_open": table_id in shared["help_tables"],
+        }
+    now = timezone.now()
+    data = _snapshot_common(access=access, session=session, away=away, now=now)
+    data.update(
+        {
+            "podium": shared["podium"],
+            "hands": shared["hands"],
+            "timers": [
+                payloads.timer_payload(timer) for timer in shared["timers"] if timer.ends_at > now
+            ],
+            "table": my_table,
+            "chat": {
+                "channels": [ChatChannel.CLASS]
+                + ([ChatChannel.TABLE] if table_id is not None else []),
+                "messages": messages,
+            },
+            "questions": [
+                {
+                    **payload,
+                    "upvoted_by_me": payload["id"] in my_upvotes,
+                    # Only to its author: their own question, even an anonymous one.
+                    "asked_by_me": author_id == user.pk,
+                }
+                for payload, author_id in shared["questions"]
+            ],
+            "staff_members": shared["staff_members"],
+            "present": len(online),
+            "polls": _learner_polls(shared["polls"], user=user, table_id=table_id),
+            "announcements": shared["announcements"],
+        }
+    )
+    return data
 
-    data = {
+
+def _snapshot_common(*, access, session: LiveSession, away: set, now) -> dict:
+    user = access.user
+    heads = session.stream_heads or {}
+    return {
         "seq": session.seq,
-        "heads": visible_heads,
-        "server_time": timezone.now(),
+        "heads": {
+            stream: seq
+            for stream, seq in heads.items()
+            if STREAMS.visible(
+                stream, user_id=user.pk, table_id=access.table_id, is_staff=access.is_staff
+            )
+        },
+        "server_time": now,
         "me": {
             "id": user.pk,
             "name": user.name,
             "role": access.course_access.role or "admin",
-            "is_staff": is_staff,
+            "is_staff": access.is_staff,
             "may_participate": access.may_participate,
-            "table_id": table_id,
+            "table_id": access.table_id,
             "away": user.pk in away,
         },
         "course": {
@@ -250,49 +355,146 @@ def session_snapshot_get(*, access) -> dict:
         },
         "session": payloads.session_payload(session),
         "mode": payloads.mode_payload(session),
-        "podium": podium_get(session.pk),
-        "hands": hand_queue_get(session.pk),
-        "timers": [payloads.timer_payload(timer) for timer in timers_active(session.pk)],
-        "table": my_table,
-        "chat": {
-            "channels": visible_channels,
-            "messages": [payloads.message_payload(m) for m in history],
-        },
-        "questions": [
-            {
-                **payloads.question_payload(q),
-                "upvoted_by_me": q.pk in my_upvotes,
-                # Only to its author: their own question, even an anonymous one.
-                "asked_by_me": q.author_id == user.pk,
-            }
-            for q in questions
-        ],
-        "staff_members": staff_members,
-        "present": len(online),
-        "polls": poll_list_for_snapshot(
-            session_id=session.pk, user=user, is_staff=is_staff, table_id=table_id
-        ),
-        "announcements": [
-            payloads.announcement_payload(a)
-            for a in session.announcements.select_related("author").order_by("-created_at")[:5]
-        ],
     }
-    if is_staff:
-        seat_map = seat_map_get(course_id=session.course_id)
-        for table in seat_map:
-            for member in table["members"]:
-                member["online"] = member["id"] in online
-                member["away"] = member["id"] in away
-        data["staff"] = {
-            "seat_map": seat_map,
-            "help": [payloads.help_payload(flag) for flag in help_queue_get(session.pk)],
-            "engagement": engagement_list(session_id=session.pk),
-            "online": sorted(online),
-        }
-    elif table_id is not None:
-        data["table"]["help_open"] = any(
-            flag.table_id == table_id for flag in help_queue_get(session.pk)
+
+
+def _staff_members(session: LiveSession) -> list[dict]:
+    return [
+        {"id": e.user_id, "name": e.user.name, "role": e.role}
+        for e in Enrollment.objects.filter(
+            course_id=session.course_id, role__in=STAFF_ROLES, is_active=True
         )
+        .select_related("user")
+        .order_by("role", "user__display_name")
+    ]
+
+
+def _learner_polls(shared_polls: list, *, user, table_id: int | None) -> list[dict]:
+    """The shared poll items with this learner's own answer: two queries at
+    most, whatever the number of polls."""
+    # A real cycle: the services import classroom.events, which imports this module.
+    from classroom.services.polls import voter_key
+
+    keys = {}
+    anonymous = []
+    for poll_id, scope, is_anonymous, _public, _results in shared_polls:
+        if is_anonymous:
+            anonymous.append(poll_id)
+        elif scope == PollScope.ONE_PER_TABLE and table_id is not None:
+            keys[voter_key(poll_id=poll_id, table_id=table_id)] = poll_id
+        else:
+            keys[voter_key(poll_id=poll_id, user_id=user.pk)] = poll_id
+    mine = {}
+    if keys:
+        for response in PollResponse.objects.filter(
+            poll_id__in=set(keys.values()), voter_key__in=list(keys)
+        ).only("poll_id", "voter_key", "answer", "is_correct"):
+            if keys.get(response.voter_key) == response.poll_id:
+                mine[response.poll_id] = response
+    balloted = (
+        set(
+            PollBallot.objects.filter(poll_id__in=anonymous, user=user).values_list(
+                "poll_id", flat=True
+            )
+        )
+        if anonymous
+        else set()
+    )
+    payload = []
+    for poll_id, _scope, is_anonymous, public, results in shared_polls:
+        item = dict(public)
+        response = None if is_anonymous else mine.get(poll_id)
+        # Nothing links an anonymous answer to its learner: only the ballot
+        # says that they answered (docs/polls.md).
+        item["answered"] = poll_id in balloted if is_anonymous else response is not None
+        item["my_answer"] = response.answer if response else None
+        if results is not None:
+            item["results"] = results
+            item["my_correct"] = response.is_correct if response else None
+        payload.append(item)
+    return payload
+
+
+def _staff_table(table_id: int | None, *, online: set, away: set) -> dict | None:
+    if table_id is None:
+        return None
+    table = Table.objects.get(pk=table_id)
+    members = table_members_get(table_id=table_id)
+    for member in members:
+        member["online"] = member["id"] in online
+        member["away"] = member["id"] in away
+    return {"id": table.pk, "name": table.name, "members": members}
+
+
+def _staff_snapshot_get(*, access, session: LiveSession) -> dict:
+    """Staff see every channel, the tallies and the engagement: built whole."""
+    # A real cycle: the services import classroom.events, which imports this module.
+    from classroom.services.room import hand_queue_get, help_queue_get, podium_get, timers_active
+
+    user = access.user
+    history = list(
+        ChatMessage.objects.filter(session=session)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:CHAT_HISTORY_LIMIT]
+    )
+    history.reverse()
+    questions = Question.objects.filter(session=session, deleted_at__isnull=True).select_related(
+        "author"
+    )
+    my_upvotes = set(
+        QuestionUpvote.objects.filter(question__session=session, user=user).values_list(
+            "question_id", flat=True
+        )
+    )
+    online = set(
+        Attendance.objects.filter(session=session, left_at__isnull=True).values_list(
+            "user_id", flat=True
+        )
+    )
+    away = set(
+        Participant.objects.filter(session=session, is_away=True).values_list("user_id", flat=True)
+    )
+    data = _snapshot_common(access=access, session=session, away=away, now=timezone.now())
+    seat_map = seat_map_get(course_id=session.course_id)
+    for table in seat_map:
+        for member in table["members"]:
+            member["online"] = member["id"] in online
+            member["away"] = member["id"] in away
+    data.update(
+        {
+            "podium": podium_get(session.pk),
+            "hands": hand_queue_get(session.pk),
+            "timers": [payloads.timer_payload(timer) for timer in timers_active(session.pk)],
+            "table": _staff_table(access.table_id, online=online, away=away),
+            "chat": {
+                "channels": [ChatChannel.CLASS, ChatChannel.TABLE, ChatChannel.STAFF],
+                "messages": [payloads.message_payload(m) for m in history],
+            },
+            "questions": [
+                {
+                    **payloads.question_payload(q),
+                    "upvoted_by_me": q.pk in my_upvotes,
+                    "asked_by_me": q.author_id == user.pk,
+                }
+                for q in questions
+            ],
+            "staff_members": _staff_members(session),
+            "present": len(online),
+            "polls": poll_list_for_snapshot(
+                session_id=session.pk, user=user, is_staff=True, table_id=access.table_id
+            ),
+            "announcements": [
+                payloads.announcement_payload(a)
+                for a in session.announcements.select_related("author").order_by("-created_at")[:5]
+            ],
+            "staff": {
+                "seat_map": seat_map,
+                "help": [payloads.help_payload(flag) for flag in help_queue_get(session.pk)],
+                "engagement": engagement_list(session_id=session.pk),
+                "online": sorted(online),
+            },
+        }
+    )
     return data
 
 

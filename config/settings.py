@@ -232,6 +232,10 @@ GC_THRESHOLDS = (
     env_int("ROUNDTABLE_GC_GEN1", 10),
     env_int("ROUNDTABLE_GC_GEN2", 1000),
 )
+# Snapshot parts every learner shares, built once per session and seq per
+# process (core/rooms/shared.py). Off: every snapshot is built from scratch
+# (bench/storms.py's baseline).
+SNAPSHOT_SHARED = env_bool("ROUNDTABLE_SNAPSHOT_SHARED", True)
 
 CELERY_BROKER_URL = celery_url(REDIS_TARGET) or "memory://"
 CELERY_RESULT_BACKEND = celery_url(REDIS_TARGET) or "cache+memory://"

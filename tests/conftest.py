@@ -64,11 +64,17 @@ def _isolated_realtime_state():
     database rollback; start every test without them."""
     from django.core.cache import cache
 
+    from classroom.selectors import snapshot_shared_clear
     from classroom.services import reactions
+    from classroom.services.polls import poll_scopes_clear
     from core import realtime
 
     realtime.reset_for_tests()
     reactions.reset_for_tests()
+    # Snapshot parts are kept per (session, seq), poll scopes per poll id:
+    # ids and seqs repeat after a rollback.
+    snapshot_shared_clear()
+    poll_scopes_clear()
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:
         import redis
@@ -160,10 +166,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def daphne_process(extra_env: dict | None = None, log=None):
+def daphne_process(extra_env: dict | None = None, log=None, started: list | None = None):
     """Daphne on the current test database; yields its base URL. Its output goes
     to a file (a pipe nobody reads would block it) and is printed on exit;
-    pass `log` (a text file open for reading and writing) to read it too."""
+    pass `log` (a text file open for reading and writing) to read it too, and
+    `started` (a list) to be handed its `Popen` (a test that kills it)."""
     import subprocess
     import tempfile
     import time
@@ -183,6 +190,8 @@ def daphne_process(extra_env: dict | None = None, log=None):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    if started is not None:
+        started.append(process)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60  # a loaded machine starts Django slowly

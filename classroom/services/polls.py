@@ -37,6 +37,7 @@ from classroom.selectors import poll_results_get
 from classroom.services import ephemeral
 from classroom.services.common import (
     require_live,
+    service_transaction,
     session_key_share,
     session_lock,
 )
@@ -357,13 +358,78 @@ def voter_key(*, poll_id: int, user_id: int | None = None, table_id: int | None 
 
 def _poll_for_vote(poll_id: int) -> Poll | None:
     """The poll row under a share lock on PostgreSQL: many votes proceed at
-    once, and a close (exclusive lock) waits for those in flight."""
+    once, and a close (exclusive lock) waits for those in flight. With its
+    session's course id (`course_id`), read in the same statement."""
     if connection.vendor == "postgresql":
         found = list(
-            Poll.objects.raw("SELECT * FROM classroom_poll WHERE id = %s FOR SHARE", [poll_id])
+            Poll.objects.raw(
+                "SELECT p.*, s.course_id AS course_id FROM classroom_poll p "
+                "JOIN classroom_livesession s ON s.id = p.session_id "
+                "WHERE p.id = %s FOR SHARE OF p",
+                [poll_id],
+            )
         )
         return found[0] if found else None
-    return Poll.objects.filter(pk=poll_id).first()
+    poll = Poll.objects.select_related("session").filter(pk=poll_id).first()
+    if poll is not None:
+        poll.course_id = poll.session.course_id
+    return poll
+
+
+# Poll id -> scope. A poll's scope is set when it opens and never changes;
+# a vote needs it before its first lock (the lock order depends on it).
+_POLL_SCOPES: dict[int, str] = {}
+_POLL_SCOPES_MAX = 10_000
+
+
+def _poll_scope(poll_id: int) -> str | None:
+    scope = _POLL_SCOPES.get(poll_id)
+    if scope is None:
+        scope = Poll.objects.filter(pk=poll_id).values_list("scope", flat=True).first()
+        if scope is not None:
+            if len(_POLL_SCOPES) >= _POLL_SCOPES_MAX:
+                _POLL_SCOPES.clear()
+            _POLL_SCOPES[poll_id] = scope
+    return scope
+
+
+def poll_scopes_clear() -> None:
+    """Forget the known scopes (tests: ids repeat after a rollback on SQLite)."""
+    _POLL_SCOPES.clear()
+
+
+def _response_insert(**fields) -> PollResponse | None:
+    """INSERT … ON CONFLICT DO NOTHING for a named vote's first answer: no
+    savepoint around it (two statements fewer per vote); None when the
+    voter's row appeared meanwhile (their other socket, their table)."""
+    response = PollResponse(**fields)
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic():
+                response.save(force_insert=True)
+        except IntegrityError:
+            return None
+        return response
+    columns = [field for field in PollResponse._meta.concrete_fields if not field.primary_key]
+    values = [
+        field.get_db_prep_save(field.pre_save(response, True), connection) for field in columns
+    ]
+    table = PollResponse._meta.db_table
+    names = ", ".join(connection.ops.quote_name(field.column) for field in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(table)} ({names}) VALUES ({marks}) "  # noqa: S608
+            "ON CONFLICT (poll_id, voter_key) DO NOTHING RETURNING id",
+            values,
+        )
+        inserted = cursor.fetchone()
+    if inserted is None:
+        return None
+    response.pk = inserted[0]
+    response._state.adding = False
+    response._state.db = connection.alias
+    return response
 
 
 def poll_vote_cast(
@@ -373,14 +439,14 @@ def poll_vote_cast(
 
     Returns (response, changed). One row per voter by unique constraint; the
     same answer again changes nothing."""
-    with transaction.atomic():
+    with service_transaction():
         # Lock order on every poll path: session row, poll row, response row,
         # participant row (poll_close: session, poll). A shared answer is
         # announced to the table as a sequenced frame, so it needs the
         # session's exclusive lock; any other vote takes the session's KEY
         # SHARE lock, which votes share with one another (common.py says why
         # it must come first).
-        scope = Poll.objects.filter(pk=poll_id).values_list("scope", flat=True).first()
+        scope = _poll_scope(poll_id)
         session = None
         if scope == PollScope.ONE_PER_TABLE:
             session = session_lock(session_id)
@@ -402,7 +468,7 @@ def poll_vote_cast(
         table_id = None
         if poll.scope != PollScope.CLASS:
             table_id = (
-                Seat.objects.filter(course_id=poll.session.course_id, user=user)
+                Seat.objects.filter(course_id=poll.course_id, user=user)
                 .values_list("table_id", flat=True)
                 .first()
             )
@@ -425,28 +491,24 @@ def poll_vote_cast(
         )
         is_correct, score = answer_grade(poll=poll, answer=clean)
         response = PollResponse.objects.select_for_update().filter(poll=poll, voter_key=key).first()
+        created = False
         if response is None:
-            try:
-                with transaction.atomic():
-                    response = PollResponse.objects.create(
-                        poll=poll,
-                        voter_key=key,
-                        user=user,
-                        table_id=table_id,
-                        answer=clean,
-                        first_answer=clean,
-                        first_answered_at=now,
-                        answered_at=now,
-                        time_to_first_ms=int((now - poll.opened_at).total_seconds() * 1000),
-                        is_correct=is_correct,
-                        score=score,
-                    )
-                created = True
-            except IntegrityError:
+            response = _response_insert(
+                poll=poll,
+                voter_key=key,
+                user=user,
+                table_id=table_id,
+                answer=clean,
+                first_answer=clean,
+                first_answered_at=now,
+                answered_at=now,
+                time_to_first_ms=int((now - poll.opened_at).total_seconds() * 1000),
+                is_correct=is_correct,
+                score=score,
+            )
+            created = response is not None
+            if response is None:
                 response = PollResponse.objects.select_for_update().get(poll=poll, voter_key=key)
-                created = False
-        else:
-            created = False
         if not created:
             if response.answer == clean:
                 return response, False
@@ -474,7 +536,7 @@ def poll_vote_cast(
             verb="answered",
             object_type="poll",
             object_id=poll.pk,
-            course_id=poll.session.course_id,
+            course_id=poll.course_id,
             live_session_id=session_id,
             success=is_correct,
             score=score,

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.django_db
 
 CHOICES = {"options": [{"text": "A"}, {"text": "B"}], "correct": ["b"]}
 # Today's numbers (docs/performance.md, "Query budgets").
-FIRST_VOTE_QUERIES = 13
-CHANGED_VOTE_QUERIES = 11
-SAME_VOTE_QUERIES = 7
+FIRST_VOTE_QUERIES = 10
+CHANGED_VOTE_QUERIES = 9
+SAME_VOTE_QUERIES = 6
 
 
 @pytest.fixture
