@@ -397,6 +397,7 @@ async def test_a_snapshot_that_fails_closes_the_attendance_it_opened(room, monke
     assert open_rows == 0
 
 
+@pytest.mark.timing
 async def test_without_a_celery_worker_the_server_closes_stale_attendance(
     room, settings, monkeypatch
 ):
