@@ -17,9 +17,14 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 # Tests in these folders start servers, workers, browsers or fault services of
-# their own: they are marked so that `make test` runs them one at a time,
-# after the parallel part (Makefile, `test`).
-SERIAL_FOLDERS = {"e2e": "e2e", "faults": "integration", "integration": "integration"}
+# their own: they are marked so that `make test` runs them apart from the
+# rest (Makefile, `test`); the fault tests, which stop and kill processes and
+# measure how fast things recover, run one at a time.
+SERIAL_FOLDERS = {
+    "e2e": ("e2e",),
+    "faults": ("integration", "faults"),
+    "integration": ("integration",),
+}
 TESTS_ROOT = Path(__file__).resolve().parent
 
 
@@ -30,9 +35,9 @@ def pytest_collection_modifyitems(config, items) -> None:
             folder = item.path.resolve().relative_to(TESTS_ROOT).parts[0]
         except ValueError:
             continue
-        marker = SERIAL_FOLDERS.get(folder)
-        if marker and not item.get_closest_marker(marker):
-            item.add_marker(getattr(pytest.mark, marker))
+        for marker in SERIAL_FOLDERS.get(folder, ()):
+            if not item.get_closest_marker(marker):
+                item.add_marker(getattr(pytest.mark, marker))
 
 
 def require(condition: bool, reason: str) -> None:

@@ -13,7 +13,12 @@ import pytest
 from tests.conftest import require_chromium
 from tests.livemedia.participant import session_cookie
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(150)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timing,  # WebRTC through Janus in real time: alone on the machine
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(150),
+]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "media"

@@ -14,6 +14,7 @@ from tests.livemedia.participant import Participant, session_cookie
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.timing,  # media through Janus in real time: alone on the machine
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(240),
 ]
