@@ -519,6 +519,10 @@ class Server:
         self.ports = [free_port() for _ in range(PROCESSES.get(kind, 1))]
         self.port = self.ports[0]
         self.env = dict(env)
+        if len(self.ports) > 1:
+            # Clients send the first process's page as their Origin (as behind
+            # one public address); the Origin check compares the port too.
+            self.env["CSRF_TRUSTED_ORIGINS"] = f"http://127.0.0.1:{self.port}"
         if kind in ("fixed", "pooled", "naive"):
             # The baseline runs with the configuration fixes too, so that it
             # measures the fan-out design and not the two configuration bugs.
