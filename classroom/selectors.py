@@ -244,6 +244,25 @@ def _table_shared_build(session: LiveSession, table_id: int) -> dict:
     }
 
 
+def _viewer_presence(*, session: LiveSession, user) -> tuple[set[int], set[int], set[int]]:
+    """The viewer's upvoted questions, who is online and who is away (three
+    queries; the per-learner part of a snapshot)."""
+    my_upvotes = set(
+        QuestionUpvote.objects.filter(question__session=session, user=user).values_list(
+            "question_id", flat=True
+        )
+    )
+    online = set(
+        Attendance.objects.filter(session=session, left_at__isnull=True).values_list(
+            "user_id", flat=True
+        )
+    )
+    away = set(
+        Participant.objects.filter(session=session, is_away=True).values_list("user_id", flat=True)
+    )
+    return my_upvotes, online, away
+
+
 def session_snapshot_get(*, access) -> dict:
     """Exactly what this user may see of the session, as one frame's data.
     The seq is read first: anything committed after it arrives as frames
@@ -268,19 +287,7 @@ def session_snapshot_get(*, access) -> dict:
             )
             messages = merged[-CHAT_HISTORY_LIMIT:]
 
-    my_upvotes = set(
-        QuestionUpvote.objects.filter(question__session=session, user=user).values_list(
-            "question_id", flat=True
-        )
-    )
-    online = set(
-        Attendance.objects.filter(session=session, left_at__isnull=True).values_list(
-            "user_id", flat=True
-        )
-    )
-    away = set(
-        Participant.objects.filter(session=session, is_away=True).values_list("user_id", flat=True)
-    )
+    my_upvotes, online, away = _viewer_presence(session=session, user=user)
     my_table = None
     if table is not None:
         members = [
@@ -441,19 +448,7 @@ def _staff_snapshot_get(*, access, session: LiveSession) -> dict:
     questions = Question.objects.filter(session=session, deleted_at__isnull=True).select_related(
         "author"
     )
-    my_upvotes = set(
-        QuestionUpvote.objects.filter(question__session=session, user=user).values_list(
-            "question_id", flat=True
-        )
-    )
-    online = set(
-        Attendance.objects.filter(session=session, left_at__isnull=True).values_list(
-            "user_id", flat=True
-        )
-    )
-    away = set(
-        Participant.objects.filter(session=session, is_away=True).values_list("user_id", flat=True)
-    )
+    my_upvotes, online, away = _viewer_presence(session=session, user=user)
     data = _snapshot_common(access=access, session=session, away=away, now=timezone.now())
     seat_map = seat_map_get(course_id=session.course_id)
     for table in seat_map:
