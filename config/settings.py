@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "classroom",
     "livemedia",
     "playback",
+    "transcripts",
+    "recaps",
     "notifications",
     "reinforcement",
     "analytics",
