@@ -6,6 +6,9 @@ and playback's own extension points for the apps above it (core/hooks.py):
 hook               called by                       registered by
 =================  ==============================  ===============================
 timeline_built     recording_timeline_build        reinforcement (re-plan follow-up)
+recording_ready    recording upload / ingest       transcripts (queue the ASR job)
+player_captions    the player page (views)         transcripts (<track> elements)
+recording_panels   a recording's page (views)      transcripts (captions panel)
 =================  ==============================  ===============================
 """
 
@@ -23,6 +26,25 @@ timeline_built = Hook(
     "timeline_built",
     "timeline_built(recording_id=int, live_session_id=int | None): a recording's "
     "timeline was (re)built; called inside the build's transaction (act after commit).",
+)
+
+recording_ready = Hook(
+    "recording_ready",
+    "recording_ready(recording_id=int): a recording became ready (its file is "
+    "complete and verified); called inside the transaction that made it ready "
+    "(act after commit).",
+)
+
+player_captions = Hook(
+    "player_captions",
+    "player_captions(recording=Recording, user=User) -> list[dict]: the player's "
+    "<track> elements, each {src, srclang, label, kind, default}.",
+)
+
+recording_panels = Hook(
+    "recording_panels",
+    "recording_panels(request=HttpRequest, access=RecordingAccess) -> str: HTML "
+    "(already escaped) of a section shown on the recording's page; '' for none.",
 )
 
 
