@@ -9,8 +9,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from analytics.models import EventMode
-from analytics.services import event_record
 from core.errors import NotFoundError, ValidationError
 from core.text import text_has_control
 from courses.models import User
@@ -98,16 +96,6 @@ def captions_upload(*, recording: Recording, actor, uploaded) -> Transcript:
         transcript.started_at = transcript.started_at or now
         transcript.finished_at = now
         transcript.save()
-        event_record(
-            actor=actor,
-            verb="uploaded",
-            object_type="transcript",
-            object_id=transcript.pk,
-            course_id=recording.course_id,
-            recording_id=recording.pk,
-            mode=EventMode.PLAYBACK,
-            extensions={"cues": len(parsed)},
-        )
     return transcript
 
 
