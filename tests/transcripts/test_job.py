@@ -5,7 +5,6 @@ the course's vocabulary, failures say why, and runs are idempotent."""
 
 from __future__ import annotations
 
-
 from pathlib import Path
 
 import av
