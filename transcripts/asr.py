@@ -251,7 +251,7 @@ def transcribe(
         pieces, info = model.transcribe(
             samples,
             language=language or None,
-            beam_size=5,
+            beam_size=max(1, int(getattr(settings, "ASR_BEAM_SIZE", 1))),
             initial_prompt=(prompt or None),
             vad_filter=True,
             condition_on_previous_text=False,
