@@ -6,7 +6,8 @@ const root = document.querySelector("[data-pb-root]");
 const media = root && root.querySelector("[data-ref=media]");
 const track = media && media.querySelector("track[kind=captions]");
 if (media && track) {
-  const strings = { on: "Captions on", off: "Captions off" };
+  // The name holds the visible "CC"; aria-pressed says whether they show.
+  const strings = { name: "CC (captions)", on: "Captions are on", off: "Captions are off" };
   const text = media.textTracks[0];
   const isAudio = media.tagName === "AUDIO";
   let box = null;
@@ -28,7 +29,7 @@ if (media && track) {
   function render() {
     const on = isAudio ? text.__on === true : text.mode === "showing";
     button.setAttribute("aria-pressed", on ? "true" : "false");
-    button.setAttribute("aria-label", on ? strings.on : strings.off);
+    button.setAttribute("aria-label", strings.name);
     button.title = on ? strings.on : strings.off;
     if (box) {
       const cue = on && text.activeCues && text.activeCues[0];
