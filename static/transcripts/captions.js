@@ -1,7 +1,8 @@
 // Captions on the playback player: a CC button among the player's controls
-// (also the "c" key) that shows or hides the <track kind="captions"> the page
-// carries; for audio-only recordings the current caption is written into a
-// box over the player (browsers draw tracks on <video> only).
+// (also Shift+C: the player keeps "c" for the comment box) that shows or
+// hides the <track kind="captions"> the page carries; for audio-only
+// recordings the current caption is written into a box over the player
+// (browsers draw tracks on <video> only).
 const root = document.querySelector("[data-pb-root]");
 const media = root && root.querySelector("[data-ref=media]");
 const track = media && media.querySelector("track[kind=captions]");
@@ -21,7 +22,7 @@ if (media && track) {
   button.type = "button";
   button.className = "pb-btn tr-cc";
   button.textContent = "CC";
-  button.setAttribute("aria-keyshortcuts", "c");
+  button.setAttribute("aria-keyshortcuts", "Shift+C");
   const controls = root.querySelector(".pb-controls");
   const mute = controls.querySelector("[data-ref=mute]");
   controls.insertBefore(button, mute);
@@ -50,7 +51,7 @@ if (media && track) {
   text.addEventListener("cuechange", render);
   button.addEventListener("click", () => set(!(isAudio ? text.__on : text.mode === "showing")));
   document.addEventListener("keydown", (event) => {
-    if (event.key !== "c" || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key !== "C" || !event.shiftKey || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
     button.click();

@@ -2,7 +2,7 @@
 live and shows a failure's reason; staff upload a caption file and fix a
 word and a timing in the editor with the keyboard (history shown, a bad
 timing refused); a learner who asked for captions gets the <track> on by
-default and toggles it with the CC button and the c key. axe-core finds no
+default and toggles it with the CC button and Shift+C. axe-core finds no
 WCAG 2.1 A/AA violation on each of those pages and states."""
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def test_progress_editor_and_player_captions(lab, browser, asgi_server, output_d
         "() => document.querySelector('[data-ref=media]').textTracks[0].cues?.length === 2"
     )
     viewer.locator("body").click(position={"x": 5, "y": 5})
-    viewer.keyboard.press("c")
+    viewer.keyboard.press("Shift+C")
     expect(cc).to_have_attribute("aria-pressed", "false")
     assert (
         viewer.evaluate("() => document.querySelector('[data-ref=media]').textTracks[0].mode")
