@@ -135,6 +135,7 @@ def test_progress_editor_and_player_captions(lab, browser, asgi_server, output_d
     page.locator(f"#end-{cue.pk}").fill("2")
     page.locator(f"#end-{cue.pk}").press("Enter")
     expect(page.locator(f"#cue-error-{cue.pk}")).to_contain_text("must end after it starts")
+    expect(page.locator(f"#end-{cue.pk}")).to_have_value("2")  # what was typed is kept
     page.screenshot(path=str(output_dir / "editor-error.png"), full_page=True)
     _clean(page, "editor with an error")
 
