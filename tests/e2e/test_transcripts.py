@@ -107,6 +107,7 @@ def test_progress_editor_and_player_captions(lab, browser, asgi_server, output_d
     expect(page.locator("[data-tr-error]")).to_have_text(
         "The recording's audio cannot be decoded: Invalid data found"
     )
+    expect(bar).to_be_hidden()
     page.screenshot(path=str(output_dir / "recording-failed.png"), full_page=True)
     _clean(page, "recording page, transcription failed")
 
