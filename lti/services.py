@@ -471,11 +471,18 @@ def _claims_check(claims: dict, registration: Registration) -> Deployment:
         if not isinstance(dl, dict) or not dl.get("deep_link_return_url"):
             raise missing("deep_linking_settings.deep_link_return_url")
     context = claims.get(C.CONTEXT)
-    if not isinstance(context, dict) or not context.get("id"):
+    if message_type == C.DEEP_LINKING_REQUEST and (
+        not isinstance(context, dict) or not context.get("id")
+    ):
+        # Content is added to a course: without one there is nothing to pick
+        # from. A resource link without a context is valid (the certification's
+        # "without context" launches): it signs the user in, see launch_apply.
         raise LtiError(
-            "The launch has no course context: place Roundtable inside a course.",
+            "Adding Roundtable content needs a course: open the content dialog inside a course.",
             code="lti_no_context",
         )
+    if context is not None and not isinstance(context, dict):
+        raise LtiError("The context claim must be an object.", code="lti_invalid_token")
     custom = claims.get(C.CUSTOM, {})
     if not isinstance(custom, dict):
         raise LtiError("The custom claim must be an object.", code="lti_invalid_token")
@@ -500,7 +507,7 @@ def login_state_consume(*, login_state: LoginState) -> None:
 @dataclass
 class LaunchResult:
     user: User
-    course: Course
+    course: Course | None
     role: str
     redirect_url: str
     created: dict[str, bool] = field(default_factory=dict)
@@ -572,7 +579,9 @@ def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
     seat a new learner, remember the link; all in one transaction."""
     claims = launch.claims
     role = role_map(claims.get(C.ROLES, []))
-    context_claim = claims[C.CONTEXT]
+    context_claim = _object(claims.get(C.CONTEXT))
+    if not context_claim.get("id"):
+        return _launch_without_context(launch=launch, role=role)
     context_id = str(context_claim["id"])
     is_deep_link = launch.message_type == C.DEEP_LINKING_REQUEST
     if is_deep_link and role != Role.INSTRUCTOR:
@@ -649,6 +658,22 @@ def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
             redirect_url = reverse("lti-deep-link", args=[deep_link.token])
     return LaunchResult(
         user=user, course=course, role=role, redirect_url=redirect_url, created=created
+    )
+
+
+def _launch_without_context(*, launch: Launch, role: str) -> LaunchResult:
+    """A resource link placed outside any course (a user menu, an account
+    page; the certification's "without context" launches): the user is linked
+    and signed in, no course is created or joined, and they land on their
+    Roundtable home (the courses they already have)."""
+    with transaction.atomic():
+        user, created_user = _identity_user(launch=launch)
+    return LaunchResult(
+        user=user,
+        course=None,
+        role=role,
+        redirect_url=reverse("home"),
+        created={"user": created_user},
     )
 
 

@@ -341,3 +341,74 @@ def test_push_without_ags_is_a_readable_refusal(registration):
     with pytest.raises(LtiError) as error:
         ags.grades_push(context=context)
     assert error.value.status_code == 409 and error.value.code == "lti_no_ags"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_review_completion_scores(platform, context):
+    """Review completion (reinforcement, through classroom.hooks.session_review_scores):
+    nothing until the follow-up is sent; then the share of the review cards it
+    gave each learner that they reviewed since; 1 for a learner given none."""
+    from reinforcement.models import (
+        FollowUpItem,
+        FollowUpPlan,
+        ItemKind,
+        PlanStatus,
+        ReviewAnswer,
+        ReviewSource,
+    )
+
+    ada, bob, cleo = _learner(context, 1), _learner(context, 2), _learner(context, 3)
+    session = _ended_session(context.course, title="Week 3")
+    polls = [
+        Poll.objects.create(
+            session=session,
+            kind=PollKind.SINGLE,
+            prompt=f"Q{n}",
+            is_quiz=True,
+            state=PollState.CLOSED,
+            opened_at=timezone.now(),
+        )
+        for n in range(2)
+    ]
+    plan = FollowUpPlan.objects.create(session=session, course=context.course)
+    for user in (ada, bob):  # cleo answered everything right: no review card
+        for poll in polls:
+            FollowUpItem.objects.create(
+                plan=plan,
+                user=user,
+                course=context.course,
+                kind=ItemKind.REVIEW,
+                key=f"poll:{poll.pk}",
+                question_key=f"poll:{poll.pk}",
+                title=f"Review: {poll.prompt}",
+                explanation="You answered this question wrong.",
+            )
+    assert ags.review_available()
+    ags.gradebook_setting_update(context=context, review=True)
+    held = ags.grades_push(context=context)
+    assert held.created == 1 and held.sent == 0, held.errors  # the plan is still held
+    assert LineItem.objects.get().label == "Review: Week 3"
+    sent_at = timezone.now()
+    FollowUpPlan.objects.filter(pk=plan.pk).update(status=PlanStatus.SENT, sent_at=sent_at)
+
+    def answer(user, poll, source, when):
+        ReviewAnswer.objects.create(
+            user=user,
+            course=context.course,
+            poll=poll,
+            question_key=f"poll:{poll.pk}",
+            source=source,
+            answered_at=when,
+        )
+
+    answer(ada, polls[0], ReviewSource.SCHEDULED, sent_at + timedelta(hours=1))
+    answer(ada, polls[1], ReviewSource.SCHEDULED, sent_at + timedelta(hours=2))
+    answer(bob, polls[0], ReviewSource.SCHEDULED, sent_at + timedelta(hours=1))
+    answer(bob, polls[1], ReviewSource.PRACTICE, sent_at + timedelta(hours=1))  # not scheduled
+    answer(bob, polls[1], ReviewSource.LIVE, sent_at - timedelta(hours=1))  # before sending
+    report = ags.grades_push(context=context)
+    assert report.sent == 3 and not report.failed, report.errors
+    assert [s["scoreGiven"] for s in _scores_of(platform, "u1")] == [100.0]
+    assert [s["scoreGiven"] for s in _scores_of(platform, "u2")] == [50.0]
+    assert [s["scoreGiven"] for s in _scores_of(platform, "u3")] == [100.0]
+    assert not platform.errors

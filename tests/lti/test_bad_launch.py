@@ -40,6 +40,12 @@ def _link_without_id(platform):
     return claims
 
 
+def _deep_link_without_context(platform):
+    claims = _claims(platform, message_type="LtiDeepLinkingRequest")
+    claims.pop(LTI + "context")
+    return claims
+
+
 def _with(platform, claim, value):
     claims = _claims(platform)
     claims[claim] = value
@@ -92,9 +98,16 @@ CASES = {
         400,
     ),
     "missing_sub": (lambda p: ({"claims": _without(p, "sub")}, {}), "lti_missing_claim", 400),
-    "missing_context": (
-        lambda p: ({"claims": _without(p, LTI + "context")}, {}),
+    # A resource link without context is valid (tests/lti/test_launch.py,
+    # the certification's "no context" launches); deep linking needs a course.
+    "deep_linking_without_context": (
+        lambda p: ({"claims": _deep_link_without_context(p)}, {}),
         "lti_no_context",
+        400,
+    ),
+    "context_not_an_object": (
+        lambda p: ({"claims": _with(p, LTI + "context", "ctx-1")}, {}),
+        "lti_invalid_token",
         400,
     ),
     "expired": (lambda p: ({}, {"iat_offset": -3600}), "lti_bad_timestamps", 400),

@@ -105,6 +105,7 @@ def test_staff_page_shows_syncs_and_grades_and_refuses_others(client, platform, 
     assert page.status_code == 200
     html = page.content.decode()
     assert "Attendance: Week 1" in html and 'name="attendance" checked' in html
+    assert 'name="review"' in html and 'name="review" checked' not in html  # offered, off
     assert html.count('class="roster-sync roster-sync--ok"') == 1
     assert "injected 400" in html  # why it failed
     assert html.count('class="score-sent"') == 3  # u0, u1 present; u2 absent (0)
