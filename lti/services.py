@@ -569,9 +569,14 @@ def _identity_user(*, launch: Launch) -> tuple[User, bool]:
     return user, True
 
 
-def _course_code(label: str, context_id: str) -> str:
+def _course_code(label: str, context_id: str, deployment: Deployment) -> str:
+    """`<label>-<hash>`: the hash covers the platform, the deployment and the
+    context id, so the same context id from another deployment or another
+    customer of the same LMS (one Canvas issuer for all) gets its own code."""
     base = _USERNAME_SAFE.sub("-", (label or "LTI").strip())[:30] or "LTI"
-    return f"{base}-{hashlib.sha256(context_id.encode()).hexdigest()[:8]}"[:50]
+    scope = f"{deployment.registration.issuer}\n{deployment.registration.client_id}\n"
+    scope += f"{deployment.deployment_id}\n{context_id}"
+    return f"{base}-{hashlib.sha256(scope.encode()).hexdigest()[:8]}"[:50]
 
 
 def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
@@ -610,7 +615,9 @@ def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
             title = str(context_claim.get("title") or context_claim.get("label") or "LMS course")
             course = course_create(
                 title=title[:200],
-                code=_course_code(str(context_claim.get("label", "")), context_id),
+                code=_course_code(
+                    str(context_claim.get("label", "")), context_id, launch.deployment
+                ),
             )
             context = LtiContext.objects.create(
                 deployment=launch.deployment,
@@ -856,6 +863,19 @@ def registration_invite_check(*, token: str) -> RegistrationInvite:
     return invite
 
 
+def _issuer_prefixes(issuer: str, url: str) -> bool:
+    """The issuer is a prefix of the configuration URL (LTI DR 1.0 §3.5.1),
+    ending at a path boundary: https://lms.example is not a prefix of
+    https://lms.example.evil.test/... nor of https://lms.example2/..."""
+    parts = urlsplit(issuer)
+    if not issuer or parts.scheme not in ("https", "http") or not parts.netloc:
+        return False
+    if not url.startswith(issuer):
+        return False
+    rest = url[len(issuer) :]
+    return issuer.endswith("/") or rest == "" or rest[0] in "/?#"
+
+
 def dynamic_registration_run(
     *,
     token: str,
@@ -873,9 +893,10 @@ def dynamic_registration_run(
     if not isinstance(config, dict):
         raise LtiError("The platform configuration is not an object.", code="lti_dr_invalid")
     issuer = config.get("issuer")
-    if not isinstance(issuer, str) or not issuer or not config_url.startswith(issuer):
+    if not isinstance(issuer, str) or not _issuer_prefixes(issuer, config_url):
         raise LtiError(
-            "The configuration's issuer is not a prefix of its URL.", code="lti_dr_issuer"
+            f"The configuration's issuer {issuer!r} is not a prefix of its URL {config_url!r}.",
+            code="lti_dr_issuer",
         )
     for name in ("authorization_endpoint", "jwks_uri", "registration_endpoint", "token_endpoint"):
         if not isinstance(config.get(name), str) or not config[name]:

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from courses.models import Course, Enrollment
 from lti.models import LtiContext, LtiIdentity
 from tests.lti.conftest import INSTRUCTOR, login, platform_auth, run_launch
-from tests.lti.platform import LTI, _rsa_key
+from tests.lti.platform import DL, LTI, _rsa_key
 
 User = get_user_model()
 pytestmark = pytest.mark.django_db
@@ -44,6 +44,23 @@ def _deep_link_without_context(platform):
     claims = _claims(platform, message_type="LtiDeepLinkingRequest")
     claims.pop(LTI + "context")
     return claims
+
+
+def _deep_link_without_return_url(platform):
+    claims = _claims(platform, message_type="LtiDeepLinkingRequest")
+    claims[DL + "deep_linking_settings"].pop("deep_link_return_url")
+    return claims
+
+
+def _unsigned(platform):
+    import jwt
+
+    return jwt.encode(
+        {**_claims(platform), "iss": platform.issuer, "aud": platform.client_id},
+        None,
+        algorithm="none",
+        headers={"kid": platform.kid},
+    )
 
 
 def _with(platform, claim, value):
@@ -95,6 +112,27 @@ CASES = {
     "missing_resource_link_id": (
         lambda p: ({"claims": _link_without_id(p)}, {}),
         "lti_missing_claim",
+        400,
+    ),
+    "missing_target_link_uri": (
+        lambda p: ({"claims": _without(p, LTI + "target_link_uri")}, {}),
+        "lti_missing_claim",
+        400,
+    ),
+    "deep_linking_without_return_url": (
+        lambda p: ({"claims": _deep_link_without_return_url(p)}, {}),
+        "lti_missing_claim",
+        400,
+    ),
+    # The certification's "Missing LTI Claims": a bare OIDC token.
+    "missing_lti_claims": (
+        lambda p: ({"claims": {"sub": "teacher-1", "name": "Ada"}}, {}),
+        "lti_bad_version",
+        400,
+    ),
+    "unsigned_alg_none": (
+        lambda p: ({}, {"token": _unsigned(p)}),
+        "lti_bad_alg",
         400,
     ),
     "missing_sub": (lambda p: ({"claims": _without(p, "sub")}, {}), "lti_missing_claim", 400),

@@ -10,7 +10,7 @@ from classroom.services.seating import table_create
 from courses.models import Course, Enrollment, Role
 from lti.models import LoginState, LtiContext, LtiIdentity, LtiResourceLink
 from tests.factories import LiveSessionFactory
-from tests.lti.conftest import INSTRUCTOR, LEARNER, login, run_launch
+from tests.lti.conftest import INSTRUCTOR, LEARNER, login, platform_auth, run_launch
 from tests.lti.platform import LTI, auth_url_query
 
 User = get_user_model()
@@ -180,6 +180,80 @@ def test_deep_linked_session_and_recording_land_there(client, platform, registra
         ),
     )
     assert response["Location"] == f"/courses/{course.pk}/"
+    # A learner's link to a running session lands in its live room (the page
+    # opens the room's socket, which joins it); a recording's in its playback page.
+    from django.test import Client
+
+    from classroom.models import SessionState
+    from playback.models import Recording, RecordingStatus
+
+    session.state = SessionState.LIVE
+    session.save(update_fields=["state"])
+    learner = Client()
+    landed, _ = run_launch(
+        learner,
+        platform,
+        platform.base_claims(sub="student-2", custom={"roundtable_session_id": str(session.pk)}),
+    )
+    assert landed["Location"] == f"/sessions/{session.pk}/live/"
+    room = learner.get(landed["Location"])
+    assert room.status_code == 200 and f"/ws/live/{session.pk}/".encode() in room.content
+    recording = Recording.objects.create(
+        course=course, title="Lecture", status=RecordingStatus.READY, file="r.webm", duration_ms=1
+    )
+    landed, _ = run_launch(
+        learner,
+        platform,
+        platform.base_claims(
+            sub="student-2", custom={"roundtable_recording_id": str(recording.pk)}
+        ),
+    )
+    assert landed["Location"] == f"/recordings/{recording.pk}/"
+    assert learner.get(landed["Location"]).status_code == 200
+
+
+def test_one_issuer_with_two_client_ids_and_several_deployments(client, platform, registration):
+    """Canvas uses one issuer for every customer: a registration is (issuer,
+    client id), each with its deployments; nothing crosses between them."""
+    from django.test import Client
+
+    from lti.services import deployment_add, registration_create
+
+    other = registration_create(
+        issuer=platform.issuer,
+        client_id="client-B",
+        auth_login_url=platform.auth_url,
+        keyset_url=platform.jwks_url,
+        deployment_ids=["dep-1"],
+    )
+    deployment_add(registration=registration, deployment_id="dep-2")
+    assert run_launch(client, platform, _claims_for(platform, "a-1"))[0].status_code == 302
+    platform.deployment_id = "dep-2"  # a second deployment of the same registration
+    assert run_launch(Client(), platform, _claims_for(platform, "a-2"))[0].status_code == 302
+    platform.client_id, platform.deployment_id = "client-B", "dep-1"
+    assert run_launch(Client(), platform, _claims_for(platform, "b-1"))[0].status_code == 302
+    contexts = {
+        (c.deployment.registration.client_id, c.deployment.deployment_id): c.course_id
+        for c in LtiContext.objects.select_related("deployment__registration")
+    }
+    assert set(contexts) == {("tool-client-1", "dep-1"), ("tool-client-1", "dep-2"), ("client-B", "dep-1")}
+    assert len(set(contexts.values())) == 3  # the same context id, three LMS courses
+    assert LtiIdentity.objects.get(sub="b-1").registration == other
+    # A login for client-B answered with an id_token for tool-client-1 is refused.
+    hint = platform.plan(_claims_for(platform, "b-2"), aud="tool-client-1")
+    browser = Client()
+    fields = platform_auth(login(browser, platform, hint)["Location"])
+    answer = browser.post("/lti/launch/", fields)
+    assert answer.status_code == 403 and b"lti_wrong_audience" in answer.content
+    assert not LtiIdentity.objects.filter(sub="b-2").exists()
+    # A login for an unknown client of the same issuer is refused.
+    platform.client_id = "client-C"
+    unknown = login(Client(), platform, platform.plan(_claims_for(platform, "c-1")))
+    assert unknown.status_code == 403 and b"lti_unknown_registration" in unknown.content
+
+
+def _claims_for(platform, sub):
+    return platform.base_claims(sub=sub, roles=[INSTRUCTOR])
 
 
 def test_platform_keys_are_cached_and_refetched_once_for_a_new_kid(client, platform, registration):
@@ -201,6 +275,16 @@ def test_platform_keys_are_cached_and_refetched_once_for_a_new_kid(client, platf
     )
     response = _instructor_launch(client, platform)
     assert response.status_code == 302
+    assert platform.jwks_hits == 2
+    # Forged kids right after that refetch: refused, and the platform is not
+    # asked again (at most one refetch per 30 s per registration).
+    for _ in range(2):
+        hint = platform.plan(
+            platform.base_claims(sub="teacher-1", roles=[INSTRUCTOR]), headers={"kid": "forged"}
+        )
+        fields = platform_auth(login(client, platform, hint)["Location"])
+        refused = client.post("/lti/launch/", fields)
+        assert refused.status_code == 400 and b"lti_unknown_kid" in refused.content
     assert platform.jwks_hits == 2
 
 
