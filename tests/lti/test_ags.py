@@ -241,6 +241,26 @@ def test_faults_on_scores_are_retried_and_failures_recorded(platform, context, s
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_platform_that_does_not_answer_times_out(platform, context, settings):
+    """Every service call has a read timeout: a platform that takes a score
+    and never answers makes the send fail (stored, retried later), not hang."""
+    import time
+
+    settings.LTI_HTTP_READ_TIMEOUT = 0.5
+    settings.LTI_SERVICE_RETRIES = 0
+    ada = _learner(context, 1)
+    _attend(_ended_session(context.course), ada, 0, 60)
+    ags.gradebook_setting_update(context=context, attendance=True)
+    ags.line_items_sync(context=context)
+    platform.score_stall = 2.5
+    started = time.monotonic()
+    report = ags.grades_push(context=context)
+    assert time.monotonic() - started < 2
+    assert report.failed == 1 and "Timeout" in report.errors[0], report.errors
+    assert "Timeout" in ScoreSend.objects.get(status=ScoreSend.Status.FAILED).error
+
+
+@pytest.mark.django_db(transaction=True)
 def test_platform_rejects_malformed_and_stale_scores(platform, context, registration):
     ags.gradebook_setting_update(context=context, attendance=True)
     _ended_session(context.course)
