@@ -7,8 +7,8 @@ import logging
 from functools import wraps
 from urllib.parse import urlencode, urlsplit
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -333,6 +333,7 @@ def setup(request: HttpRequest) -> HttpResponse:
             "invite_url": invite_url,
             "registrations": Registration.objects.prefetch_related("deployments").order_by("name"),
             "canvas_json": selectors.canvas_config_get(urls=urls),
+            "lms_list": selectors.lms_setup_get(urls=urls),
         },
     )
 
@@ -380,10 +381,7 @@ def context_services(request: HttpRequest, context_id: int) -> HttpResponse:
             if action == "gradebook":
                 setting = ags.gradebook_setting_update(
                     context=context,
-                    **{
-                        name: request.POST.get(name) == "on"
-                        for name in ags.SETTING_NAMES
-                    },
+                    **{name: request.POST.get(name) == "on" for name in ags.SETTING_NAMES},
                 )
             queued = enqueue(grades_push_task, context.pk) if context.lineitems_url else True
         else:

@@ -236,7 +236,11 @@ def test_one_issuer_with_two_client_ids_and_several_deployments(client, platform
         (c.deployment.registration.client_id, c.deployment.deployment_id): c.course_id
         for c in LtiContext.objects.select_related("deployment__registration")
     }
-    assert set(contexts) == {("tool-client-1", "dep-1"), ("tool-client-1", "dep-2"), ("client-B", "dep-1")}
+    assert set(contexts) == {
+        ("tool-client-1", "dep-1"),
+        ("tool-client-1", "dep-2"),
+        ("client-B", "dep-1"),
+    }
     assert len(set(contexts.values())) == 3  # the same context id, three LMS courses
     assert LtiIdentity.objects.get(sub="b-1").registration == other
     # A login for client-B answered with an id_token for tool-client-1 is refused.
@@ -313,7 +317,9 @@ def _cert_variants(role_uri: str, short: str, institution: list[str]) -> dict:
     }
 
 
-LEARNER_VARIANTS = _cert_variants(LEARNER, "Learner", [INSTITUTION + "Student", INSTITUTION + "Mentor"])
+LEARNER_VARIANTS = _cert_variants(
+    LEARNER, "Learner", [INSTITUTION + "Student", INSTITUTION + "Mentor"]
+)
 INSTRUCTOR_VARIANTS = _cert_variants(
     INSTRUCTOR, "Instructor", [INSTITUTION + "Faculty", INSTITUTION + "Staff"]
 )
@@ -348,7 +354,9 @@ def test_certification_learner_launches(client, platform, registration, variant)
 
     _instructor_launch(Client(), platform)  # the LMS course exists in Roundtable
     course = LtiContext.objects.get().course
-    response, landed, user = _cert_launch(client, platform, f"s-{variant}", LEARNER_VARIANTS[variant])
+    response, landed, user = _cert_launch(
+        client, platform, f"s-{variant}", LEARNER_VARIANTS[variant]
+    )
     if variant.endswith("no_context"):
         # Signed in, no course joined, home page with a readable notice.
         assert response["Location"] == "/"

@@ -210,6 +210,25 @@ def test_only_staff_reach_the_setup_page(client):
     assert page.status_code == 200
     for text in (b"http://testserver/lti/login/", b"http://testserver/lti/jwks/", b"microphone"):
         assert text in page.content
+    # Per LMS, its own form's fields with this server's values.
+    html = page.content.decode()
+    sections = re.split(r'<h3 id="setup-', html)[1:]
+    assert [section.split('"', 1)[0] for section in sections] == [
+        "canvas",
+        "blackboard",
+        "moodle",
+        "brightspace",
+        "sakai",
+    ]
+    for section in sections:
+        section = section.split("</table>")[0] + (
+            section.split("</pre>")[0] if section.startswith("canvas") else ""
+        )
+        for url in ("/lti/login/", "/lti/launch/", "/lti/jwks/"):
+            assert f"http://testserver{url}" in section, (section[:40], url)
+    assert "Initiate login URL</th><td><code>http://testserver/lti/login/" in html  # Moodle
+    assert "OpenID Connect Login URL</th><td><code>http://testserver/lti/login/" in html
+    assert "allow attribute" in html
 
 
 # --- Keys -----------------------------------------------------------------------------------
