@@ -290,6 +290,12 @@ def test_platform_keys_are_cached_and_refetched_once_for_a_new_kid(client, platf
         refused = client.post("/lti/launch/", fields)
         assert refused.status_code == 400 and b"lti_unknown_kid" in refused.content
     assert platform.jwks_hits == 2
+    # A cached key set older than LTI_JWKS_CACHE_SECONDS (1 hour) is fetched again.
+    Registration.objects.filter(pk=registration.pk).update(
+        jwks_fetched_at=timezone.now() - timedelta(hours=2)
+    )
+    assert _instructor_launch(client, platform).status_code == 302
+    assert platform.jwks_hits == 3
 
 
 # --- The ten learner and ten instructor launches of the certification suite --------------
