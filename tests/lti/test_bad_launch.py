@@ -326,3 +326,29 @@ def test_platform_storage_flow_lands_when_the_value_matches(client, platform, re
         headers={"Origin": "http://testserver"},
     )
     assert landed.status_code == 302 and landed["Location"].startswith("/courses/")
+
+
+@pytest.mark.parametrize(
+    ("keyset", "code"),
+    [("/missing-jwks", "lti_platform_unreachable"), ("/probe-read", "lti_platform_unreachable")],
+    ids=["404", "html"],
+)
+def test_platform_keyset_unusable_is_a_readable_424(client, platform, registration, keyset, code):
+    """The platform's JWKS URL answers 404, or HTML: a 424 naming the cause, nothing created."""
+    from lti.models import Registration
+
+    Registration.objects.filter(pk=registration.pk).update(keyset_url=platform.url + keyset)
+    response, _ = run_launch(client, platform, _claims(platform))
+    assert response.status_code == 424 and code.encode() in response.content
+    assert b"Go back to your course" in response.content
+    _nothing_created()
+
+
+def test_platform_keyset_that_is_not_a_key_set_is_refused(client, platform, registration):
+    from lti.models import Registration
+
+    platform.jwks_override = {"not": "a key set"}
+    Registration.objects.filter(pk=registration.pk).update(keyset_url=platform.url + "/jwks")
+    response, _ = run_launch(client, platform, _claims(platform))
+    assert response.status_code == 424 and b"lti_platform_jwks_invalid" in response.content
+    _nothing_created()
