@@ -85,6 +85,7 @@ def test_a_postgresql_restart_answers_server_busy_and_the_process_recovers(priva
                 return replies
 
             flight = asyncio.create_task(fly())
+            await asyncio.sleep(0.05)  # the first frames are applied before the kill
             await asyncio.to_thread(cluster.stop, "immediate")
             seen["flight"] = await flight
             get = asyncio.to_thread
