@@ -213,7 +213,7 @@ async def test_through_the_asgi_handler_with_csrf_enforced_as_daphne_serves_it(
     with CSRF enforced, and a urlencoded body (which the CSRF check would read
     as a form, with the token in it, before the view set its upload handler).
     Learners: 403 with nothing read; staff: 400 not_multipart, never a 500."""
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async as sync_to_async  # gives its connection back
     from django.test import AsyncClient
 
     urls = _urls(course)
