@@ -84,7 +84,7 @@ def _flush_by_delete(original):
             )
         return [
             "SET CONSTRAINTS ALL DEFERRED;",
-            *(f"DELETE FROM {self.quote_name(table)};" for table in tables),
+            *(f"DELETE FROM {self.quote_name(table)};" for table in tables),  # noqa: S608
         ]
 
     return sql_flush
