@@ -78,7 +78,11 @@ def check_channel_layer() -> CheckResult:
     async def roundtrip() -> None:
         if layer is None:
             raise RuntimeError("no channel layer configured")
-        channel = await layer.new_channel(prefix="healthz")
+        # A plain channel, not a process-local one (`new_channel`'s "…!…"):
+        # process-local receives share one reader and its lock with the
+        # process's sockets, so a busy or cancelled socket receive would hold
+        # the check up.
+        channel = f"healthz.{uuid.uuid4().hex}"
         token = uuid.uuid4().hex
         await asyncio.wait_for(layer.send(channel, {"type": "healthz", "token": token}), timeout)
         message = await asyncio.wait_for(layer.receive(channel), timeout)

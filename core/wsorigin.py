@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
@@ -114,4 +113,13 @@ class OriginCheck:
             raise ValueError("OriginCheck guards WebSocket connections only")
         if origin_allowed(scope):
             return await self.application(scope, receive, send)
-        return await WebsocketDenier()(scope, receive, send)
+        # Closing before accepting is a 403 to the handshake. Not Channels'
+        # WebsocketDenier: a consumer, it would wait on the channel layer
+        # (a process-local channel) until Daphne's disconnect cancelled it,
+        # and those cancelled receives held up the process's other
+        # channel-layer readers: /healthz's round trip timed out (503) for
+        # seconds after a few foreign-origin attempts (tests/faults/
+        # test_connection_budget.py).
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close"})

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from classroom.models import Poll, PollResponse, PollScope, Seat, Table
+from classroom.models import Poll, PollBallot, PollResponse, PollScope, Seat, Table
 from classroom.selectors import poll_correct_payload, poll_public_payload
 from classroom.services.polls import voter_key
 from courses.models import Enrollment, Role, User
@@ -92,9 +92,28 @@ def _tables_of(course_id: int, user_ids) -> dict[int, int | None]:
     return {user_id: tables.get(user_id) for user_id in user_ids}
 
 
+@dataclass(frozen=True)
+class AnonymousAnswer:
+    """An answer to an anonymous poll as far as it may be known: that it was
+    given, not what it was (docs/polls.md, "Anonymous polls")."""
+
+    answer: Any = None
+    is_correct: bool | None = None
+    score: float | None = None
+
+
+def _ballot_user_ids(poll, user_ids) -> set[int]:
+    """Who of these users answered this anonymous poll live: their ballot."""
+    if not poll.is_anonymous or not user_ids:
+        return set()
+    return set(
+        PollBallot.objects.filter(poll=poll, user_id__in=user_ids).values_list("user_id", flat=True)
+    )
+
+
 def answered_user_ids(*, poll, user_ids: set[int]) -> set[int]:
     """Which of these users answered the poll, live or while watching. Live
-    answers are found by voter key, so anonymous polls count too."""
+    answers are found by voter key, and for an anonymous poll by ballot."""
     if not user_ids:
         return set()
     answered = set(
@@ -102,6 +121,7 @@ def answered_user_ids(*, poll, user_ids: set[int]) -> set[int]:
             "user_id", flat=True
         )
     )
+    answered |= _ballot_user_ids(poll, set(user_ids) - answered)
     rest = set(user_ids) - answered
     if rest:
         keys = _voter_keys(poll, _tables_of(poll.session.course_id, rest))
@@ -114,7 +134,10 @@ def answered_user_ids(*, poll, user_ids: set[int]) -> set[int]:
 
 def live_answer_get(*, poll, user, table_id: int | None):
     """The user's answer given in the live session (their own, or their
-    table's shared answer), or None."""
+    table's shared answer), or None. For an anonymous poll, only that they
+    answered (an `AnonymousAnswer`)."""
+    if _ballot_user_ids(poll, {user.pk}):
+        return AnonymousAnswer()
     keys = _voter_keys(poll, {user.pk: table_id})
     return PollResponse.objects.filter(poll=poll, voter_key__in=keys).first()
 
@@ -137,6 +160,10 @@ def my_answer_payload(*, recording: Recording, item: RecordingPoll, source: str,
     """One learner's answer to a poll, with the correct answer (they answered,
     so it may be shown) and where to rewatch from when it was wrong."""
     poll = item.poll
+    if poll.is_anonymous and source == "playback" and isinstance(answer, PlaybackAnswer):
+        # Stored without what it was (playback.services.answers): known only
+        # in the reply to the answer itself.
+        answer = AnonymousAnswer()
     payload = {
         "poll_id": poll.pk,
         "source": source,
@@ -171,6 +198,9 @@ def recording_polls_for_user(*, recording: Recording, user, table_id: int | None
         keys[response.voter_key]: response
         for response in PollResponse.objects.filter(voter_key__in=keys)
     }
+    for item in items:
+        if _ballot_user_ids(item.poll, {user.pk}):
+            live[item.poll.pk] = AnonymousAnswer()
     result = []
     for item in items:
         public = poll_public_payload(item.poll)

@@ -44,6 +44,7 @@ from classroom.services.common import (
 from core import asyncdb
 from core.asyncdb import db_call
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError
+from core.rooms.actions import action_claim_time_set
 from questions import grading
 from questions.grading import (  # noqa: F401 (normalise_text: classroom.selectors reads it here)
     PROMPT_MAX,
@@ -580,6 +581,9 @@ def _anonymous_vote_cast(*, poll: Poll, user, answer: dict, table_id: int | None
             _("You have answered this anonymous poll: its answers cannot be changed."),
             code="answer_locked",
         )
+    # The socket's claim on this frame id (ClientAction: learner, time) gets
+    # the poll's opening time, not the time the vote arrived.
+    action_claim_time_set(poll.opened_at)
     is_correct, score = answer_grade(poll=poll, answer=answer)
     return PollResponse.objects.create(
         id=_RANDOM_ID_FLOOR + secrets.randbelow(_RANDOM_ID_FLOOR - 1),

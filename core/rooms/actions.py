@@ -51,6 +51,15 @@ def action_applying() -> bool:
     return getattr(_applying, "active", False)
 
 
+def action_claim_time_set(when) -> None:
+    """Inside `action_apply`: store this time on the action's claim instead
+    of the time the frame arrived. An anonymous vote's claim carries the
+    poll's opening time (public already), so that the learner's row says
+    nothing of when they answered (docs/polls.md)."""
+    if action_applying():
+        _applying.claim_time = when
+
+
 def client_action_claim(model, *, scope: tuple[str, int], user, client_id: str | None):
     """Record that this client frame id is being applied; returns the stored
     claim if it already was (then the action must not run again).
@@ -98,6 +107,7 @@ def _claim_insert(model, *, scope: tuple[str, int], user, client_id: str, result
         if result is None
         else model._meta.get_field("result").get_db_prep_save(result, connection)
     )
+    created_at = getattr(_applying, "claim_time", None) or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
             f'INSERT INTO "{table}" ({column}, user_id, client_id, created_at, result) '  # noqa: S608
@@ -107,7 +117,7 @@ def _claim_insert(model, *, scope: tuple[str, int], user, client_id: str, result
                 scope_id,
                 user.pk,
                 client_id,
-                connection.ops.adapt_datetimefield_value(timezone.now()),
+                connection.ops.adapt_datetimefield_value(created_at),
                 stored,
             ],
         )
@@ -121,6 +131,7 @@ def _claimed(model, *, scope: tuple[str, int], user, client_id: str):
 
 def _run(service, kwargs) -> Any:
     _applying.active = True
+    _applying.claim_time = None
     try:
         return service(**kwargs)
     finally:

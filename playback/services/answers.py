@@ -14,9 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from core.rooms.actions import action_claim_time_set
 from playback import events
 from playback.models import PlaybackAnswer, RoomState, WaitReason
 from playback.selectors import (
+    AnonymousAnswer,
     answered_user_ids,
     live_answer_get,
     my_answer_payload,
@@ -58,39 +60,51 @@ def playback_poll_answer(
             raise ConflictError(_("You answered this poll live."), code="already_answered_live")
         clean = answer_clean(question=poll, answer=answer)
         is_correct, score = answer_grade(question=poll, answer=clean)
+        anonymous = poll.is_anonymous
+        if anonymous:
+            # The claim on this frame id (PlaybackClientAction: learner, time)
+            # gets the poll's opening time, not the time of answering.
+            action_claim_time_set(poll.opened_at)
         try:
             with transaction.atomic():
+                # An anonymous poll's answer is kept as the live one's ballot
+                # is: that this learner answered, not what, and not when (the
+                # poll's opening time); no learning event (docs/polls.md).
                 stored = PlaybackAnswer.objects.create(
                     poll=poll,
                     user=user,
                     recording=recording,
                     room=room,
-                    answer=clean,
-                    is_correct=is_correct,
-                    score=score,
+                    answer={} if anonymous else clean,
+                    is_correct=None if anonymous else is_correct,
+                    score=None if anonymous else score,
                     media_ms=item.offset_ms,
-                    answered_at=timezone.now(),
+                    answered_at=poll.opened_at if anonymous else timezone.now(),
                 )
         except IntegrityError:
             raise ConflictError(
                 _("You already answered this poll."), code="already_answered"
             ) from None
-        payload = my_answer_payload(
-            recording=recording, item=item, source="playback", answer=stored
-        )
+        # The reply is kept with the frame id (PlaybackClientAction) and the
+        # frame passes through the user's buffered stream: for an anonymous
+        # poll neither holds the answer or its grade (the page knows what it
+        # sent; the correct answer is the same for everyone).
+        shown = AnonymousAnswer() if anonymous else stored
+        payload = my_answer_payload(recording=recording, item=item, source="playback", answer=shown)
         events.poll_answered(room, user.pk, payload)
-        room_event_record(
-            room,
-            user,
-            "answered",
-            media_ms=item.offset_ms,
-            object_type="poll",
-            object_id=poll.pk,
-            success=is_correct,
-            score=score,
-            response=response_text(clean),
-            extensions={"kind": poll.kind, "quiz": poll.is_quiz},
-        )
+        if not anonymous:
+            room_event_record(
+                room,
+                user,
+                "answered",
+                media_ms=item.offset_ms,
+                object_type="poll",
+                object_id=poll.pk,
+                success=is_correct,
+                score=score,
+                response=response_text(clean),
+                extensions={"kind": poll.kind, "quiz": poll.is_quiz},
+            )
         if (
             room.state == RoomState.WAITING
             and room.waiting_reason == WaitReason.POLL

@@ -232,6 +232,8 @@ export function pollCard(poll, options) {
       }
     }
     if (mine.is_correct == null && mine.source === "playback") card.append(el("p", "pb-poll__grade", strings.recorded));
+    // An anonymous quiz keeps no grade of anyone's: the correct answer, the same for all.
+    if (mine.is_correct == null && mine.correct) card.append(el("p", "pb-poll__correct", fmt(strings.correct_answer, { answer: correctText(poll, mine.correct) })));
   } else if (mayAnswer) {
     const form = el("form", "pb-poll__form");
     const read = inputsFor(poll, form);

@@ -79,7 +79,7 @@ function onFrame(frame) {
       return renderNotesNow();
     case "poll.answered": {
       const poll = view.polls.get(data.poll_id);
-      if (poll) poll.mine = data;
+      if (poll) poll.mine = { ...data, answer: data.answer ?? (poll.mine ? poll.mine.answer : null) };
       return renderPoll();
     }
     case "poll.progress_changed":
@@ -529,7 +529,8 @@ function renderPoll() {
       onSubmit: (answer) =>
         conn.request("poll.answer", { poll_id: poll.id, answer }).then((reply) => {
           if (reply.ok) {
-            poll.mine = reply.data;
+            // An anonymous poll's reply does not say the answer: the page knows it.
+            poll.mine = { ...reply.data, answer: reply.data.answer ?? answer };
             renderPoll();
           } else reportFailure(reply);
           return reply;

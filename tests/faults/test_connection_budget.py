@@ -31,6 +31,7 @@ from tests.faults.conftest import (
     ws_request,
     ws_until,
 )
+from tests.utils import page_origin
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -120,13 +121,43 @@ def test_connections_stay_within_the_budget_and_fall_back_when_idle(postgresql):
             finally:
                 await socket.close()
 
+        async def foreign_origins() -> list:
+            """Through the same Daphne: a page of another port or scheme (the
+            Origin check's scheme, host and port, core/wsorigin.py) is refused
+            before the socket opens; the page's own origin is accepted."""
+            import websockets
+
+            netloc = base.split("://", 1)[1]
+            host, port = netloc.rsplit(":", 1)
+            outcomes = []
+            for origin in (
+                f"http://{host}:{int(port) + 1}",
+                f"https://{netloc}",
+                f"http://{host}",
+                page_origin(ws_url),
+            ):
+                try:
+                    socket = await websockets.connect(
+                        ws_url,
+                        additional_headers={"Cookie": learner_cookies[0], "Origin": origin},
+                    )
+                except websockets.exceptions.InvalidStatus as refused:
+                    outcomes.append((origin, refused.response.status_code))
+                else:
+                    first = await ws_until(socket, lambda f: True)
+                    outcomes.append((origin, first["type"]))
+                    await socket.close()
+            return outcomes
+
         async def scenario() -> None:
+            origins.extend(await foreign_origins())
             with ThreadPoolExecutor(max_workers=BURST_SIZE) as executor:
                 await asyncio.gather(
                     http_load(executor),
                     *[learner(i, cookie) for i, cookie in enumerate(learner_cookies)],
                 )
 
+        origins: list = []
         load_started = time.monotonic()
         asyncio.run(scenario())
         load_seconds = time.monotonic() - load_started
@@ -139,6 +170,7 @@ def test_connections_stay_within_the_budget_and_fall_back_when_idle(postgresql):
             f"(budget {budget}), {after_load} right after, fell back to <= "
             f"{settings.DB_POOL_MIN} in {fell_back_in} s"
         )
+    assert [outcome for _origin, outcome in origins] == [403, 403, 403, "snapshot"], origins
     assert 0 < peak <= budget, f"{peak} connections, budget {budget}"
     assert not failures, failures[:5]
     assert set(statuses) == {200}, statuses

@@ -2,7 +2,9 @@
 `pg_ctl stop -m immediate`, then start): while it is down every request
 answers 503 `server_busy` (API, pages, /healthz), socket actions get a
 `server_busy` error frame and a new socket is closed with 4503 after one;
-nothing is half-written; once PostgreSQL is back the same process serves
+nothing is half-written (chat frames sent while it is killed are acked or
+answered `server_busy`, and once retried each is stored once with its
+claim); once PostgreSQL is back the same process serves
 again within seconds, without a restart, and the retried frames apply once."""
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def test_a_postgresql_restart_answers_server_busy_and_the_process_recovers(priva
     with daphne_process(extra) as base:
         ws_url = base.replace("http://", "ws://") + f"/ws/live/{data['session']}/"
         down_ids = [f"down-{n}" for n in range(3)]
+        flight_ids = [f"flight-{n}" for n in range(5)]  # chat allows 5 per 5 s
 
         async def scenario() -> dict:
             seen: dict = {}
@@ -64,8 +67,27 @@ def test_a_postgresql_restart_answers_server_busy_and_the_process_recovers(priva
             assert (await ws_until(socket, lambda f: True))["type"] == "snapshot"
             before = await ws_request(socket, "chat.send", "before", _chat("before"))
             assert before["type"] == "ack", before
+            flying = await ws_connect(ws_url, other)
+            assert (await ws_until(flying, lambda f: True))["type"] == "snapshot"
 
+            async def fly() -> dict:
+                """Chat frames sent every 30 ms while PostgreSQL is killed:
+                some land before, some in the middle of their transaction."""
+                for frame_id in flight_ids:
+                    await flying.send(
+                        json.dumps({"type": "chat.send", "id": frame_id, "data": _chat(frame_id)})
+                    )
+                    await asyncio.sleep(0.03)
+                replies = {}
+                while len(replies) < len(flight_ids):
+                    frame = await ws_until(flying, lambda f: f.get("id") in flight_ids)
+                    replies[frame["id"]] = frame
+                return replies
+
+            flight = asyncio.create_task(fly())
+            await asyncio.sleep(0.05)  # the first frames are applied before the kill
             await asyncio.to_thread(cluster.stop, "immediate")
+            seen["flight"] = await flight
             get = asyncio.to_thread
             seen["api"] = await get(http_get, base + "/api/me/", learner)
             seen["page"] = await get(http_get, base + "/", learner)
@@ -95,6 +117,14 @@ def test_a_postgresql_restart_answers_server_busy_and_the_process_recovers(priva
                 await ws_request(socket, "chat.send", frame_id, _chat(frame_id))
                 for frame_id in down_ids
             ]
+            # Every frame of the flight sent again, acked or not: each applies
+            # once (an acked one, or one whose commit landed before its
+            # connection died, replays its first answer).
+            seen["flight_retried"] = {
+                frame_id: await ws_request(flying, "chat.send", frame_id, _chat(frame_id))
+                for frame_id in flight_ids
+            }
+            await flying.close()
             again = await ws_connect(ws_url, other)
             seen["again"] = await ws_until(again, lambda f: True)
             seen["back_in"] = time.monotonic() - started
@@ -105,7 +135,8 @@ def test_a_postgresql_restart_answers_server_busy_and_the_process_recovers(priva
         seen = asyncio.run(scenario())
         print(
             f"restart: healthz 200 again {seen['recovered_in']} s after PostgreSQL started; "
-            f"all checks done {seen['back_in']:.1f} s after"
+            f"all checks done {seen['back_in']:.1f} s after; in flight at the kill: "
+            f"{[r['type'] if r['type'] == 'ack' else r['data']['code'] for r in seen['flight'].values()]}"
         )
 
     def busy_api(answer) -> bool:
@@ -133,6 +164,13 @@ def test_a_postgresql_restart_answers_server_busy_and_the_process_recovers(priva
     assert [answer[0] for answer in seen["after"]] == [200] * 10
     for reply in seen["retried"]:
         assert reply["type"] == "ack" and not reply.get("duplicate"), reply
+    # In flight when PostgreSQL died: acked, or a server_busy the client retries.
+    for reply in seen["flight"].values():
+        assert reply["type"] == "ack" or reply["data"]["code"] == "server_busy", reply
+    for frame_id, reply in seen["flight_retried"].items():
+        assert reply["type"] == "ack", reply
+        if seen["flight"][frame_id]["type"] == "ack":
+            assert reply.get("duplicate"), reply  # the first answer, replayed
     assert seen["again"]["type"] == "snapshot", seen["again"]
 
     with psycopg.connect(cluster.url.replace("postgres://", "postgresql://")) as conn:
@@ -150,5 +188,6 @@ def test_a_postgresql_restart_answers_server_busy_and_the_process_recovers(priva
                 [data["session"]],
             )
         )
-    assert bodies == ["before", *down_ids]
-    assert client_ids == sorted(["before", *down_ids])
+    # Nothing half-written: each message once, each with its claim, nothing else.
+    assert sorted(bodies) == sorted(["before", *down_ids, *flight_ids]), bodies
+    assert client_ids == sorted(["before", *down_ids, *flight_ids])

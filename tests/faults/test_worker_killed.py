@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -27,6 +29,7 @@ from playback.models import (
     TimelineEntry,
 )
 from tests.conftest import database_url, require, require_redis
+from tests.faults.conftest import ConnectionWatch
 from tests.faults.mjr import opus_tone_mjr
 from tests.faults.workers import (
     TEST_RESTORE_INTERVAL,
@@ -55,6 +58,8 @@ def workers(tmp_path):
         redis_url,
         JANUS_RECORDINGS_DIR=str(tmp_path / "janus"),
         MEDIA_ROOT=str(tmp_path / "media"),
+        # Their PostgreSQL connections, told apart in pg_stat_activity.
+        PGAPPNAME=f"faults-workers-{uuid.uuid4().hex[:8]}",
     )
     (tmp_path / "janus").mkdir()
     (tmp_path / "media").mkdir()
@@ -129,6 +134,7 @@ def test_ingest_killed_mid_job_completes_once_on_the_other_worker(workers, live_
         int(start.timestamp() * 1_000_000),
     )
 
+    watch = ConnectionWatch(database_url(), started[0].env["PGAPPNAME"]).__enter__()
     result = recording_ingest.apply_async(args=[recording.pk], queue=queue)
     # Mid-job: the worker is running janus-pp-rec or ffmpeg on this recording.
     victim = wait_for(
@@ -169,6 +175,13 @@ def test_ingest_killed_mid_job_completes_once_on_the_other_worker(workers, live_
     assert len(files) == 1, files
     assert TimelineEntry.objects.filter(recording=recording, kind="chat").count() == 40
     assert Recording.objects.filter(live_session=live_session).count() == 1
+    # The README's connection budget: Celery processes (here two workers of
+    # one pool child each) × ROUNDTABLE_DB_POOL_MIN, never more, sampled
+    # every 50 ms from before the job was queued.
+    watch.__exit__(None, None, None)
+    budget = len(started) * settings.DB_POOL_MIN
+    print(f"worker connections: peak {watch.peak()} (budget {budget}), {watch.count()} after")
+    assert 0 < watch.peak() <= budget, watch.samples[-20:]
 
 
 def test_timeline_build_killed_mid_job_completes_once_on_the_other_worker(

@@ -26,6 +26,7 @@ TEST_RESTORE_INTERVAL = 2
 class Worker:
     def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
         self.name = name
+        self.env = env
         self.log_path = workdir / f"worker-{name}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115
         self.process = subprocess.Popen(

@@ -202,3 +202,44 @@ def test_a_token_upload_needs_no_csrf(course, instructor, learner, media_files, 
     with open(media_files["webm"], "rb") as handle:
         ok = client.post(_urls(course)["api"], {"file": handle}, HTTP_AUTHORIZATION=f"Token {key}")
     assert ok.status_code == 201, ok.content
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_through_the_asgi_handler_with_csrf_enforced_as_daphne_serves_it(
+    course, media_files, media_root, body_reads
+):
+    """The path of the original 500: Daphne's ASGI handler, a browser session
+    with CSRF enforced, and a urlencoded body (which the CSRF check would read
+    as a form, with the token in it, before the view set its upload handler).
+    Learners: 403 with nothing read; staff: 400 not_multipart, never a 500."""
+    from channels.db import database_sync_to_async as sync_to_async  # gives its connection back
+    from django.test import AsyncClient
+
+    urls = _urls(course)
+    learner, instructor = [
+        await sync_to_async(_member)(course, role) for role in (Role.LEARNER, Role.INSTRUCTOR)
+    ]
+    client = AsyncClient(enforce_csrf_checks=True)
+    await client.aforce_login(learner)
+    for surface in ("api", "page"):
+        refused = await client.post(
+            urls[surface], "title=x&csrfmiddlewaretoken=abc", content_type=TYPES["urlencoded"]
+        )
+        assert refused.status_code == 403, (surface, refused.content)
+    assert body_reads == []
+    client = AsyncClient(enforce_csrf_checks=True)
+    await client.aforce_login(instructor)
+    await client.get(f"/courses/{course.pk}/recordings/")  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    for surface in ("api", "page"):
+        answer = await client.post(
+            urls[surface],
+            f"title=x&csrfmiddlewaretoken={token}",
+            content_type=TYPES["urlencoded"],
+            HTTP_X_CSRFTOKEN=token,
+        )
+        assert answer.status_code == 400, (surface, answer.content)
+        assert b"multipart/form-data" in answer.content
+        assert b"Traceback" not in answer.content
+    assert not await sync_to_async(Recording.objects.exists)()
