@@ -95,8 +95,10 @@ class IdData(TypedDict):
 
 class ProgressData(TypedDict):
     poll_id: int
-    answered: list[int]
+    answered: list[int]  # empty for an anonymous poll: counts only
     pending: list[int]
+    answered_count: int
+    pending_count: int
 
 
 class ReactionsData(TypedDict):
@@ -146,11 +148,20 @@ def state_payload(room: PlaybackRoom, *, cause: str = "", by=None) -> dict[str, 
     is `position_ms`; while playing it advances at `rate`, up to `until_ms`."""
     waiting = None
     if room.state == "waiting":
+        ready = list(room.waiting_ready or [])
+        # Who has answered an anonymous poll is not shown, only how many
+        # (docs/polls.md): a member would see when a table mate answered.
+        hidden = (
+            room.waiting_reason == "poll"
+            and room.waiting_poll_id is not None
+            and room.waiting_poll.is_anonymous
+        )
         waiting = {
             "reason": room.waiting_reason,
             "poll_id": room.waiting_poll_id,
             "deadline_ms": room.waiting_deadline_ms,
-            "ready": list(room.waiting_ready or []),
+            "ready": [] if hidden else ready,
+            "ready_count": len(ready),
             "resume_playing": room.resume_playing,
             "review": _poll_review(room),
         }

@@ -115,12 +115,17 @@ def playback_poll_answer(
             answered = answered_user_ids(poll=poll, user_ids=participants)
             room.waiting_ready = sorted(answered)
             room.save(update_fields=["waiting_ready", "updated_at"])
+            pending = participants - answered
+            # An anonymous poll's progress names nobody: a table mate would
+            # see who answered and when (docs/polls.md).
             events.poll_progress(
                 room,
                 {
                     "poll_id": poll.pk,
-                    "answered": sorted(answered),
-                    "pending": sorted(participants - answered),
+                    "answered": [] if anonymous else sorted(answered),
+                    "pending": [] if anonymous else sorted(pending),
+                    "answered_count": len(answered),
+                    "pending_count": len(pending),
                 },
             )
     return payload

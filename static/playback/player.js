@@ -85,6 +85,7 @@ function onFrame(frame) {
     case "poll.progress_changed":
       if (view.state && view.state.waiting && view.state.waiting.poll_id === data.poll_id) {
         view.state.waiting.ready = data.answered;
+        view.state.waiting.ready_count = data.answered_count;
         view.state.waiting.pending = data.pending;
         renderPoll();
       }
@@ -521,7 +522,7 @@ function renderPoll() {
       strings: S,
       blocking,
       review,
-      answered: blocking ? (state.waiting.ready || []).length : 0,
+      answered: blocking ? (state.waiting.ready_count ?? (state.waiting.ready || []).length) : 0,
       total: online,
       alone: view.room.kind === "solo",
       mayControl: view.me.may_control && view.me.may_participate,

@@ -9,6 +9,7 @@ from core.errors import ConflictError, PermissionDeniedError, ValidationError
 from courses.models import Role
 from playback.access import access_recording
 from playback.models import PlaybackRoom, RoomControl, RoomKind, RoomState
+from playback.events import state_payload
 from playback.services import rooms
 from playback.services.answers import playback_poll_answer
 from playback.services.recordings import recording_settings_update
@@ -304,6 +305,8 @@ def test_a_playing_room_stops_at_a_poll_until_everyone_present_answered(
         "poll_id": poll.pk,
         "answered": [tables["ann"].pk],
         "pending": [tables["bob"].pk],
+        "answered_count": 1,
+        "pending_count": 1,
     }
     answered = [f for f in frames(room.pk) if f["type"] == "poll.answered"]
     assert [f["stream"] for f in answered] == [f"user.{tables['ann'].pk}"]
@@ -329,6 +332,39 @@ def test_a_playing_room_stops_at_a_poll_until_everyone_present_answered(
     room = _state(room)
     assert room.state == RoomState.PLAYING and room.position_ms == 2000 and room.until_ms is None
     assert LearningEvent.objects.filter(verb="answered", mode="playback").count() == 2
+
+
+def test_a_room_waiting_on_an_anonymous_poll_shows_how_many_answered_not_who(
+    recording, ended_session, table_room, tables, django_capture_on_commit_callbacks
+):
+    """Naming who answered would show a table mate when each answered
+    (docs/polls.md): the frames and the room's state carry counts only."""
+    poll = add_quiz_poll(recording, ended_session, at_seconds=2, is_anonymous=True)
+    recording_timeline_build(recording_id=recording.pk)
+    room = table_room
+    rooms.room_play(room_id=room.pk, actor=tables["ann"], may_participate=True)
+    PlaybackRoom.objects.filter(pk=room.pk).update(reference_ms=rooms.now_ms() - 2500)
+    assert rooms.room_tick(room_id=room.pk) == "poll"
+    with django_capture_on_commit_callbacks(execute=True):
+        playback_poll_answer(
+            room_id=room.pk,
+            user=tables["ann"],
+            may_participate=True,
+            table_id=tables["a"].pk,
+            poll_id=poll.pk,
+            answer={"option": "a"},
+        )
+    progress = [f for f in frames(room.pk) if f["type"] == "poll.progress_changed"][-1]
+    assert progress["data"] == {
+        "poll_id": poll.pk,
+        "answered": [],
+        "pending": [],
+        "answered_count": 1,
+        "pending_count": 1,
+    }
+    state = state_payload(_state(room))
+    assert state["waiting"]["ready"] == [] and state["waiting"]["ready_count"] == 1
+    assert _state(room).waiting_ready == [tables["ann"].pk]  # the server still knows whom it waits for
 
 
 def test_the_poll_wait_times_out(poll_room, tables):
