@@ -8,8 +8,8 @@ from analytics.models import LearningEvent
 from core.errors import ConflictError, PermissionDeniedError, ValidationError
 from courses.models import Role
 from playback.access import access_recording
-from playback.models import PlaybackRoom, RoomControl, RoomKind, RoomState
 from playback.events import state_payload
+from playback.models import PlaybackRoom, RoomControl, RoomKind, RoomState
 from playback.services import rooms
 from playback.services.answers import playback_poll_answer
 from playback.services.recordings import recording_settings_update
@@ -364,7 +364,9 @@ def test_a_room_waiting_on_an_anonymous_poll_shows_how_many_answered_not_who(
     }
     state = state_payload(_state(room))
     assert state["waiting"]["ready"] == [] and state["waiting"]["ready_count"] == 1
-    assert _state(room).waiting_ready == [tables["ann"].pk]  # the server still knows whom it waits for
+    assert _state(room).waiting_ready == [
+        tables["ann"].pk
+    ]  # the server still knows whom it waits for
 
 
 def test_the_poll_wait_times_out(poll_room, tables):
