@@ -75,7 +75,8 @@ export class MediaClient {
   render() {
     this.root.classList.add("media");
     const status = this.config.status || { available: true };
-    this.banner = el("div", { class: "media-banner", role: "status", "data-ref": "media-banner", hidden: true });
+    // Not a live region: the page speaks through one announcer (live/dom.js Announcer).
+    this.banner = el("div", { class: "media-banner", "data-ref": "media-banner", hidden: true });
     this.root.append(this.banner);
     if (!status.available) {
       this.showOff(status.reason, status.fix);
@@ -97,7 +98,7 @@ export class MediaClient {
       el("label", {}, T.microphone, " ", this.micSelect, " ", this.meter),
       el("p", {}, this.joinButton, " ", this.joinAudioButton),
     );
-    this.grid = el("div", { class: "media-grid", "data-ref": "media-grid", "aria-live": "polite" });
+    this.grid = el("div", { class: "media-grid", "data-ref": "media-grid" });
     this.controls = el("div", { class: "media-controls", "data-ref": "media-controls", hidden: true });
     this.recordingBadge = el("span", { class: "media-recording", "data-ref": "recording-state", hidden: true });
     this.root.append(this.prejoin, this.recordingBadge, this.controls, this.grid);
@@ -120,6 +121,7 @@ export class MediaClient {
   say(text) {
     this.banner.hidden = !text;
     this.banner.textContent = text || "";
+    if (text) window.roundtableLive?.announcer?.say(text);
   }
 
   async openPreview(constraints = { audio: true, video: { width: 640, height: 480 } }) {
