@@ -41,7 +41,7 @@ POLLS = [
 
 @pytest.fixture
 def room():
-    course = CourseFactory(title="Cell Biology", code="BIO-101")
+    course = CourseFactory(title="Membranes", code="BIO-201")
     teacher = EnrollmentFactory(
         course=course, role=Role.INSTRUCTOR, user__display_name="Dr. Maya Alvarez"
     ).user
