@@ -244,3 +244,104 @@ def test_live_states_pass_axe_and_are_announced_without_flooding(
     assert errors == []
     for context in (ann_context, cleo_context, teacher_context):
         context.close()
+
+
+def login(browser, base, user, viewport, **options):
+    context = browser.new_context(viewport=viewport, **options)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/")
+    return context, page
+
+
+def overflow(page) -> int:
+    """How far the page scrolls sideways (0: it reflows)."""
+    return page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+def test_forms_with_errors_pass_axe_and_pages_reflow_at_320_px_and_200_percent(
+    browser, asgi_server, room, output_dir
+):
+    session, teacher, problems = room["session"], room["teacher"], []
+    course_id = session.course_id
+    context, page = login(browser, asgi_server, teacher, LAPTOP)
+
+    # Seating: a refused move and a table without a name
+    page.goto(f"{asgi_server}/courses/{course_id}/seating/")
+    page.get_by_label("Learners per table").fill("0")
+    page.get_by_role("button", name="Seat learners", exact=True).click()
+    expect(page.locator(".field__error").first).to_be_visible()
+    invalid = page.locator("[aria-invalid=true]").first
+    error_id = invalid.get_attribute("aria-describedby").split()[-1]
+    expect(page.locator(f"#{error_id}")).not_to_be_empty()  # the error describes its field
+    check(page, "seating-auto-error", problems, output_dir)
+    page.get_by_role("button", name="Add table", exact=True).click()
+    expect(page.locator(".field__error").first).to_be_visible()
+    check(page, "seating-add-table-error", problems, output_dir)
+
+    # Poll plan: a question saved empty names its fields
+    page.goto(f"{asgi_server}/sessions/{session.pk}/plan/")
+    form = page.locator("[data-ref=new-question]")
+    form.get_by_role("button", name="Save to bank", exact=True).click()
+    expect(form.locator(".field__error:not([hidden])").first).to_be_visible()
+    prompt = form.get_by_role("textbox", name="Question")
+    expect(prompt).to_have_attribute("aria-invalid", "true")
+    described = prompt.get_attribute("aria-describedby") or ""
+    assert any(
+        page.locator(f"#{name}").inner_text().strip() for name in described.split()
+    ), "the field's error is not in its description"
+    check(page, "plan-question-errors", problems, output_dir)
+    context.close()
+
+    # 320 CSS px wide (a phone, or 1280 px at 400 %) and 1280 px at 200 %
+    # (640 CSS px at 2 device pixels each): no sideways scrolling, nothing cut.
+    pages = {
+        teacher: [
+            "/",
+            f"/courses/{course_id}/",
+            f"/courses/{course_id}/seating/",
+            f"/sessions/{session.pk}/plan/",
+            f"/sessions/{session.pk}/live/",
+            f"/courses/{course_id}/recordings/",
+            "/insights/",
+        ],
+        room["ann"]: ["/", f"/courses/{course_id}/", "/notifications/"],
+    }
+    too_wide = []
+    for user, paths in pages.items():
+        for viewport, scale in ((NARROW, 1), ({"width": 640, "height": 720}, 2)):
+            context, page = login(
+                browser, asgi_server, user, viewport, device_scale_factor=scale
+            )
+            for path in paths:
+                page.goto(asgi_server + path)
+                page.wait_for_timeout(300)
+                extra = overflow(page)
+                if extra > 0:
+                    culprits = page.evaluate(
+                        """(w) => [...document.querySelectorAll('body *')]
+                            .filter((e) => e.getBoundingClientRect().right > w + 1)
+                            .slice(0, 4).map((e) => `${e.tagName}.${e.className}`
+                                + ` ${Math.round(e.getBoundingClientRect().left)}-${Math.round(e.getBoundingClientRect().right)}`
+                                + ` in ${e.parentElement.className} ${Math.round(e.parentElement.getBoundingClientRect().right)}`)""",
+                        viewport["width"],
+                    )
+                    too_wide.append(f"{user.username} {path} at {viewport['width']}px: +{extra}px {culprits}")
+                # The page's main heading and its first control stay in view horizontally
+                heading = page.locator("h1").first.bounding_box()
+                assert heading and heading["x"] >= 0, (path, heading)
+                if viewport is NARROW:
+                    name = path.strip("/").replace("/", "-") or "home"
+                    page.screenshot(
+                        path=str(output_dir / f"320-{user.username}-{name}.png"), full_page=True
+                    )
+            context.close()
+    print("\n".join(problems))
+    assert not too_wide, "\n".join(too_wide)
+    assert not problems, "\n".join(problems)
