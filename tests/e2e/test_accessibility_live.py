@@ -258,6 +258,17 @@ def login(browser, base, user, viewport, **options):
     return context, page
 
 
+def wider_than(page, width: int) -> list[str]:
+    """The first elements that stick out past `width` (what breaks the reflow)."""
+    return page.evaluate(
+        """(w) => [...document.querySelectorAll('body *')]
+            .filter((e) => e.getBoundingClientRect().right > w + 1)
+            .slice(0, 4).map((e) => `${e.tagName}.${e.className}`
+                + ` ${Math.round(e.getBoundingClientRect().left)}-${Math.round(e.getBoundingClientRect().right)}`)""",
+        width,
+    )
+
+
 def overflow(page) -> int:
     """How far the page scrolls sideways (0: it reflows)."""
     return page.evaluate(
@@ -324,14 +335,7 @@ def test_forms_with_errors_pass_axe_and_pages_reflow_at_320_px_and_200_percent(
                 page.wait_for_timeout(300)
                 extra = overflow(page)
                 if extra > 0:
-                    culprits = page.evaluate(
-                        """(w) => [...document.querySelectorAll('body *')]
-                            .filter((e) => e.getBoundingClientRect().right > w + 1)
-                            .slice(0, 4).map((e) => `${e.tagName}.${e.className}`
-                                + ` ${Math.round(e.getBoundingClientRect().left)}-${Math.round(e.getBoundingClientRect().right)}`
-                                + ` in ${e.parentElement.className} ${Math.round(e.parentElement.getBoundingClientRect().right)}`)""",
-                        viewport["width"],
-                    )
+                    culprits = wider_than(page, viewport["width"])
                     too_wide.append(f"{user.username} {path} at {viewport['width']}px: +{extra}px {culprits}")
                 # The page's main heading and its first control stay in view horizontally
                 heading = page.locator("h1").first.bounding_box()

@@ -14,7 +14,8 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from classroom.models import LiveSession, Poll, PollResponse, SessionState
-from tests.e2e.test_accessibility_live import POLLS, room  # noqa: F401 (fixture)
+from tests.e2e.axe import axe_violations
+from tests.e2e.test_accessibility_live import POLLS, room, wider_than  # noqa: F401 (fixture)
 from tests.e2e.test_playback import (  # noqa: F401 (fixtures)
     _session_cookie,
     media_env,
@@ -296,8 +297,13 @@ def test_a_whole_session_and_a_recording_by_keyboard_alone(
     tab_to(viewer, "[data-ref=play]", back=True)
     viewer.keyboard.press("Enter")
     viewer.wait_for_function(f"() => {media}.paused")
+    # A comment in the room's chat, typed and sent with Enter
+    tab_to(viewer, "#pb-chat-input")
+    viewer.keyboard.type("Pausing here for the diagram")
+    viewer.keyboard.press("Enter")
+    expect(viewer.locator("[data-ref=feed]")).to_contain_text("Pausing here for the diagram")
     # The notes tab by arrow keys, a note typed and added with Enter
-    tab_to(viewer, "[role=tab]", "Chat")
+    tab_to(viewer, "[role=tab]", "Chat", back=True)
     viewer.keyboard.press("ArrowRight")
     expect(viewer.locator("#tab-notes")).to_be_focused()
     tab_to(viewer, "#pb-note-body")
@@ -306,6 +312,19 @@ def test_a_whole_session_and_a_recording_by_keyboard_alone(
     viewer.keyboard.press("Enter")
     expect(viewer.locator("[data-ref=notes]")).to_contain_text("Mitochondria: the powerhouse.")
     viewer.screenshot(path=output_dir / "playback-by-keyboard.png", full_page=True)
+
+    # The playback room with its notes, then its chat, under axe; then at 320 px
+    problems = [f"notes: {v}" for v in axe_violations(viewer)]
+    viewer.locator("#tab-notes").focus()
+    viewer.keyboard.press("ArrowLeft")
+    expect(viewer.locator("#tab-chat")).to_have_attribute("aria-selected", "true")
+    problems += [f"chat: {v}" for v in axe_violations(viewer)]
+    assert not problems, problems
+    viewer.set_viewport_size({"width": 320, "height": 640})
+    viewer.wait_for_timeout(300)
+    width = viewer.evaluate("document.documentElement.scrollWidth")
+    assert width <= 320, f"the playback room overflows 320 px ({width}px) {wider_than(viewer, 320)}"
+    viewer.screenshot(path=output_dir / "playback-320px.png", full_page=True)
 
     assert errors == []
     for context in (teacher_context, learner_context, cleo_context, viewer_context):
