@@ -251,7 +251,7 @@ LIVE_STRINGS = {
     "invite": _("Invite to podium"),
     "lower": _("Lower"),
     "timer_left": _("{time} left"),
-    "timer_ending": _("{label}: ending soon"),
+    "timer_ending": _("{label}: ending soon."),
     # Said to screen readers (the page's announcer), not shown.
     "timer_one_minute": _("{label}: 1 minute left."),
     "timer_done": _("{label}: time is up."),

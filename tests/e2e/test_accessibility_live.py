@@ -193,11 +193,12 @@ def test_live_states_pass_axe_and_are_announced_without_flooding(
             check(teacher, "console-mode-stage", problems, output_dir)
 
     # The timer said its minute once, and nothing each second
-    log = said_log(ann)
-    assert log.count("Wrap up: 1 minute left.") == 1, log
-    timer_lines = [line for line in log if line.startswith("Wrap up")]
-    assert len(timer_lines) == len(set(timer_lines)) <= 2, log  # milestones, each once
-    assert set(timer_lines) <= {"Wrap up: 1 minute left.", "Wrap up: ending soon"}, log
+    spoken = " ".join(said_log(ann))
+    timer_lines = re.findall(r"Wrap up: [^.]+", spoken)
+    assert timer_lines.count("Wrap up: 1 minute left") == 1, spoken
+    # Milestones only, each once (a slow run may reach the 30 s warning too)
+    assert set(timer_lines) <= {"Wrap up: 1 minute left", "Wrap up: ending soon"}, spoken
+    assert len(timer_lines) == len(set(timer_lines)), spoken
 
     # A raised hand acknowledged (invited to the podium): said at once
     teacher.get_by_role("button", name="Invite to podium: Ann Okafor").click()
