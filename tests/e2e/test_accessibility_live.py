@@ -305,9 +305,9 @@ def test_forms_with_errors_pass_axe_and_pages_reflow_at_320_px_and_200_percent(
     prompt = form.get_by_role("textbox", name="Question")
     expect(prompt).to_have_attribute("aria-invalid", "true")
     described = prompt.get_attribute("aria-describedby") or ""
-    assert any(
-        page.locator(f"#{name}").inner_text().strip() for name in described.split()
-    ), "the field's error is not in its description"
+    assert any(page.locator(f"#{name}").inner_text().strip() for name in described.split()), (
+        "the field's error is not in its description"
+    )
     check(page, "plan-question-errors", problems, output_dir)
     context.close()
 
@@ -328,16 +328,16 @@ def test_forms_with_errors_pass_axe_and_pages_reflow_at_320_px_and_200_percent(
     too_wide = []
     for user, paths in pages.items():
         for viewport, scale in ((NARROW, 1), ({"width": 640, "height": 720}, 2)):
-            context, page = login(
-                browser, asgi_server, user, viewport, device_scale_factor=scale
-            )
+            context, page = login(browser, asgi_server, user, viewport, device_scale_factor=scale)
             for path in paths:
                 page.goto(asgi_server + path)
                 page.wait_for_timeout(300)
                 extra = overflow(page)
                 if extra > 0:
                     culprits = wider_than(page, viewport["width"])
-                    too_wide.append(f"{user.username} {path} at {viewport['width']}px: +{extra}px {culprits}")
+                    too_wide.append(
+                        f"{user.username} {path} at {viewport['width']}px: +{extra}px {culprits}"
+                    )
                 # The page's main heading and its first control stay in view horizontally
                 heading = page.locator("h1").first.bounding_box()
                 assert heading and heading["x"] >= 0, (path, heading)

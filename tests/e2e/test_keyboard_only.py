@@ -68,9 +68,12 @@ def tab_to(page, selector: str, name: str | None = None, *, back=False, limit=15
 
 
 def no_positive_tabindex(page) -> None:
-    assert page.evaluate(
-        "() => [...document.querySelectorAll('[tabindex]')].filter((e) => e.tabIndex > 0).length"
-    ) == 0
+    assert (
+        page.evaluate(
+            "() => [...document.querySelectorAll('[tabindex]')].filter((e) => e.tabIndex > 0).length"
+        )
+        == 0
+    )
 
 
 def keyboard_login(page, base: str, user, next_path: str) -> None:
@@ -84,7 +87,12 @@ def keyboard_login(page, base: str, user, next_path: str) -> None:
 
 
 def test_a_whole_session_and_a_recording_by_keyboard_alone(
-    browser, media_env, watch_party, asgi_server, room, output_dir  # noqa: F811
+    browser,
+    media_env,  # noqa: F811 (the fixture imported above)
+    watch_party,  # noqa: F811
+    asgi_server,
+    room,  # noqa: F811
+    output_dir,
 ):
     session = room["session"]
     LiveSession.objects.filter(pk=session.pk).update(state=SessionState.SCHEDULED)
