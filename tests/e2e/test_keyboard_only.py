@@ -42,8 +42,9 @@ FOCUS_STATE = """([selector, name]) => {
   // A native control drawn by a sibling (rating buttons) or its label (choices);
   // a range slider rings its thumb (a pseudo-element computed styles cannot read).
   // (The document itself before the first stop.)
-  const visible = e === document.body || shown(e) || shown(e.closest('label')) || shown(e.nextElementSibling)
-    || e.type === 'range';
+  // The browser must treat the focus as keyboard focus (:focus-visible), and the page must draw it.
+  const visible = e === document.body || e.matches(':focus-visible') && (shown(e) || shown(e.closest('label')) || shown(e.nextElementSibling)
+    || e.type === 'range');
   const box = e.getBoundingClientRect();
   const text = (e.getAttribute('aria-label') || e.textContent || e.value || '').trim();
   const matches = e.matches(selector) && (!name || text.includes(name));
