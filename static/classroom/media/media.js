@@ -32,6 +32,7 @@ const T = {
   muteUser: "Mute {name}",
   noDevice: "No camera or microphone could be opened: {error}",
   nobody: "Nobody to hear in this mode yet.",
+  speaking: "speaking",
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -246,7 +247,10 @@ export class MediaClient {
         break;
       case "media.speaking": {
         const tile = this.tiles.get(data.user_id);
-        if (tile) tile.tile.classList.toggle("is-speaking", data.speaking);
+        if (tile) {
+          tile.tile.classList.toggle("is-speaking", data.speaking);
+          tile.speaking.hidden = !data.speaking;
+        }
         break;
       }
       case "media.muted":
@@ -415,13 +419,15 @@ export class MediaClient {
     if (entry) return entry;
     const video = el("video", { playsinline: true, autoplay: true, "data-ref": "remote-video" });
     const stream = new MediaStream();
-    const figure = el("figure", { class: "media-tile", "data-user-id": userId }, video, el("figcaption", {}, name || ""));
+    // Who is speaking shows in words as well as by the tile's ring (not by colour alone).
+    const speaking = el("span", { class: "media-tile__speaking", hidden: true }, ` · ${T.speaking}`);
+    const figure = el("figure", { class: "media-tile", "data-user-id": userId }, video, el("figcaption", {}, name || "", speaking));
     if (this.me && this.me.is_staff) {
       figure.append(el("button", { type: "button", class: "button button--small", "data-ref": "staff-mute",
         onclick: () => this.request("staff.mute", { user_id: userId, lock: false }) }, T.muteUser.replace("{name}", name || "")));
     }
     this.grid.append(figure);
-    entry = { tile: figure, video, stream };
+    entry = { tile: figure, video, stream, speaking };
     this.tiles.set(userId, entry);
     return entry;
   }
