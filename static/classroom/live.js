@@ -78,7 +78,8 @@ function start() {
     const effects = applyFrame(app.state, frame);
     app.view.effects(effects);
     for (const effect of effects) {
-      if (effect.kind === "announcement") {
+      // (Not read back to the one who wrote it.)
+      if (effect.kind === "announcement" && effect.announcement.author?.id !== app.state.me.id) {
         app.say(t.announcement_new.replace("{body}", effect.announcement.body), {
           assertive: true,
         });
