@@ -158,7 +158,12 @@ export class Announcer {
 
 export function refs(root) {
   const found = {};
-  for (const element of root.querySelectorAll("[data-ref]")) found[element.dataset.ref] = element;
+  // The page's own element wins over a panel's of the same name further down
+  // (the insights panel has its own "loading"; taking it left "Loading the
+  // session…" on the console for good).
+  for (const element of root.querySelectorAll("[data-ref]")) {
+    if (!(element.dataset.ref in found)) found[element.dataset.ref] = element;
+  }
   return found;
 }
 
