@@ -4,7 +4,7 @@
 
 import { LiveConnection, newId } from "./live/connection.js";
 import { ConsoleView } from "./live/console.js";
-import { refs, setText, show } from "./live/dom.js";
+import { Announcer, refs, setText, show } from "./live/dom.js";
 import { LearnerView } from "./live/learner.js";
 import { applyFrame, stateFromSnapshot } from "./live/state.js";
 import { renderConnection, toast } from "./live/widgets.js";
@@ -21,10 +21,14 @@ function start() {
   const t = readJson("live-strings");
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
 
+  const found = refs(root);
   const app = {
     config,
     t,
-    refs: refs(root),
+    refs: found,
+    announcer: new Announcer(found["sr-polite"], found["sr-assertive"]),
+    /** Tell screen readers (see Announcer.say for the options). */
+    say: (text, options) => app.announcer.say(text, options),
     state: null,
     view: null,
     clockOffset: 0,
@@ -74,11 +78,11 @@ function start() {
     const effects = applyFrame(app.state, frame);
     app.view.effects(effects);
     for (const effect of effects) {
-      if (effect.kind === "announcement") {
-        app.refs["sr-announce"].textContent = t.announcement_new.replace(
-          "{body}",
-          effect.announcement.body,
-        );
+      // (Not read back to the one who wrote it.)
+      if (effect.kind === "announcement" && effect.announcement.author?.id !== app.state.me.id) {
+        app.say(t.announcement_new.replace("{body}", effect.announcement.body), {
+          assertive: true,
+        });
       }
     }
     if (previousState !== app.state.session.state) {
@@ -86,9 +90,9 @@ function start() {
         app.state.session.state === "ended"
           ? t.session_ended
           : app.state.session.state === "live"
-            ? t.state_live
+            ? t.session_started
             : "";
-      if (message) app.refs["sr-status"].textContent = message;
+      if (message) app.say(message, { key: "session" });
     }
     render();
   };

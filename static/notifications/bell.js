@@ -27,6 +27,12 @@ function start(root) {
   const label = root.querySelector("[data-bell-label]");
   const live = root.querySelector("[data-bell-live]");
   const link = root.querySelector("[data-bell-link]");
+  if (document.querySelector("[data-live-root]")) {
+    // The live classroom has one voice for screen readers (its announcer): the
+    // bell speaks through it there, not through a live region of its own.
+    live.removeAttribute("role");
+    live.removeAttribute("aria-live");
+  }
 
   function setCount(count) {
     badge.textContent = count > 99 ? "99+" : String(count);
@@ -36,6 +42,12 @@ function start(root) {
   }
 
   function announce(text) {
+    // On the live classroom the page has one voice (its announcer): use it.
+    const page = window.roundtableLive?.announcer;
+    if (page) {
+      page.say(text);
+      return;
+    }
     // Clear first so the same text twice is announced twice.
     live.textContent = "";
     setTimeout(() => {

@@ -403,6 +403,8 @@ function renderProgress() {
   const progress = view.progress;
   if (!progress) return;
   const text = progress.completed ? `✓ ${S.completed}` : fmt(S.watched, { percent: Math.round(progress.percent) });
+  // Said once when it turns complete (the banner is the page's polite region), never per heartbeat.
+  if (progress.completed && $("progress").dataset.completed === "false") toast(S.completed);
   $("progress").textContent = text;
   $("progress").dataset.completed = progress.completed ? "true" : "false";
   renderWatched();

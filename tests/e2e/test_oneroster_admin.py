@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from courses.models import Course, Enrollment
+from tests.e2e.axe import axe_violations
 from tests.factories import PASSWORD, UserFactory
 from tests.lti.oneroster_bundles import bundle_zip, full_bundle
 
@@ -27,6 +28,7 @@ def test_an_admin_uploads_a_oneroster_bundle_and_sees_the_result(
     page.click("input[type=submit]")
     page.get_by_role("link", name="Import a OneRoster bundle").click()
     page.get_by_role("heading", name="Import a OneRoster bundle").wait_for()
+    assert axe_violations(page) == []  # WCAG 2.1 A/AA (docs/accessibility.md)
 
     page.set_input_files("#id_bundle", str(bundle))
     page.fill("#id_source", "hillside-sis")
@@ -39,6 +41,7 @@ def test_an_admin_uploads_a_oneroster_bundle_and_sees_the_result(
     row = result.get_by_role("row", name="enrollments")
     assert row.get_by_role("cell").nth(1).inner_text() == "6"  # created
     page.screenshot(path=output_dir / "oneroster_import.png", full_page=True)
+    assert axe_violations(page) == []
     assert Course.objects.count() == 2
     assert Enrollment.objects.filter(is_active=True).count() == 6
     context.close()

@@ -91,6 +91,11 @@ export class ConsoleView {
     for (const effect of effects) {
       if (effect.kind === "chat") this.chat.onMessage(effect.message);
       if (effect.kind === "burst") burst(this.app, effect.counts);
+      if (effect.kind === "mode" && this.app.state.session.state === "live") {
+        this.app.say(format(this.app.t.sr_mode, { mode: modeLabelForStaff(this.app.state, this.app.t) }), {
+          key: "mode",
+        });
+      }
     }
     this.polls.effects(effects);
   }
@@ -152,6 +157,7 @@ export class ConsoleView {
     const mediaDown = state.staff && state.staff.media && state.staff.media.up === false;
     show(r["media-down"], Boolean(mediaDown));
     setText(r["media-down"], mediaDown ? t.media_down : "");
+    this.announceChanges();
     this.renderSeatMap();
     this.renderHelp();
     this.renderEngagement();
@@ -161,6 +167,30 @@ export class ConsoleView {
     this.questions.render();
     this.chat.render();
     this.polls.render();
+  }
+
+  /** New raised hands and help requests, said once each (coalesced when many). */
+  announceChanges() {
+    const { state, t } = this.app;
+    const hands = new Set(state.hands.map((hand) => hand.user.id));
+    const help = new Set(state.staff.help.map((flag) => flag.table_id));
+    const before = this.lastSeen;
+    this.lastSeen = { hands, help };
+    if (!before) return;
+    for (const hand of state.hands) {
+      if (!before.hands.has(hand.user.id)) {
+        this.app.say(format(t.sr_hand_raised, { name: hand.user.name }), {
+          group: { name: "hands", many: (n) => format(t.sr_hands_raised, { n }) },
+        });
+      }
+    }
+    for (const flag of state.staff.help) {
+      if (!before.help.has(flag.table_id)) {
+        this.app.say(format(t.help_table, { table: flag.table_name }), {
+          group: { name: "help", many: (n) => format(t.sr_help_many, { n }) },
+        });
+      }
+    }
   }
 
   helpTables() {
@@ -203,7 +233,7 @@ export class ConsoleView {
             h("h3", { id: `seat-table-${table.id}`, "data-part": "name" }),
             h("span", { class: "seat-table__count muted small", "data-part": "count" }),
           ),
-          h("p", { class: "seat-table__help", "data-part": "help", role: "status" }),
+          h("p", { class: "seat-table__help", "data-part": "help" }),
           h("ul", { class: "members members--compact", "data-part": "members" }),
           h(
             "div",
@@ -272,8 +302,8 @@ export class ConsoleView {
             const flagsPart = item.querySelector('[data-part="flags"]');
             flagsPart.replaceChildren(
               h("span", { class: "visually-hidden", text: flagText }),
-              hands.has(member.id) ? h("span", { class: "flag", title: t.flag_hand, text: "✋" }) : "",
-              podium.has(member.id) ? h("span", { class: "flag", title: t.flag_podium, text: "🎙" }) : "",
+              hands.has(member.id) ? flag(t.flag_hand, "✋") : "",
+              podium.has(member.id) ? flag(t.flag_podium, "🎙") : "",
               away ? h("span", { class: "badge badge--away", text: t.away }) : "",
             );
             item.querySelector('[data-part="markers"]').replaceChildren(...this.markerElements(member.id));
@@ -366,7 +396,20 @@ export class ConsoleView {
         const talk = state.staff.talk?.learners?.[String(person.id)];
         const talkCell = row.querySelector('[data-part="talk"]');
         talkCell.classList.toggle("is-talking", Boolean(talk?.talking));
-        setText(talkCell, talk ? `${talk.talking ? "🔊 " : ""}${formatTalk(talk.total_ms)}` : "—");
+        // The talk meter in words too: "talking now" is not only a speaker icon.
+        const talkKey = talk ? `${talk.talking}|${formatTalk(talk.total_ms)}` : "";
+        if (talkCell.dataset.key !== talkKey) {
+          talkCell.dataset.key = talkKey;
+          talkCell.replaceChildren(
+            ...(talk
+              ? [
+                  talk.talking ? h("span", { "aria-hidden": "true", text: "🔊 " }) : "",
+                  talk.talking ? h("span", { class: "visually-hidden", text: `${t.talking_now}, ` }) : "",
+                  formatTalk(talk.total_ms),
+                ]
+              : ["—"]),
+          );
+        }
       },
     );
     const tableTalk = state.staff.talk?.tables || {};
@@ -374,7 +417,7 @@ export class ConsoleView {
       .filter((table) => tableTalk[String(table.id)])
       .map((table) => {
         const entry = tableTalk[String(table.id)];
-        return `${table.name} ${formatTalk(entry.total_ms)}${entry.talking ? " 🔊" : ""}`;
+        return `${table.name} ${formatTalk(entry.total_ms)}${entry.talking ? ` (${t.talking_now})` : ""}`;
       });
     show(r["talk-tables"], tableParts.length > 0);
     setText(r["talk-tables"], tableParts.length ? `${t.talk_by_table}: ${tableParts.join(" · ")}` : "");
@@ -455,6 +498,16 @@ export class ConsoleView {
     show(r["podium-empty"], state.podium.length === 0);
     setText(r["podium-empty"], t.podium_empty);
   }
+}
+
+/** A flag icon with its words for screen readers (the title is for the mouse). */
+function flag(label, icon) {
+  return h(
+    "span",
+    { class: "flag", title: label },
+    h("span", { "aria-hidden": "true", text: icon }),
+    h("span", { class: "visually-hidden", text: label }),
+  );
 }
 
 function formatTalk(milliseconds) {

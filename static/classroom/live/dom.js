@@ -64,7 +64,8 @@ export function show(element, visible) {
   if (element) element.hidden = !visible;
 }
 
-/** Say something to screen readers through a polite live region. */
+/** Say something to screen readers through a polite live region (pages
+ * other than the live classroom, which speaks through its Announcer). */
 export function announce(region, text) {
   if (!region) return;
   // Clear first so the same text twice is read twice.
@@ -74,9 +75,95 @@ export function announce(region, text) {
   }, 50);
 }
 
+/**
+ * The live page's one voice for screen readers: one polite and one assertive
+ * live region, nothing else on the page is a live region. Messages said within
+ * `wait` ms are read together as one update; a message with a `key` replaces a
+ * queued one with the same key (two quick mode switches: only the last is
+ * read); messages of a `group` (chat lines, new polls) coalesce into one count
+ * ("3 new messages") and a group speaks at most once every `every` ms, so a
+ * busy chat never floods the reader.
+ */
+export class Announcer {
+  constructor(polite, assertive, { wait = 400 } = {}) {
+    this.regions = { polite, assertive };
+    this.queues = { polite: [], assertive: [] };
+    this.timers = { polite: null, assertive: null };
+    this.wait = wait;
+    this.lastByGroup = new Map();
+    this.log = []; // what was read, oldest first (for tests and debugging)
+  }
+
+  /**
+   * say(text, {assertive, key, group: {name, many(n), every}})
+   */
+  say(text, { assertive = false, key = null, group = null } = {}) {
+    if (!text) return;
+    const politeness = assertive ? "assertive" : "polite";
+    if (key) this.queues[politeness] = this.queues[politeness].filter((item) => item.key !== key);
+    this.queues[politeness].push({ text, key, group });
+    this.schedule(politeness, this.wait);
+  }
+
+  schedule(politeness, delay) {
+    if (this.timers[politeness]) return; // the next reading takes this one along
+    this.timers[politeness] = setTimeout(() => this.flush(politeness), Math.max(0, delay));
+  }
+
+  held(item, now) {
+    const every = item.group?.every;
+    return Boolean(every) && (this.lastByGroup.get(item.group.name) ?? -Infinity) + every > now;
+  }
+
+  flush(politeness) {
+    this.timers[politeness] = null;
+    const now = Date.now();
+    const ready = this.queues[politeness].filter((item) => !this.held(item, now));
+    const held = this.queues[politeness].filter((item) => this.held(item, now));
+    this.queues[politeness] = held;
+    if (held.length) {
+      const next = Math.min(
+        ...held.map((item) => this.lastByGroup.get(item.group.name) + item.group.every),
+      );
+      this.schedule(politeness, next - now);
+    }
+    const parts = [];
+    const groups = new Map();
+    for (const item of ready) {
+      if (!item.group) {
+        parts.push({ item, count: 1 });
+        continue;
+      }
+      const entry = groups.get(item.group.name);
+      if (entry) entry.count += 1;
+      else {
+        const fresh = { item, count: 1 };
+        groups.set(item.group.name, fresh);
+        parts.push(fresh);
+      }
+    }
+    for (const name of groups.keys()) this.lastByGroup.set(name, now);
+    const text = parts
+      .map(({ item, count }) => (count > 1 ? item.group.many(count) : item.text))
+      .join(" ");
+    if (!text) return;
+    this.log.push({ politeness, text });
+    if (this.log.length > 50) this.log.shift();
+    const region = this.regions[politeness];
+    if (!region) return;
+    // The same words twice in a row are still a change (a trailing no-break space).
+    region.textContent = region.textContent === text ? `${text}\u00a0` : text;
+  }
+}
+
 export function refs(root) {
   const found = {};
-  for (const element of root.querySelectorAll("[data-ref]")) found[element.dataset.ref] = element;
+  // The page's own element wins over a panel's of the same name further down
+  // (the insights panel has its own "loading"; taking it left "Loading the
+  // session…" on the console for good).
+  for (const element of root.querySelectorAll("[data-ref]")) {
+    if (!(element.dataset.ref in found)) found[element.dataset.ref] = element;
+  }
   return found;
 }
 

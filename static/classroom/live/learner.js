@@ -25,6 +25,8 @@ export class LearnerView {
 
     r["hand-button"].addEventListener("click", () => {
       const raised = this.myHand();
+      // My own lowering is not news; the instructor's is (see announceChanges).
+      if (raised) this.loweringMyHand = true;
       app.act(raised ? "hand.lower" : "hand.raise", {});
     });
     r["away-button"].addEventListener("click", async () => {
@@ -37,7 +39,10 @@ export class LearnerView {
       }
     });
     r["help-button"].addEventListener("click", () => app.act("help.request", {}));
-    r["podium-leave"].addEventListener("click", () => app.act("podium.remove", {}));
+    r["podium-leave"].addEventListener("click", () => {
+      this.leavingPodium = true;
+      app.act("podium.remove", {});
+    });
     r["latest-announcement-close"].addEventListener("click", () => {
       this.dismissedAnnouncement = app.state.announcements[0]?.id ?? null;
       show(r["latest-announcement"], false);
@@ -70,6 +75,15 @@ export class LearnerView {
       if (effect.kind === "chat") this.chat.onMessage(effect.message);
       if (effect.kind === "burst") burst(this.app, effect.counts);
       if (effect.kind === "announcement") this.dismissedAnnouncement = null;
+      if (effect.kind === "mode" && this.app.state.session.state === "live") {
+        // On stage or visited, my table is heard: said at once.
+        const mode = this.app.state.mode;
+        const mine = this.app.state.table && this.app.state.table.id === mode?.table_id;
+        this.app.say(modeTextForLearner(this.app.state, this.app.t), {
+          key: "mode",
+          assertive: Boolean(mine && (mode.mode === "stage" || mode.mode === "visiting")),
+        });
+      }
     }
     this.polls.effects(effects);
   }
@@ -109,11 +123,44 @@ export class LearnerView {
     this.renderPodium();
     this.renderControls(live);
     this.renderTable(live);
+    this.announceChanges();
     renderTimers(this.app, r.timers);
     renderAnnouncements(this.app, r.announcements);
     this.chat.render();
     this.questions.render();
     this.polls.render();
+  }
+
+  /** What changed for me since the last render, said once: my hand raised or
+   * acknowledged (invited to the podium, or lowered by the instructor), the
+   * podium, my table's help request. */
+  announceChanges() {
+    const { state, t } = this.app;
+    const hand = this.myHand();
+    const now = {
+      hand: hand ? hand.position : null,
+      podium: state.podium.some((speaker) => speaker.user.id === state.me.id),
+      help: Boolean(state.table?.help_open),
+    };
+    const before = this.lastSeen;
+    this.lastSeen = now;
+    if (!before || state.session.state !== "live") return;
+    if (now.podium && !before.podium) {
+      this.app.say(t.sr_invited_to_podium, { assertive: true, key: "hand" });
+    } else if (!now.podium && before.podium) {
+      if (!this.leavingPodium) this.app.say(t.sr_left_podium, { key: "hand" });
+      this.leavingPodium = false;
+    }
+    if (before.hand != null && now.hand == null) {
+      if (!now.podium && !this.loweringMyHand) {
+        this.app.say(t.sr_hand_lowered_by_staff, { assertive: true, key: "hand" });
+      } else if (this.loweringMyHand) this.app.say(t.sr_hand_lowered, { key: "hand" });
+      this.loweringMyHand = false;
+    } else if (before.hand == null && now.hand != null) {
+      this.app.say(format(t.hand_position, { n: now.hand }), { key: "hand" });
+    }
+    if (now.help && !before.help) this.app.say(t.help_open, { key: "help" });
+    else if (!now.help && before.help) this.app.say(t.sr_help_resolved, { key: "help" });
   }
 
   renderPodium() {

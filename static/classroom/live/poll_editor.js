@@ -51,8 +51,16 @@ export function showFieldErrors(root, errors, fallback) {
     show(line, Boolean(message));
     const field = line.closest("[data-field]");
     for (const control of field ? field.querySelectorAll("input, select, textarea") : []) {
-      if (message) control.setAttribute("aria-invalid", "true");
-      else control.removeAttribute("aria-invalid");
+      // The error is read with the field it names (focus goes to the first one).
+      const described = (control.getAttribute("aria-describedby") || "")
+        .split(" ")
+        .filter((id) => id && id !== line.id);
+      if (message) {
+        control.setAttribute("aria-invalid", "true");
+        described.push(line.id);
+      } else control.removeAttribute("aria-invalid");
+      if (described.length) control.setAttribute("aria-describedby", described.join(" "));
+      else control.removeAttribute("aria-describedby");
     }
     if (message && !first) first = line;
   }

@@ -5,7 +5,7 @@
 // The page never holds a correct answer before the results are published: it
 // only has what poll.opened / the snapshot / poll.published carry.
 
-import { announce, format, h, setText, show, syncList } from "./dom.js";
+import { format, h, setText, show, syncList } from "./dom.js";
 import {
   CHOICE_KINDS,
   TEXT_ANSWER_MAX,
@@ -63,7 +63,9 @@ export class LearnerPolls {
   }
 
   effects(effects) {
-    const { t, refs } = this.app;
+    const { t } = this.app;
+    // Polls launched in a row are read as one "3 new polls are open", at most every 4 s.
+    const polls = { name: "polls", every: 4000, many: (n) => format(t.polls_new, { n }) };
     for (const effect of effects) {
       const poll = effect.poll;
       if (!poll) continue;
@@ -72,11 +74,11 @@ export class LearnerPolls {
         draft.error = null;
         if (!effect.reopened) this.fresh.add(poll.id);
         this.expired.delete(poll.id);
-        announce(refs["sr-status"], format(t.poll_new, { prompt: poll.prompt }));
+        this.app.say(format(t.poll_new, { prompt: poll.prompt }), { group: polls });
       } else if (effect.kind === "poll_closed") {
-        announce(refs["sr-status"], format(t.poll_closed_sr, { prompt: poll.prompt }));
+        this.app.say(format(t.poll_closed_sr, { prompt: poll.prompt }));
       } else if (effect.kind === "poll_published") {
-        announce(refs["sr-status"], format(t.poll_published_sr, { prompt: poll.prompt }));
+        this.app.say(format(t.poll_published_sr, { prompt: poll.prompt }));
       }
     }
   }
@@ -141,9 +143,9 @@ export class LearnerPolls {
         "div",
         { class: "poll-form__actions" },
         h("button", { type: "submit", class: "button button--primary", "data-part": "submit", text: t.poll_submit }),
-        h("p", { class: "poll-status", "data-part": "status", role: "status" }),
+        h("p", { class: "poll-status", "data-part": "status" }),
       ),
-      h("p", { class: "poll-error", "data-part": "error", role: "alert" }),
+      h("p", { class: "poll-error", "data-part": "error", id: `poll-${poll.id}-error` }),
     );
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -166,8 +168,8 @@ export class LearnerPolls {
       ),
       h("div", { "data-part": "chips" }),
       form,
-      h("p", { class: "poll-phase", "data-part": "phase", role: "status" }),
-      h("div", { class: "poll-outcome", "data-part": "outcome", role: "status" }),
+      h("p", { class: "poll-phase", "data-part": "phase" }),
+      h("div", { class: "poll-outcome", "data-part": "outcome" }),
       h(
         "section",
         { class: "poll-card__results", "data-part": "results-wrap", "aria-label": t.poll_results },
@@ -321,6 +323,7 @@ export class LearnerPolls {
     if (read.error) {
       draft.error = read.error;
       this.updateCard(card, poll);
+      this.app.say(`${poll.prompt}: ${read.error}`, { assertive: true });
       return;
     }
     draft.saving = true;
@@ -335,6 +338,11 @@ export class LearnerPolls {
     const current = this.app.state.polls.get(pollId);
     if (result.ok) {
       draft.dirty = false;
+      this.app.say(
+        format(this.app.t.poll_saved_sr, {
+          answer: answerText(this.app.t, poll, result.data?.answer ?? read.answer),
+        }),
+      );
       if (current) {
         // An anonymous poll's ack carries no answer (the server keeps none with the learner).
         current.my_answer = result.data?.answer ?? read.answer;
@@ -343,6 +351,7 @@ export class LearnerPolls {
     } else {
       const error = result.error || {};
       draft.error = format(this.app.t.poll_not_saved, { message: error.message || this.app.t.error });
+      this.app.say(draft.error, { assertive: true });
     }
     this.render();
   }
@@ -437,6 +446,9 @@ export class LearnerPolls {
     else if (!errorText && open && !seatedOk) errorText = t.poll_not_seated;
     setText(error, errorText);
     show(error, Boolean(errorText));
+    // The error is part of the answer's description while it shows.
+    if (errorText) fieldset.setAttribute("aria-describedby", error.id);
+    else fieldset.removeAttribute("aria-describedby");
     error.classList.toggle("poll-error--note", !draft.error);
 
     // Phase: open / closed, waiting / published

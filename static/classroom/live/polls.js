@@ -78,7 +78,7 @@ export class PollPanel {
     this.question = new QuestionEditor(t, "poll-new", () => this.settings?.setGradable(this.question.gradable()));
     this.settings = new SettingsEditor(t, "poll-new-set");
     this.settings.setGradable(this.question.gradable());
-    this.formError = h("p", { class: "poll-error", role: "alert", hidden: true });
+    this.formError = h("p", { class: "poll-error", hidden: true });
     this.launchButton = h("button", { type: "submit", class: "button button--primary", text: t.poll_launch });
     this.form = h(
       "form",
@@ -153,6 +153,7 @@ export class PollPanel {
     if (!result.ok) {
       setText(this.planStatus, format(t.poll_launch_failed, { message: result.error.message || t.error }));
       show(this.planStatus, true);
+      this.app.say(this.planStatus.textContent, { assertive: true });
       this.planStatus.classList.add("poll-error");
     } else {
       this.planStatus.classList.remove("poll-error");
@@ -192,6 +193,7 @@ export class PollPanel {
     if (!placedInQuestion && !placedInSettings) {
       setText(this.formError, result.error.message || t.error);
       show(this.formError, true);
+      this.app.say(this.formError.textContent, { assertive: true });
     }
   }
 

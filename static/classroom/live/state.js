@@ -89,9 +89,12 @@ export function applyFrame(state, frame) {
         state.timers = [];
       }
       break;
-    case "mode.changed":
+    case "mode.changed": {
+      const before = JSON.stringify(state.mode || null);
       state.mode = data;
+      if (before !== JSON.stringify(data)) effects.push({ kind: "mode" });
       break;
+    }
     case "podium.changed":
       state.podium = data.speakers || [];
       break;

@@ -4,7 +4,6 @@
 
 import { chatMessages, sortedQuestions, tableName } from "./state.js";
 import {
-  announce,
   clockTime,
   duration,
   format,
@@ -31,9 +30,11 @@ export function toast(app, message, kind = "error") {
   const { toasts } = app.refs;
   if (!toasts || !message) return;
   const close = () => item.remove();
+  // Seen in the toast, heard through the page's announcer (errors assertively).
+  app.say?.(message, { assertive: kind === "error" });
   const item = h(
     "div",
-    { class: `toast toast--${kind}`, role: kind === "error" ? "alert" : "status" },
+    { class: `toast toast--${kind}` },
     h("span", { class: "toast__text", text: message }),
     h("button", {
       type: "button",
@@ -68,6 +69,7 @@ export function renderConnection(app, status) {
   if (!banner) return;
   clearTimeout(app.bannerTimer);
   if (status === "reconnecting") {
+    if (!app.wasDisconnected) app.say?.(t.offline, { assertive: true, key: "connection" });
     app.wasDisconnected = true;
     banner.dataset.kind = "offline";
     setText(banner, t.offline);
@@ -75,9 +77,11 @@ export function renderConnection(app, status) {
   } else if (status === "fatal") {
     banner.dataset.kind = "fatal";
     setText(banner, app.fatalMessage || t.cannot_join);
+    app.say?.(banner.textContent, { assertive: true, key: "connection" });
     show(banner, true);
   } else if (status === "open" && app.wasDisconnected) {
     app.wasDisconnected = false;
+    app.say?.(t.back_online, { key: "connection" });
     banner.dataset.kind = "back";
     setText(banner, t.back_online);
     show(banner, true);
@@ -112,6 +116,7 @@ export function renderTimers(app, container, { staff = false } = {}) {
           h("span", { class: "timer__label", "data-part": "label" }),
           h("span", { class: "timer__left", role: "timer", "data-part": "left" }),
         ),
+        h("span", { class: "timer__state", "data-part": "state" }),
         h("div", { class: "timer__bar", "aria-hidden": "true" }, h("span", { "data-part": "bar" })),
       );
       if (staff) {
@@ -151,6 +156,8 @@ export function renderTimers(app, container, { staff = false } = {}) {
       const warning = left > 0 && left <= (timer.warning_seconds || 0) * 1000;
       item.classList.toggle("timer--warning", warning);
       item.classList.toggle("timer--done", left <= 0);
+      // Not by colour alone: the state in words too.
+      setText(item.querySelector('[data-part="state"]'), left <= 0 ? t.timer_state_done : warning ? t.timer_state_warning : "");
       setText(item.querySelector('[data-part="label"]'), timer.label);
       setText(item.querySelector('[data-part="left"]'), duration(left));
       item
@@ -165,14 +172,40 @@ export function renderTimers(app, container, { staff = false } = {}) {
         item.querySelector('[data-part="stop"]').setAttribute("aria-label", format(t.stop_label, label));
         for (const button of item.querySelectorAll("button")) button.disabled = left <= 0;
       }
-      const warned = app.warnedTimers || (app.warnedTimers = new Set());
-      if (warning && !warned.has(timer.id)) {
-        warned.add(timer.id);
-        announce(app.refs["sr-status"], format(t.timer_ending, { label: timer.label }));
-      }
+      timerMilestones(app, timer, left);
     },
   );
   show(app.refs["timers-empty"], timers.length === 0);
+}
+
+/**
+ * Screen readers hear a timer at its milestones only, never each second: one
+ * minute left (when it ran longer than that), its warning time, time up. Only
+ * a milestone crossed while the page watches is said (not one already behind
+ * the timer when the page loads), and each once.
+ */
+function timerMilestones(app, timer, left) {
+  const { t } = app;
+  const seen = app.timerSeen || (app.timerSeen = new Map()); // id → {left, said:Set}
+  const entry = seen.get(timer.id);
+  seen.set(timer.id, { left, said: entry?.said || new Set(), ends: timer.ends_at });
+  if (!entry) return;
+  if (entry.ends !== timer.ends_at) entry.said.clear(); // extended or shortened: fresh milestones
+  const total = Date.parse(timer.ends_at) - Date.parse(timer.started_at);
+  const milestones = [];
+  if (total > 60_000) milestones.push([60_000, format(t.timer_one_minute, { label: timer.label })]);
+  const warning = (timer.warning_seconds || 0) * 1000;
+  if (warning && warning !== 60_000 && warning < total) {
+    milestones.push([warning, format(t.timer_ending, { label: timer.label })]);
+  }
+  milestones.push([0, format(t.timer_done, { label: timer.label })]);
+  for (const [at, text] of milestones) {
+    const said = seen.get(timer.id).said;
+    if (entry.left > at && left <= at && !said.has(at)) {
+      said.add(at);
+      app.say(text, { key: `timer-${timer.id}`, assertive: at === 0 });
+    }
+  }
 }
 
 // --- Announcements ------------------------------------------------------------------------
@@ -310,9 +343,10 @@ export class Chat {
     if (!visible) this.unread.set(key, (this.unread.get(key) || 0) + 1);
     if (message.author && message.author.id !== state.me.id) {
       const where = t[`channel_${message.channel}`];
-      announce(
-        this.app.refs["sr-chat"],
+      // A busy chat is read as "5 new chat messages" at most every 5 s.
+      this.app.say(
         `${where}. ${format(t.new_message, { name: message.author.name, body: message.body })}`,
+        { group: { name: "chat", every: 5000, many: (n) => format(t.new_messages, { n }) } },
       );
     }
   }
@@ -380,7 +414,9 @@ export class Chat {
       (item) => this.messageElement(item),
       (element, item) => this.messageUpdate(element, item),
     );
-    this.log.setAttribute("aria-labelledby", this.tabs.querySelector('[aria-selected="true"]')?.id || "");
+    const selectedTab = this.tabs.querySelector('[aria-selected="true"]')?.id || "";
+    this.app.refs["chat-panel"]?.setAttribute("aria-labelledby", selectedTab);
+    this.log.setAttribute("aria-labelledby", selectedTab);
     show(this.empty, items.length === 0);
     setText(this.empty, t.chat_empty);
     if (forceScroll || nearBottom) this.log.scrollTop = this.log.scrollHeight;

@@ -32,6 +32,7 @@ const T = {
   muteUser: "Mute {name}",
   noDevice: "No camera or microphone could be opened: {error}",
   nobody: "Nobody to hear in this mode yet.",
+  speaking: "speaking",
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -75,7 +76,8 @@ export class MediaClient {
   render() {
     this.root.classList.add("media");
     const status = this.config.status || { available: true };
-    this.banner = el("div", { class: "media-banner", role: "status", "data-ref": "media-banner", hidden: true });
+    // Not a live region: the page speaks through one announcer (live/dom.js Announcer).
+    this.banner = el("div", { class: "media-banner", "data-ref": "media-banner", hidden: true });
     this.root.append(this.banner);
     if (!status.available) {
       this.showOff(status.reason, status.fix);
@@ -97,7 +99,7 @@ export class MediaClient {
       el("label", {}, T.microphone, " ", this.micSelect, " ", this.meter),
       el("p", {}, this.joinButton, " ", this.joinAudioButton),
     );
-    this.grid = el("div", { class: "media-grid", "data-ref": "media-grid", "aria-live": "polite" });
+    this.grid = el("div", { class: "media-grid", "data-ref": "media-grid" });
     this.controls = el("div", { class: "media-controls", "data-ref": "media-controls", hidden: true });
     this.recordingBadge = el("span", { class: "media-recording", "data-ref": "recording-state", hidden: true });
     this.root.append(this.prejoin, this.recordingBadge, this.controls, this.grid);
@@ -120,6 +122,7 @@ export class MediaClient {
   say(text) {
     this.banner.hidden = !text;
     this.banner.textContent = text || "";
+    if (text) window.roundtableLive?.announcer?.say(text);
   }
 
   async openPreview(constraints = { audio: true, video: { width: 640, height: 480 } }) {
@@ -244,7 +247,10 @@ export class MediaClient {
         break;
       case "media.speaking": {
         const tile = this.tiles.get(data.user_id);
-        if (tile) tile.tile.classList.toggle("is-speaking", data.speaking);
+        if (tile) {
+          tile.tile.classList.toggle("is-speaking", data.speaking);
+          tile.speaking.hidden = !data.speaking;
+        }
         break;
       }
       case "media.muted":
@@ -413,13 +419,15 @@ export class MediaClient {
     if (entry) return entry;
     const video = el("video", { playsinline: true, autoplay: true, "data-ref": "remote-video" });
     const stream = new MediaStream();
-    const figure = el("figure", { class: "media-tile", "data-user-id": userId }, video, el("figcaption", {}, name || ""));
+    // Who is speaking shows in words as well as by the tile's ring (not by colour alone).
+    const speaking = el("span", { class: "media-tile__speaking", hidden: true }, ` · ${T.speaking}`);
+    const figure = el("figure", { class: "media-tile", "data-user-id": userId }, video, el("figcaption", {}, name || "", speaking));
     if (this.me && this.me.is_staff) {
       figure.append(el("button", { type: "button", class: "button button--small", "data-ref": "staff-mute",
         onclick: () => this.request("staff.mute", { user_id: userId, lock: false }) }, T.muteUser.replace("{name}", name || "")));
     }
     this.grid.append(figure);
-    entry = { tile: figure, video, stream };
+    entry = { tile: figure, video, stream, speaking };
     this.tiles.set(userId, entry);
     return entry;
   }
