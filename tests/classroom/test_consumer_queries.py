@@ -158,10 +158,7 @@ async def test_a_batch_of_votes_costs_the_same_whatever_its_size(room, statement
     def batch(users, option: str, tag: str):
         return polls.poll_votes_apply(
             session.pk,
-            [
-                polls.VoteRequest(u, f"{tag}-{u.pk}", poll.pk, {"option": option})
-                for u in users
-            ],
+            [polls.VoteRequest(u, f"{tag}-{u.pk}", poll.pk, {"option": option}) for u in users],
         )
 
     counts = {}

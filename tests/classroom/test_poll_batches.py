@@ -20,7 +20,11 @@ from courses.models import Enrollment, Role, User
 from tests.conftest import require
 from tests.utils import Client
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pytest.mark.timeout(120)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.asyncio,
+    pytest.mark.timeout(120),
+]
 
 VOTERS = 24
 OPTIONS = {"options": [{"text": "A"}, {"text": "B"}, {"text": "C"}]}
@@ -99,7 +103,11 @@ async def test_many_sockets_vote_at_once_and_each_gets_its_own_ack(crowd):
         return rows, claims.count()
 
     rows, claims = await database_sync_to_async(stored)()
-    expected = {u.pk: {"option": a} for n, (u, a) in enumerate(zip(learners, answers)) if n != 5}
+    expected = {
+        u.pk: {"option": a}
+        for n, (u, a) in enumerate(zip(learners, answers, strict=True))
+        if n != 5
+    }
     assert rows == expected
     assert claims == VOTERS - 1
     # The instructor's last tally equals the database.

@@ -66,14 +66,17 @@ def test_a_batch_stores_each_vote_once_and_answers_each_with_its_own_result(crow
     options = ["abc"[n % 3] for n in range(len(users))]
     outcomes = _apply(
         crowd,
-        [(u, f"v{n}", poll.pk, {"option": o}) for n, (u, o) in enumerate(zip(users, options))],
+        [
+            (u, f"v{n}", poll.pk, {"option": o})
+            for n, (u, o) in enumerate(zip(users, options, strict=True))
+        ],
     )
     assert outcomes == [
         (True, {"poll_id": poll.pk, "answer": {"option": o}, "changed": True}) for o in options
     ]
     rows = {r.user_id: r for r in PollResponse.objects.filter(poll=poll)}
     assert {u.pk: rows[u.pk].answer["option"] for u in users} == dict(
-        zip([u.pk for u in users], options)
+        zip([u.pk for u in users], options, strict=True)
     )
     # Quiz grading: "b" is right.
     assert all(r.is_correct == (r.answer["option"] == "b") for r in rows.values())
@@ -84,7 +87,7 @@ def test_a_batch_stores_each_vote_once_and_answers_each_with_its_own_result(crow
     assert all(e.extensions["changed"] is False for e in events)
     claims = ClientAction.objects.filter(session=crowd["session"], client_id__startswith="v")
     assert {(c.user_id, c.result["answer"]["option"]) for c in claims} == set(
-        zip([u.pk for u in users], options)
+        zip([u.pk for u in users], options, strict=True)
     )
     answered = Participant.objects.filter(
         session=crowd["session"], last_answered_at__isnull=False
@@ -247,9 +250,7 @@ def test_per_table_and_shared_table_polls_in_a_batch(crowd, instructor, course):
         True,
         True,
     ]
-    tables = dict(
-        PollResponse.objects.filter(poll=per_table).values_list("user_id", "table_id")
-    )
+    tables = dict(PollResponse.objects.filter(poll=per_table).values_list("user_id", "table_id"))
     assert tables == {users[0].pk: crowd["tables"][0].pk, users[1].pk: crowd["tables"][1].pk}
     # One shared answer per table (users 2 and 3 sit at tables A and B).
     assert PollResponse.objects.filter(poll=shared).count() == 2
