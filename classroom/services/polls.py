@@ -723,8 +723,8 @@ def _votes_batch_once(
     session_id: int, votes: list[VoteRequest], pending: list[int]
 ) -> dict[int, Any]:
     """One transaction for the batch; lock order as in `poll_vote_cast`:
-    session (KEY SHARE), poll rows (SHARE), response rows (ballots), the
-    claims, participant rows."""
+    session (KEY SHARE), poll rows (SHARE), response rows (ballots),
+    participant rows, and the claims last (each set in a fixed order)."""
     now = timezone.now()
     session_key_share(session_id)
     polls = {
