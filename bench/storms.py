@@ -23,9 +23,12 @@ vote       7 sessions × 150 learners vote within BENCH_SPREAD seconds on two
            in the first tally without its voter). Checked in the database:
            every vote stored exactly once, acked answers = stored answers,
            final tally = database.
-           roundtable: `config.asgi`. baseline: `bench/_poll_naive_asgi.py`,
-           the same application except that every vote reads and broadcasts
-           the tally at once instead of coalescing it.
+           roundtable: `config.asgi` as shipped (the votes of a session that
+           arrive on a process while its previous batch runs are applied in
+           one transaction: classroom/services/polls.py `poll_votes_apply`).
+           baseline: the same server with `ROUNDTABLE_POLL_VOTE_BATCH=0`:
+           each vote in a transaction (and a commit) of its own, the previous
+           code path; tallies coalesced on both sides.
 reconnect  One session of BENCH_LEARNERS on two processes (the instructor on
            the first, learners round-robin), busy (instructor: a class chat
            message every 100 ms; learners: table chat). The second process is
@@ -446,7 +449,8 @@ def run_vote(cfg: Config, plans: dict, env: dict) -> list[dict]:
             order = ("roundtable", "baseline") if run % 2 == 0 else ("baseline", "roundtable")
             for target in order:
                 plan = plans[f"vote-{sessions}x{learners}-{target}-{run}"]
-                with Servers(target, procs, env, {}) as servers:
+                extra = {"ROUNDTABLE_POLL_VOTE_BATCH": "1" if target == "roundtable" else "0"}
+                with Servers("roundtable", procs, env, extra) as servers:
                     meter = infra.CpuMeter(servers.pids)
                     meter.start()
                     load_before = os.getloadavg()[0]
@@ -906,8 +910,8 @@ def report(cfg: Config, rows: dict[str, list[dict]], database: str, seconds: flo
     notes = (
         "Baselines: *join* is the same server with `ROUNDTABLE_SNAPSHOT_SHARED=0` (every "
         "learner's snapshot built from scratch, as before the shared parts); *vote* is "
-        "`bench/_poll_naive_asgi.py` (the same application, the tally read and broadcast on "
-        "every vote instead of coalesced); *reconnect* reconnects without `?seq=` (a fresh "
+        "the same server with `ROUNDTABLE_POLL_VOTE_BATCH=0` (each vote in a transaction and a "
+        "commit of its own, as before the batches; tallies coalesced on both sides); *reconnect* reconnects without `?seq=` (a fresh "
         "snapshot each). The load generator, PostgreSQL, Redis and the servers share the "
         "machine's 2 cores; the load average before each run says what else was running."
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from django.conf import settings
+
 from classroom import events
 from classroom.access import access_live_session
 from classroom.models import ClientAction
@@ -20,6 +22,7 @@ from core.asyncdb import db_call
 from core.errors import ApplicationError, PermissionDeniedError, ValidationError
 from core.protocol import frame_int
 from core.rooms.actions import Action
+from core.rooms.batching import GroupCommit
 from core.rooms.consumer import CLOSE_FORBIDDEN, RoomConsumer
 from courses.access import CourseAction
 
@@ -253,19 +256,31 @@ def poll_publish(live: LiveSessionConsumer, data: dict) -> None:
     )
 
 
-def poll_vote(live: LiveSessionConsumer, data: dict) -> dict:
-    poll_id = _int(data, "poll_id")
-    response, changed = polls.poll_vote_cast(
-        session_id=live.room_id,
-        user=live.access.user,
-        poll_id=poll_id,
-        answer=data.get("answer"),
+def _vote_batch_max() -> int:
+    return settings.POLL_VOTE_BATCH_MAX if settings.POLL_VOTE_BATCH else 1
+
+
+# Group commit of the live votes, per session, in this process
+# (core/rooms/batching.py; docs/polls.md, "How votes are applied").
+VOTES = GroupCommit(polls.poll_votes_apply, max_items=_vote_batch_max)
+
+
+async def poll_vote(live: LiveSessionConsumer, client_id: str | None, data: dict):
+    """Queued with the other votes of this session that arrive on this
+    process meanwhile, applied in one transaction; each vote gets its own
+    outcome: `(applied, ack data)` or its own error."""
+    outcome = await VOTES.submit(
+        live.room_id,
+        polls.VoteRequest(
+            user=live.access.user,
+            client_id=client_id,
+            poll_id=_int(data, "poll_id"),
+            answer=data.get("answer"),
+        ),
     )
-    if response.poll.is_anonymous:
-        # The ack (kept with this learner's frame id in ClientAction) says
-        # nothing of the answer nor of the poll: the browser knows both.
-        return None
-    return {"poll_id": poll_id, "answer": response.answer, "changed": changed}
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 async def reaction_send(live: LiveSessionConsumer, client_id: str | None, data: dict) -> bool:
@@ -318,7 +333,7 @@ ACTIONS: dict[str, Action] = {
     "poll.close": _staff(poll_close),
     "poll.reopen": _staff(poll_reopen),
     "poll.publish": _staff(poll_publish),
-    "poll.vote": _participant(poll_vote),
+    "poll.vote": Action(poll_vote, CourseAction.PARTICIPATE, asynchronous=True),
 }
 
 

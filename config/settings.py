@@ -130,6 +130,12 @@ DATABASE_URL = env_str("DATABASE_URL")
 # staff actions in a lane of their own.
 DB_THREADS = env_int("ROUNDTABLE_DB_THREADS", 12)
 DB_STAFF_THREADS = env_int("ROUNDTABLE_DB_STAFF_THREADS", 4)
+# Live votes of one session arriving on one process are applied in batches
+# (group commit, docs/polls.md): at most POLL_VOTE_BATCH_MAX votes per
+# transaction. POLL_VOTE_BATCH off: one transaction per vote (the baseline of
+# bench/storms.py).
+POLL_VOTE_BATCH = env_bool("ROUNDTABLE_POLL_VOTE_BATCH", True)
+POLL_VOTE_BATCH_MAX = env_int("ROUNDTABLE_POLL_VOTE_BATCH_MAX", 64)
 # The connection budget of one process: its pool never holds more than
 # DB_POOL_MAX connections. By default every lane thread can hold one at once,
 # plus 4 for HTTP requests (more requests than that wait for one, up to

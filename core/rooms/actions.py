@@ -29,8 +29,9 @@ class Action:
     `handler(room, data)` runs in a database worker thread inside the
     idempotent transaction (`once`), or on its own (`once=False`: the
     frame's effect is idempotent by itself); with `asynchronous` it is a
-    coroutine `handler(room, client_id, data) -> applied` on the event loop
-    that keeps its own idempotency (the reactions' hot path)."""
+    coroutine `handler(room, client_id, data) -> applied` (or `(applied,
+    result)`) on the event loop that keeps its own idempotency (the
+    reactions' hot path; the live votes, applied in batches)."""
 
     handler: Callable[..., Any]
     permission: Any = None  # a CourseAction the member must hold, checked first

@@ -285,7 +285,8 @@ class RoomConsumer(DbCallDispatch, FrameMember, AsyncWebsocketConsumer):
             if action.permission is not None and not access.course_access.may(action.permission):
                 access.require(action.permission)
             if action.asynchronous:
-                applied = await action.handler(self, client_id, data)
+                outcome = await action.handler(self, client_id, data)
+                applied, result = outcome if isinstance(outcome, tuple) else (outcome, None)
             elif action.once:
                 applied, result = await db_call(action_apply, action.lane)(
                     self.client_actions,

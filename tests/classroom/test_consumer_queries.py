@@ -11,7 +11,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db.backends import utils
 
-from classroom.services import polls
+from classroom.services import polls, sessions
+from courses.models import Enrollment, Role, User
 from tests.classroom.test_consumer import join, room  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pytest.mark.timeout(60)]
@@ -33,6 +34,11 @@ JOIN_AFTER_ANOTHER_MAX = 14
 SNAPSHOT_STAFF_MAX = 31
 CHAT_SEND_MAX = 7
 POLL_VOTE_MAX = 9
+# A batch of live votes (group commit, docs/polls.md): the same statements
+# whatever the number of votes: the session's key share, the poll, who is
+# present, the responses already there, the first answers (or the changed
+# ones), the learning events, the participants, the claims: 8, one of each.
+POLL_VOTE_BATCH_MAX = 8
 
 
 class Statements:
@@ -122,3 +128,51 @@ async def test_a_poll_vote(room, statements):  # noqa: F811
     print(f"vote={len(statements)}")
     assert 0 < len(statements) <= POLL_VOTE_MAX, statements.sql
     await ann.close()
+
+
+async def test_a_batch_of_votes_costs_the_same_whatever_its_size(room, statements):  # noqa: F811
+    """Batches of 3 and of 40 votes (first answers, and 40 changed ones):
+    the same number of statements, within the bound."""
+    session = room["session"]
+
+    def crowd(count: int):
+        users = User.objects.bulk_create(
+            [User(username=f"b{count}-{n}", display_name=f"B {n}") for n in range(count)]
+        )
+        Enrollment.objects.bulk_create(
+            [Enrollment(course=session.course, user=u, role=Role.LEARNER) for u in users]
+        )
+        for user in users:
+            sessions.attendance_join(session_id=session.pk, user=user, connection=f"c{user.pk}")
+        return users
+
+    poll = await database_sync_to_async(polls.poll_open)(
+        session_id=session.pk,
+        actor=room["instructor"],
+        kind="single",
+        prompt="Pick one",
+        definition={"options": [{"text": "A"}, {"text": "B"}]},
+    )
+    await database_sync_to_async(polls._poll_scope)(poll.pk)  # known, as after the first vote
+
+    def batch(users, option: str, tag: str):
+        return polls.poll_votes_apply(
+            session.pk,
+            [polls.VoteRequest(u, f"{tag}-{u.pk}", poll.pk, {"option": option}) for u in users],
+        )
+
+    counts = {}
+    for size in (3, 40):
+        users = await database_sync_to_async(crowd)(size)
+        with statements:
+            outcomes = await database_sync_to_async(batch)(users, "a", "first")
+        assert [o[0] for o in outcomes] == [True] * size, outcomes
+        counts[("first", size)] = len(statements)
+        with statements:
+            outcomes = await database_sync_to_async(batch)(users, "b", "change")
+        assert all(o[1]["changed"] for o in outcomes), outcomes
+        counts[("change", size)] = len(statements)
+    print(f"vote batch={counts}")
+    assert counts[("first", 3)] == counts[("first", 40)], counts
+    assert counts[("change", 3)] == counts[("change", 40)], counts
+    assert max(counts.values()) <= POLL_VOTE_BATCH_MAX, counts
