@@ -6,6 +6,7 @@ and playback's own extension points for the apps above it (core/hooks.py):
 hook               called by                       registered by
 =================  ==============================  ===============================
 timeline_built     recording_timeline_build        reinforcement (re-plan follow-up)
+player_panels      the player page (views)         transcripts via recaps (the transcript tab)
 =================  ==============================  ===============================
 """
 
@@ -23,6 +24,13 @@ timeline_built = Hook(
     "timeline_built",
     "timeline_built(recording_id=int, live_session_id=int | None): a recording's "
     "timeline was (re)built; called inside the build's transaction (act after commit).",
+)
+
+player_panels = Hook(
+    "player_panels",
+    "player_panels(access=RoomAccess) -> dict | None: a tab of the player's side "
+    "panel: {id, label, template, context, links?}; the template is included with "
+    "`panel` (the dict) in its context.",
 )
 
 

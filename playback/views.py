@@ -29,7 +29,7 @@ from core.errors import (
 from core.middleware import reads_own_body
 from courses.access import CourseAction, access_course
 from courses.models import Enrollment
-from playback import selectors
+from playback import hooks, selectors
 from playback.access import access_playback_room, access_recording
 from playback.models import RecordingStatus
 from playback.services import notes, rooms
@@ -321,6 +321,11 @@ def playback_room(request: HttpRequest, room_id: int) -> HttpResponse:
         "notes_export_url": reverse("recording-notes-export", args=[recording.pk]),
         "start_at_ms": start * 1000 if start is not None else None,
     }
+    panels, links = [], []
+    for result in hooks.player_panels(access=access):
+        if result and result.get("template"):
+            panels.append(result)
+        links.extend((result or {}).get("links", []))
     context = {
         "access": access,
         "room": access.room,
@@ -329,6 +334,8 @@ def playback_room(request: HttpRequest, room_id: int) -> HttpResponse:
         "has_video": bool(recording.video_codec),
         "config": config,
         "strings": PLAYER_STRINGS,
+        "panels": panels,  # extra side-panel tabs (playback/hooks.py: player_panels)
+        "links": links,
     }
     return render(request, "playback/player.html", context)
 
