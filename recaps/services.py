@@ -174,7 +174,7 @@ def _answer_excerpt(cues: list, answered_ms: int | None, asked_ms: int | None) -
     if answered_ms is None or not cues:
         return ""
     start = max(asked_ms or 0, answered_ms - ANSWER_WINDOW_MS)
-    said = [cue.text.strip() for cue in cues if cue.end_ms > start and cue.start_ms <= answered_ms]
+    said = [cue.text.strip() for cue in cues if start <= cue.start_ms <= answered_ms]
     text = " ".join(" ".join(said).split())
     if len(text) > ANSWER_MAX_CHARS:
         text = "…" + text[-(ANSWER_MAX_CHARS - 1) :].split(" ", 1)[-1]
@@ -339,7 +339,10 @@ def recap_build_on_commit(session_id: int) -> None:
 # --- Staff --------------------------------------------------------------------------------
 
 
-def _clean_points(points: list[dict]) -> list[dict]:
+def _clean_points(points: list[dict], previous: list[dict]) -> list[dict]:
+    """Staff's list of points, checked. A point keeps its origin only when
+    its text and time are unchanged; anything else is staff's."""
+    before = {point["id"]: point for point in previous}
     cleaned = []
     for point in points:
         text = " ".join(str(point.get("text", "")).split())
@@ -356,12 +359,15 @@ def _clean_points(points: list[dict]) -> list[dict]:
                 _("A key point's time is a whole number of milliseconds."),
                 details={"points": "start_ms: whole number >= 0 or null"},
             )
+        key = str(point.get("id") or uuid.uuid4().hex[:12])[:24]
+        old = before.get(key)
+        same = old is not None and old["text"] == text and old.get("start_ms") == start
         cleaned.append(
             {
-                "id": str(point.get("id") or uuid.uuid4().hex[:12])[:24],
+                "id": key,
                 "text": text,
                 "start_ms": start,
-                "origin": point.get("origin") if point.get("origin") in ("summary", "staff") else "staff",
+                "origin": old.get("origin", "summary") if same else "staff",
             }
         )
     if len(cleaned) > POINTS_MAX:
@@ -385,7 +391,7 @@ def recap_edit(*, recap_id: int, actor, points: list[dict] | None = None, note: 
                 code="recap_changed",
             )
         if points is not None:
-            recap.points = _clean_points(points)
+            recap.points = _clean_points(points, recap.points)
             recap.points_edited = True
         if note is not None:
             note = note.strip()

@@ -101,15 +101,7 @@ def _points_from_post(post, recap) -> list[dict]:
         key = point["id"]
         if post.get(f"remove:{key}") == "on":
             continue
-        text = post.get(f"point:{key}", point["text"])
-        changed = " ".join(text.split()) != point["text"]
-        points.append(
-            {
-                **point,
-                "text": text,
-                "origin": "staff" if changed else point.get("origin", "summary"),
-            }
-        )
+        points.append({**point, "text": post.get(f"point:{key}", point["text"])})
     new_text = post.get("new_text", "").strip()
     if new_text:
         try:
@@ -120,7 +112,7 @@ def _points_from_post(post, recap) -> list[dict]:
                 code="invalid",
                 details={"new_time": "a time"},
             ) from None
-        points.append({"text": new_text, "start_ms": start, "origin": "staff"})
+        points.append({"text": new_text, "start_ms": start})
     return points
 
 
