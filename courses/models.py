@@ -32,6 +32,8 @@ class User(AbstractUser):
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
     )
+    # Recordings play with captions shown (transcripts: the player's <track default>).
+    captions_on = models.BooleanField(_("captions on by default"), default=False)
 
     class Meta:
         verbose_name = _("user")

@@ -6,6 +6,9 @@ and playback's own extension points for the apps above it (core/hooks.py):
 hook               called by                       registered by
 =================  ==============================  ===============================
 timeline_built     recording_timeline_build        reinforcement (re-plan follow-up)
+recording_ready    recording upload / ingest       transcripts (queue the ASR job)
+player_captions    the player page (views)         transcripts (<track> elements)
+recording_panels   a recording's page (views)      transcripts (captions panel); recaps (recap link)
 player_panels      the player page (views)         transcripts via recaps (the transcript tab)
 =================  ==============================  ===============================
 """
@@ -26,11 +29,30 @@ timeline_built = Hook(
     "timeline was (re)built; called inside the build's transaction (act after commit).",
 )
 
+recording_ready = Hook(
+    "recording_ready",
+    "recording_ready(recording_id=int): a recording became ready (its file is "
+    "complete and verified); called inside the transaction that made it ready "
+    "(act after commit).",
+)
+
+player_captions = Hook(
+    "player_captions",
+    "player_captions(recording=Recording, user=User) -> list[dict]: the player's "
+    "<track> elements, each {src, srclang, label, kind, default}.",
+)
+
+recording_panels = Hook(
+    "recording_panels",
+    "recording_panels(request=HttpRequest, access=RecordingAccess) -> str: HTML "
+    "(already escaped) of a section shown on the recording's page; '' for none.",
+)
+
 player_panels = Hook(
     "player_panels",
     "player_panels(access=RoomAccess) -> dict | None: a tab of the player's side "
-    "panel: {id, label, template, context, links?}; the template is included with "
-    "`panel` (the dict) in its context.",
+    "panel: {id, label, template, context, count?} and/or {links: [{label, url}]} "
+    "shown under the title; the template is included with `panel` (the dict).",
 )
 
 

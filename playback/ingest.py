@@ -38,6 +38,7 @@ from django.db import transaction
 
 from analytics.selectors import session_events_list
 from playback.models import Recording, RecordingStatus
+from playback.services.recordings import recording_ready_announce
 from playback.services.timeline import recording_timeline_build_on_commit
 
 logger = logging.getLogger(__name__)
@@ -384,6 +385,7 @@ def recording_ingest_run(recording_id: int) -> str:
             recording.save()
             # A live recording's timeline comes from the session's stored events.
             recording_timeline_build_on_commit(recording.pk)
+            recording_ready_announce(recording.pk)
     return "ready"
 
 

@@ -217,6 +217,8 @@ def recording_detail(request: HttpRequest, recording_id: int) -> HttpResponse:
         "classmates": classmates,
         "progress": selectors.progress_for_user(recording=recording, user=request.user),
         "is_ready": recording.status == RecordingStatus.READY,
+        # Sections of the apps above (transcripts: captions), already rendered.
+        "panels": [html for html in hooks.recording_panels(request=request, access=access) if html],
     }
     return render(request, "playback/recording.html", context)
 
@@ -332,6 +334,12 @@ def playback_room(request: HttpRequest, room_id: int) -> HttpResponse:
         "recording": recording,
         "course": recording.course,
         "has_video": bool(recording.video_codec),
+        # <track> elements the apps above give (transcripts: captions).
+        "caption_tracks": [
+            track
+            for tracks in hooks.player_captions(recording=recording, user=request.user)
+            for track in tracks
+        ],
         "config": config,
         "strings": PLAYER_STRINGS,
         "panels": panels,  # extra side-panel tabs (playback/hooks.py: player_panels)

@@ -65,19 +65,35 @@ def past_sessions_recaps(*, sessions: list, is_staff: bool) -> None:
         session.recap_is_draft = bool(recap and not recap.is_published)
 
 
-def recording_page_links(*, recording, is_staff: bool) -> list[dict]:
-    """The recording page and the player: a link to the session's recap."""
+def _recap_link(recording, *, is_staff: bool) -> dict | None:
+    """The session's recap for this viewer (learners: published), as a link."""
     from recaps.selectors import recaps_visible_for_sessions
 
     if recording.live_session_id is None:
-        return []
+        return None
     recap = recaps_visible_for_sessions(
         session_ids=[recording.live_session_id], is_staff=is_staff
     ).get(recording.live_session_id)
     if recap is None:
-        return []
+        return None
     label = _("Session recap") if recap.is_published else _("Session recap (draft)")
-    return [{"label": label, "url": reverse("recap-detail", args=[recording.live_session_id])}]
+    return {"label": label, "url": reverse("recap-detail", args=[recording.live_session_id])}
+
+
+def recording_recap_panel(*, request, access) -> str:
+    """The recording page: a short section linking the session's recap."""
+    from django.template.loader import render_to_string
+
+    link = _recap_link(access.recording, is_staff=access.is_staff)
+    if link is None:
+        return ""
+    return render_to_string("recaps/_recording_link.html", {"link": link}, request=request)
+
+
+def player_recap_link(*, access) -> dict | None:
+    """The player: the recap's link under the title."""
+    link = _recap_link(access.recording, is_staff=access.is_staff)
+    return {"links": [link]} if link else None
 
 
 def course_page_links(*, course, is_staff: bool) -> list[dict]:
@@ -100,6 +116,8 @@ def register() -> None:
     classroom_hooks.past_sessions_shown.register(past_sessions_recaps)
     classroom_hooks.course_page_links.register(course_page_links)
     playback_hooks.timeline_built.register(timeline_built)
+    playback_hooks.recording_panels.register(recording_recap_panel)
+    playback_hooks.player_panels.register(player_recap_link)
     # The transcript beside the player (transcripts/panel.py): registered here
     # so the transcripts app's own ready() stays its owners'.
     playback_hooks.player_panels.register(panel.transcript_panel)

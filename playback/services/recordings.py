@@ -67,6 +67,14 @@ def recording_settings_get(recording: Recording) -> dict[str, Any]:
     return merged
 
 
+def recording_ready_announce(recording_id: int) -> None:
+    """Tell the apps above (playback/hooks.py `recording_ready`) that a
+    recording became ready; call inside the transaction that made it so."""
+    from playback.hooks import recording_ready
+
+    recording_ready(recording_id=recording_id)
+
+
 def recording_bounds(recording: Recording) -> tuple[int, int]:
     """[start, end) in media ms after trimming."""
     duration = recording.duration_ms or 0
@@ -159,6 +167,7 @@ def recording_upload(
             )
             if session is not None:
                 recording_timeline_build_on_commit(recording.pk)
+            recording_ready_announce(recording.pk)
     except Exception:
         if stored_name:
             with contextlib.suppress(OSError):
@@ -200,6 +209,7 @@ def recording_from_path(
         recording.save()
         if live_session is not None:
             recording_timeline_build_on_commit(recording.pk)
+        recording_ready_announce(recording.pk)
     return recording
 
 
