@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from core.errors import ApplicationError, NotFoundError
+from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 from courses.access import CourseAction
 from recaps import services
 from recaps.access import RecapNotPublishedError, access_recap, access_recap_edit
@@ -84,11 +84,35 @@ def _not_published(request, session_id: int, error) -> HttpResponse:
     )
 
 
+class _Refused(Exception):
+    def __init__(self, response):
+        self.response = response
+
+
 def _edit_access(request, session_id):
+    """Staff's access to an existing recap; outsiders 404, learners a 403 page."""
     try:
         return access_recap_edit(user=request.user, session_id=session_id)
     except NotFoundError as error:
         raise Http404(error.message) from error
+    except PermissionDeniedError as error:
+        raise _Refused(
+            render(request, "403.html", {"message": _("Only staff can change a recap.")}, status=403)
+        ) from error
+
+
+def _staff_only(view):
+    """Turns a refusal of _edit_access into its 403 page."""
+
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except _Refused as refused:
+            return refused.response
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
 
 
 def _points_from_post(post, recap) -> list[dict]:
@@ -118,6 +142,7 @@ def _points_from_post(post, recap) -> list[dict]:
 
 @login_required
 @require_POST
+@_staff_only
 def recap_edit(request: HttpRequest, session_id: int) -> HttpResponse:
     access = _edit_access(request, session_id)
     recap = access.recap
@@ -144,6 +169,7 @@ def recap_edit(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@_staff_only
 def recap_publish(request: HttpRequest, session_id: int) -> HttpResponse:
     access = _edit_access(request, session_id)
     publish = request.POST.get("publish") != "0"
@@ -164,6 +190,10 @@ def recap_rebuild(request: HttpRequest, session_id: int) -> HttpResponse:
         access = access_recap(user=request.user, session_id=session_id, action=CourseAction.TEACH)
     except NotFoundError as error:
         raise Http404(error.message) from error
+    except PermissionDeniedError:
+        return render(
+            request, "403.html", {"message": _("Only staff can change a recap.")}, status=403
+        )
     services.recap_build_on_commit(access.session.pk)
     messages.success(request, _("The recap is being rebuilt from the session."))
     return redirect("recap-detail", session_id=session_id)
