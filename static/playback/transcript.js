@@ -18,7 +18,6 @@ export function mountTranscript({ root, media, seekTo, currentMs }) {
   const lines = [...list.querySelectorAll(".tx-line")];
   const buttons = lines.map((line) => line.querySelector("button"));
   const starts = lines.map((line) => Number(line.dataset.start));
-  const ends = lines.map((line) => Number(line.dataset.end));
   const texts = lines.map((line) => line.querySelector(".tx-text").textContent);
   const S = JSON.parse(box.querySelector("#tx-strings").textContent);
   const fmt = (t, v) => String(t).replace(/\{(\w+)\}/g, (_, k) => v[k] ?? "");
@@ -199,9 +198,9 @@ export function mountTranscript({ root, media, seekTo, currentMs }) {
       line.hidden = Boolean(usable) && $("only").checked && !match;
     });
     if (state.hits.length) {
-      // The first match at or after where the video is.
-      const now = currentMs();
-      const after = state.hits.findIndex((index) => ends[index] >= now);
+      // The first match from the line being said on.
+      const current = lineAt(currentMs());
+      const after = state.hits.findIndex((index) => index >= current);
       showHit(after >= 0 ? after : 0);
     } else renderCount();
   }
