@@ -32,9 +32,7 @@ class Recap(TimestampedModel):
     recording = models.ForeignKey(
         "playback.Recording", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    status = models.CharField(
-        max_length=10, choices=RecapStatus.choices, default=RecapStatus.DRAFT
-    )
+    status = models.CharField(max_length=10, choices=RecapStatus.choices, default=RecapStatus.DRAFT)
     # chapters, polls, questions, announcements, chat_peaks (recaps/services.py)
     content = models.JSONField(default=dict, blank=True)
     # [{"id", "text", "start_ms", "origin": "summary" | "staff"}], in time order

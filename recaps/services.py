@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -198,11 +197,14 @@ def _chat_peaks(session: LiveSession, clock: _Clock) -> list[dict]:
             continue
         bucket = offset // CHAT_BUCKET_MS * CHAT_BUCKET_MS
         buckets[bucket] += 1
-        if message.channel == ChatChannel.CLASS and len(samples.setdefault(bucket, [])) < CHAT_SAMPLES:
+        if (
+            message.channel == ChatChannel.CLASS
+            and len(samples.setdefault(bucket, [])) < CHAT_SAMPLES
+        ):
             samples[bucket].append({"author": _name(message.author), "body": message.body[:280]})
-    peaks = [
-        bucket for bucket, count in buckets.most_common() if count >= CHAT_PEAK_MIN
-    ][:CHAT_PEAKS]
+    peaks = [bucket for bucket, count in buckets.most_common() if count >= CHAT_PEAK_MIN][
+        :CHAT_PEAKS
+    ]
     return [
         {
             "start_ms": bucket,
@@ -228,7 +230,9 @@ def recap_content_build(session: LiveSession, recording: Recording | None, cues:
                     "url": clock.url(chapter["offset_ms"]),
                 }
             )
-    polls = list(Poll.objects.filter(session=session).select_related("session").order_by("opened_at", "id"))
+    polls = list(
+        Poll.objects.filter(session=session).select_related("session").order_by("opened_at", "id")
+    )
     poll_offsets = clock.offsets([poll.opened_at for poll in polls])
     questions = list(
         Question.objects.filter(session=session, deleted_at__isnull=True)
@@ -258,7 +262,9 @@ def recap_content_build(session: LiveSession, recording: Recording | None, cues:
             }
         )
     announcements = list(
-        Announcement.objects.filter(session=session).select_related("author").order_by("created_at", "id")
+        Announcement.objects.filter(session=session)
+        .select_related("author")
+        .order_by("created_at", "id")
     )
     announced = clock.offsets([a.created_at for a in announcements])
     return {
@@ -268,7 +274,8 @@ def recap_content_build(session: LiveSession, recording: Recording | None, cues:
         "duration_ms": recording.duration_ms if recording else None,
         "chapters": chapters,
         "polls": [
-            _poll_section(poll, offset, clock) for poll, offset in zip(polls, poll_offsets, strict=True)
+            _poll_section(poll, offset, clock)
+            for poll, offset in zip(polls, poll_offsets, strict=True)
         ],
         "questions": question_rows,
         "announcements": [
@@ -354,7 +361,9 @@ def _clean_points(points: list[dict], previous: list[dict]) -> list[dict]:
                 details={"points": f"at most {POINT_TEXT_MAX} characters each"},
             )
         start = point.get("start_ms")
-        if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
+        if start is not None and (
+            isinstance(start, bool) or not isinstance(start, int) or start < 0
+        ):
             raise ValidationError(
                 _("A key point's time is a whole number of milliseconds."),
                 details={"points": "start_ms: whole number >= 0 or null"},
@@ -432,6 +441,3 @@ def recap_publish(*, recap_id: int, actor, publish: bool = True) -> Recap:
         if publish and not was_published:
             recap_hooks.recap_published(recap_id=recap.pk, session_id=recap.session_id)
     return recap
-
-
-

@@ -97,7 +97,9 @@ def _edit_access(request, session_id):
         raise Http404(error.message) from error
     except PermissionDeniedError as error:
         raise _Refused(
-            render(request, "403.html", {"message": _("Only staff can change a recap.")}, status=403)
+            render(
+                request, "403.html", {"message": _("Only staff can change a recap.")}, status=403
+            )
         ) from error
 
 
@@ -197,4 +199,3 @@ def recap_rebuild(request: HttpRequest, session_id: int) -> HttpResponse:
     services.recap_build_on_commit(access.session.pk)
     messages.success(request, _("The recap is being rebuilt from the session."))
     return redirect("recap-detail", session_id=session_id)
-

@@ -120,7 +120,10 @@ def highlight(text: str, words: list[str]) -> str:
     if not terms:
         return html.escape(text)
     pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
-    marked = pattern.sub(lambda m: f"{_MARK_ON}{m.group(0)}{_MARK_OFF}", text.replace(_MARK_ON, "").replace(_MARK_OFF, ""))
+    marked = pattern.sub(
+        lambda m: f"{_MARK_ON}{m.group(0)}{_MARK_OFF}",
+        text.replace(_MARK_ON, "").replace(_MARK_OFF, ""),
+    )
     return _marked(marked)
 
 

@@ -765,9 +765,11 @@ def followup_recap_notify(*, session_id: int) -> int:
     notification to each learner who got that follow-up (idempotent: keyed
     by session). Before the follow-up is sent there is nothing to do, the
     follow-up itself carries the recap. Returns how many were notified."""
-    plan = FollowUpPlan.objects.select_related("session", "course").filter(
-        session_id=session_id, status=PlanStatus.SENT
-    ).first()
+    plan = (
+        FollowUpPlan.objects.select_related("session", "course")
+        .filter(session_id=session_id, status=PlanStatus.SENT)
+        .first()
+    )
     recap = published_recap_for_session(session_id=session_id)
     if plan is None or recap is None:
         return 0

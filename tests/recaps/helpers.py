@@ -74,14 +74,34 @@ def transcript_of(recording, lines, *, status="ready") -> Transcript:
 
 LECTURE = [
     (0, "Good morning everyone, today we look at supply and demand.", "Dr Rivera"),
-    (6, "The supply curve slopes upward because producers sell more when prices rise.", "Dr Rivera"),
+    (
+        6,
+        "The supply curve slopes upward because producers sell more when prices rise.",
+        "Dr Rivera",
+    ),
     (14, "Demand curves slope downward because of diminishing marginal utility.", "Dr Rivera"),
     (22, "Okay.", "Dr Rivera"),
-    (25, "Market equilibrium is the price where the quantity supplied equals the quantity demanded.", "Dr Rivera"),
-    (34, "A tax on producers shifts the supply curve to the left and raises the equilibrium price.", "Dr Rivera"),
-    (44, "Price elasticity of demand measures how strongly the quantity demanded responds to a price change.", "Dr Rivera"),
+    (
+        25,
+        "Market equilibrium is the price where the quantity supplied equals the quantity demanded.",
+        "Dr Rivera",
+    ),
+    (
+        34,
+        "A tax on producers shifts the supply curve to the left and raises the equilibrium price.",
+        "Dr Rivera",
+    ),
+    (
+        44,
+        "Price elasticity of demand measures how strongly the quantity demanded responds to a price change.",
+        "Dr Rivera",
+    ),
     (55, "Right, so.", "Dr Rivera"),
-    (58, "Inelastic goods like insulin keep their demand even when their price rises sharply.", "Dr Rivera"),
+    (
+        58,
+        "Inelastic goods like insulin keep their demand even when their price rises sharply.",
+        "Dr Rivera",
+    ),
     (66, "So what happens to equilibrium when demand rises and supply stays the same?", "Sam"),
     (72, "The equilibrium price rises and the equilibrium quantity rises too.", "Dr Rivera"),
 ]

@@ -56,17 +56,29 @@ def lesson(course, instructor):
     type(asked).objects.filter(pk=asked.pk).update(
         created_at=at(session, 64), answered_at=answered_at, answered_by=instructor
     )
-    anon = QuestionFactory(session=session, author=learners[1], body="Is insulin elastic?", is_anonymous=True)
+    anon = QuestionFactory(
+        session=session, author=learners[1], body="Is insulin elastic?", is_anonymous=True
+    )
     type(anon).objects.filter(pk=anon.pk).update(created_at=at(session, 60))
     gone = QuestionFactory(session=session, author=learners[2], body="deleted question")
     type(gone).objects.filter(pk=gone.pk).update(deleted_at=at(session, 70))
-    note = Announcement.objects.create(session=session, author=instructor, body="Problem set 2 is due Friday.")
+    note = Announcement.objects.create(
+        session=session, author=instructor, body="Problem set 2 is due Friday."
+    )
     Announcement.objects.filter(pk=note.pk).update(created_at=at(session, 40))
     table = TableFactory(course=course, name="A")
     rows = []
     for second in (61, 65, 70, 88, 95):
-        rows.append(ChatMessage(session=session, channel="class", author=learners[0], body=f"class {second}"))
-    rows.append(ChatMessage(session=session, channel="table", table=table, author=learners[1], body="table secret"))
+        rows.append(
+            ChatMessage(
+                session=session, channel="class", author=learners[0], body=f"class {second}"
+            )
+        )
+    rows.append(
+        ChatMessage(
+            session=session, channel="table", table=table, author=learners[1], body="table secret"
+        )
+    )
     rows.append(ChatMessage(session=session, channel="staff", author=instructor, body="staff only"))
     rows.append(ChatMessage(session=session, channel="class", author=learners[2], body="early"))
     created = ChatMessage.objects.bulk_create(rows)
@@ -97,7 +109,9 @@ def test_recap_holds_polls_questions_announcements_chat_and_key_points(lesson):
     assert survey["summary"] == "Mean rating 4.5"
 
     anon, asked = content["questions"]  # in the order asked; the deleted one is gone
-    assert anon["author"] == "Anonymous" and anon["answered"] is False and anon["answer_excerpt"] == ""
+    assert (
+        anon["author"] == "Anonymous" and anon["answered"] is False and anon["answer_excerpt"] == ""
+    )
     assert asked["answered"] and asked["upvotes"] == 3 and asked["offset_ms"] == 64_000
     assert asked["answer_url"] == rec_url + "75"
     # The spoken answer: what was said between the question (64 s) and "answered" (75 s).
@@ -105,7 +119,10 @@ def test_recap_holds_polls_questions_announcements_chat_and_key_points(lesson):
     assert "insulin" not in asked["answer_excerpt"]
 
     (announcement,) = content["announcements"]
-    assert announcement["body"] == "Problem set 2 is due Friday." and announcement["offset_ms"] == 40_000
+    assert (
+        announcement["body"] == "Problem set 2 is due Friday."
+        and announcement["offset_ms"] == 40_000
+    )
 
     # Chat: 1:00–1:59 had 6 class/table messages (staff chat not counted);
     # samples come from the class channel only.
@@ -149,11 +166,15 @@ def test_a_changed_transcript_rebuilds_but_keeps_staff_points(
     recap.refresh_from_db()
     assert recap.version == first_version + 1
     # Staff edit a point: rebuilds keep their points, refresh the rest.
-    points = [{**recap.points[0], "text": "Supply slopes upward: producers sell more at higher prices."}]
+    points = [
+        {**recap.points[0], "text": "Supply slopes upward: producers sell more at higher prices."}
+    ]
     recap_edit(recap_id=recap.pk, actor=instructor, points=points, note="Read chapter 3.")
     ChatMessage.objects.filter(session=session).delete()
     recap = recap_build(session_id=session.pk)
-    assert [p["text"] for p in recap.points] == ["Supply slopes upward: producers sell more at higher prices."]
+    assert [p["text"] for p in recap.points] == [
+        "Supply slopes upward: producers sell more at higher prices."
+    ]
     assert recap.points[0]["origin"] == "staff"
     assert recap.note == "Read chapter 3." and recap.content["chat_peaks"] == []
     # Back to the summariser's points.

@@ -131,15 +131,22 @@ def test_staff_see_a_session_without_recap_and_can_build_it(
 def test_recap_linked_from_course_recording_and_player(client, recap, learner, instructor):
     recording = recap.recording
     client.force_login(instructor)
-    assert "Recap (draft)" in client.get(reverse("course-detail", args=[recap.course_id])).content.decode()
+    assert (
+        "Recap (draft)"
+        in client.get(reverse("course-detail", args=[recap.course_id])).content.decode()
+    )
     client.force_login(learner)
     course_page = client.get(reverse("course-detail", args=[recap.course_id])).content.decode()
     recap_url = reverse("recap-detail", args=[recap.session_id])
     assert recap_url not in course_page  # a draft: not for learners
     assert reverse("course-transcript-search", args=[recap.course_id]) in course_page
     recap_publish(recap_id=recap.pk, actor=instructor)
-    assert recap_url in client.get(reverse("course-detail", args=[recap.course_id])).content.decode()
-    assert recap_url in client.get(reverse("recording-detail", args=[recording.pk])).content.decode()
+    assert (
+        recap_url in client.get(reverse("course-detail", args=[recap.course_id])).content.decode()
+    )
+    assert (
+        recap_url in client.get(reverse("recording-detail", args=[recording.pk])).content.decode()
+    )
     room = PlaybackRoom.objects.create(recording=recording, kind="solo", host=learner)
     player = client.get(reverse("playback-room", args=[room.pk])).content.decode()
     assert recap_url in player

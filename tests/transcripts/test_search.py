@@ -30,7 +30,9 @@ def corpus(course, other_course):
     processing = recording_row(course, title="Week 3 draft", status=RecordingStatus.PROCESSING)
     transcript_of(processing, [(5, "Equilibrium of a recording still processing.")])
     foreign = recording_row(other_course, title="Secret lecture")
-    transcript_of(foreign, [(3, "Equilibrium secrets of another course: the password is swordfish.")])
+    transcript_of(
+        foreign, [(3, "Equilibrium secrets of another course: the password is swordfish.")]
+    )
     return {"lecture": lecture, "processing": processing, "foreign": foreign}
 
 
@@ -70,9 +72,9 @@ def test_full_text_index_is_used(corpus, course):
 
     from transcripts.models import Cue
 
-    queryset = Cue.objects.annotate(
-        document=SearchVector("text", config="english")
-    ).filter(document=SearchQuery("equilibrium", config="english", search_type="websearch"))
+    queryset = Cue.objects.annotate(document=SearchVector("text", config="english")).filter(
+        document=SearchQuery("equilibrium", config="english", search_type="websearch")
+    )
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
         sql, params = queryset.query.sql_with_params()
@@ -146,7 +148,9 @@ def test_stopwords_only_find_nothing_without_error(corpus, course):
 # --- Page and API ---------------------------------------------------------------------------
 
 
-def test_page_lists_hits_for_a_learner_and_refuses_other_courses(client, corpus, course, learner, outsider):
+def test_page_lists_hits_for_a_learner_and_refuses_other_courses(
+    client, corpus, course, learner, outsider
+):
     client.force_login(learner)
     url = reverse("course-transcript-search", args=[course.pk])
     response = client.get(url, {"q": "equilibrium"})
