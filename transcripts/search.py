@@ -141,6 +141,7 @@ def _hit(cue: Cue, recording: Recording, snippet_html: str, rank: float) -> dict
         "snippet_html": snippet_html,
         "rank": round(float(rank), 6),
         "url": moment_url(recording.pk, cue.start_ms),
+        "start_s": max(0, int(cue.start_ms) - REWIND_MS) // 1000,  # the room opens here
     }
 
 

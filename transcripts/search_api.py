@@ -39,6 +39,9 @@ class SearchHitOutput(serializers.Serializer):
     snippet_html = serializers.CharField(help_text="the text, HTML-escaped, hits in <mark>")
     rank = serializers.FloatField()
     url = serializers.CharField(help_text="the recording's page starting at the moment")
+    start_s = serializers.IntegerField(
+        help_text="where a room opened for this hit starts (POST t to the room-open page)"
+    )
 
 
 class SearchOutput(serializers.Serializer):

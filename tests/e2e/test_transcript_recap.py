@@ -172,6 +172,13 @@ def test_transcript_follows_seeks_and_searches_and_the_recap_reads_well(
     assert hit.get_attribute("href") == f"/recordings/{recording.pk}/?t=7"
     ann.screenshot(path=output_dir / "03-course-search.png", full_page=True)
     _no_violations(ann, "course search")
+    # "Watch from 0:10" opens her room at the moment (three seconds before the line).
+    ann.get_by_role("button", name="Watch from 0:10").click()
+    wait_ready(ann)
+    ann.wait_for_function(
+        "() => Math.abs(document.querySelector('[data-ref=media]').currentTime - 7) < 0.5",
+        timeout=10_000,
+    )
     ann.goto(f"{asgi_server}/courses/{lesson['course'].pk}/transcripts/search/?q=%3F%21")
     expect(ann.get_by_role("alert")).to_contain_text("punctuation alone")
     _no_violations(ann, "course search error")
