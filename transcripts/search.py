@@ -1,8 +1,8 @@
 """Search across a course's transcripts (docs/search.md).
 
 On PostgreSQL: full-text search (`websearch_to_tsquery` on the cue text,
-ranked with `ts_rank`, snippets from `ts_headline`), served by a GIN index on
-`to_tsvector('english', text)` (migration 0002, PostgreSQL only). Elsewhere
+ranked with `ts_rank`, snippets from `ts_headline`) on a stored, generated
+`search_vector` column with a GIN index (migration 0002, PostgreSQL only). Elsewhere
 (SQLite in development): every word must appear (icontains), ranked by how
 many times the words occur.
 
@@ -19,8 +19,9 @@ from django.contrib.postgres.search import (
     SearchHeadline,
     SearchQuery,
     SearchRank,
-    SearchVector,
+    SearchVectorField,
 )
+from django.db.models.expressions import RawSQL
 from django.db import connection
 from django.db.models import Q
 from django.urls import reverse
@@ -162,7 +163,8 @@ def course_transcript_search(
 
 def _postgres(cues, *, query: str, limit: int, offset: int) -> SearchPage:
     search = SearchQuery(query, config=SEARCH_CONFIG, search_type="websearch")
-    vector = SearchVector("text", config=SEARCH_CONFIG)
+    # The stored, generated column of migration 0002 (GIN-indexed).
+    vector = RawSQL('"transcripts_cue"."search_vector"', [], output_field=SearchVectorField())
     matching = cues.annotate(document=vector).filter(document=search)
     count = matching.count()
     rows = list(

@@ -66,19 +66,23 @@ def test_full_text_index_is_used(corpus, course):
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'transcripts_cue_text_fts'"
         )
         (definition,) = cursor.fetchone()
-    assert "gin" in definition and "to_tsvector" in definition
-    # The planner can use it for the query Django writes.
-    from django.contrib.postgres.search import SearchQuery, SearchVector
+    assert "gin" in definition and "search_vector" in definition
+    # The search's queries (count and page) test the stored column, which the
+    # index serves (on a table this small the planner may prefer another
+    # index; bench/transcript_search.py measures a large one).
+    from django.test.utils import CaptureQueriesContext
 
-    from transcripts.models import Cue
-
-    queryset = Cue.objects.annotate(document=SearchVector("text", config="english")).filter(
-        document=SearchQuery("equilibrium", config="english", search_type="websearch")
-    )
+    with CaptureQueriesContext(connection) as queries:
+        course_transcript_search(course=course, is_staff=False, query="equilibrium")
+    searches = [q["sql"] for q in queries.captured_queries if "@@" in q["sql"]]
+    assert len(searches) == 2
+    assert all('"transcripts_cue"."search_vector") @@' in sql for sql in searches), searches
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
-        sql, params = queryset.query.sql_with_params()
-        cursor.execute("EXPLAIN " + sql, params)
+        cursor.execute(
+            "EXPLAIN SELECT id FROM transcripts_cue WHERE search_vector @@ "
+            "websearch_to_tsquery('english'::regconfig, 'equilibrium')"
+        )
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("SET enable_seqscan = on")
     assert "transcripts_cue_text_fts" in plan, plan
@@ -141,8 +145,9 @@ def test_bad_queries_say_what_is_wrong(raw, code):
 
 
 def test_stopwords_only_find_nothing_without_error(corpus, course):
+    require(connection.vendor == "postgresql", "full-text search needs PostgreSQL")
     page = course_transcript_search(course=course, is_staff=False, query="the and of")
-    assert page.count == 0 or all(hit["snippet_html"] for hit in page.hits)
+    assert page.count == 0 and page.hits == []
 
 
 # --- Page and API ---------------------------------------------------------------------------
