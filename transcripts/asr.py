@@ -24,6 +24,12 @@ from django.utils.translation import gettext as _
 SAMPLE_RATE = 16_000
 MODEL_FILES = ("model.bin", "config.json")
 PROMPT_MAX_CHARS = 600  # Whisper keeps about 224 prompt tokens
+# A caption is at most two lines of 42 characters on screen for at most 7 s
+# (common broadcast and web captioning practice); Whisper's segments run to
+# 30 s, so they are cut at word boundaries from the word timestamps.
+CUE_MAX_CHARS = 84
+CUE_MAX_MS = 7_000
+CUE_SENTENCE_MIN_CHARS = 24
 
 
 class AsrError(Exception):
@@ -185,6 +191,44 @@ def audio_decode(path: str | Path):
     return samples
 
 
+def _ms(seconds: float) -> int:
+    return max(0, int(round(seconds * 1000)))
+
+
+def caption_cut(piece) -> list[Segment]:
+    """One Whisper segment as caption-sized cues, cut between words: before a
+    cue would pass CUE_MAX_CHARS or CUE_MAX_MS, and after a sentence's end
+    once the cue holds CUE_SENTENCE_MIN_CHARS."""
+    words = [w for w in (getattr(piece, "words", None) or []) if w.word.strip()]
+    if not words:
+        text = " ".join(piece.text.split())
+        start = _ms(piece.start)
+        return [Segment(start, max(start + 1, _ms(piece.end)), text)] if text else []
+    cues: list[Segment] = []
+    current: list = []
+
+    def flush() -> None:
+        if current:
+            text = " ".join("".join(w.word for w in current).split())
+            start = _ms(current[0].start)
+            cues.append(Segment(start, max(start + 1, _ms(current[-1].end)), text))
+            current.clear()
+
+    for word in words:
+        if current:
+            text = "".join(w.word for w in current)
+            too_long = len(text) + len(word.word) > CUE_MAX_CHARS
+            too_slow = _ms(word.end) - _ms(current[0].start) > CUE_MAX_MS
+            sentence = (
+                text.rstrip().endswith((".", "?", "!")) and len(text) >= CUE_SENTENCE_MIN_CHARS
+            )
+            if too_long or too_slow or sentence:
+                flush()
+        current.append(word)
+    flush()
+    return cues
+
+
 def transcribe(
     path: str | Path,
     *,
@@ -207,18 +251,15 @@ def transcribe(
         pieces, info = model.transcribe(
             samples,
             language=language or None,
-            beam_size=5,
+            beam_size=max(1, int(getattr(settings, "ASR_BEAM_SIZE", 1))),
             initial_prompt=(prompt or None),
             vad_filter=True,
             condition_on_previous_text=False,
+            word_timestamps=True,
         )
         segments: list[Segment] = []
         for piece in pieces:
-            text = " ".join(piece.text.split())
-            start_ms = max(0, int(round(piece.start * 1000)))
-            end_ms = max(start_ms + 1, int(round(piece.end * 1000)))
-            if text:
-                segments.append(Segment(start_ms, end_ms, text))
+            segments += caption_cut(piece)
             if on_progress is not None and duration > 0:
                 on_progress(min(1.0, piece.end / duration))
     except (RuntimeError, ValueError) as error:

@@ -36,6 +36,24 @@ def _deliveries_exhausted(task, args, kwargs) -> None:
     on_deliveries_exhausted=_deliveries_exhausted,
 )
 def transcript_transcribe(recording_id: int) -> str:
-    from transcripts.services.jobs import transcript_run
+    from celery.exceptions import SoftTimeLimitExceeded
+    from django.utils.translation import gettext as _
 
-    return transcript_run(recording_id)
+    from transcripts.models import Transcript
+    from transcripts.services.jobs import transcript_fail, transcript_run
+
+    try:
+        return transcript_run(recording_id)
+    except SoftTimeLimitExceeded:
+        transcript = Transcript.objects.filter(recording_id=recording_id).first()
+        if transcript is not None:
+            transcript_fail(
+                transcript.pk,
+                transcript.run_token or None,
+                "time_limit",
+                _(
+                    "Transcription took longer than the job time limit (JOB_TIME_LIMIT). "
+                    "Raise the limit (and JOB_VISIBILITY_TIMEOUT above it) or use a smaller model."
+                ),
+            )
+        return "failed"

@@ -111,6 +111,7 @@ def cue_edit(request: HttpRequest, recording_id: int, cue_id: int) -> HttpRespon
     if not access.is_staff:
         return _forbidden(request, _("Only staff can edit transcripts."))
     changes: dict = {"text": request.POST.get("text", "")}
+    typed = {key: request.POST.get(key, "") for key in ("start", "end", "text")}
     for field in ("start", "end"):
         raw = request.POST.get(field, "").strip()
         value = _seconds_to_ms(raw)
@@ -118,7 +119,11 @@ def cue_edit(request: HttpRequest, recording_id: int, cue_id: int) -> HttpRespon
             return _editor_page(
                 request,
                 access,
-                errors={"cue": cue_id, "message": _("Times are seconds, like 12.5.")},
+                errors={
+                    "cue": cue_id,
+                    "message": _("Times are seconds, like 12.5."),
+                    "values": typed,
+                },
                 status=400,
             )
         changes[f"{field}_ms"] = value
@@ -130,7 +135,7 @@ def cue_edit(request: HttpRequest, recording_id: int, cue_id: int) -> HttpRespon
         return _editor_page(
             request,
             access,
-            errors={"cue": cue_id, "message": error.message},
+            errors={"cue": cue_id, "message": error.message, "values": typed},
             status=error.status_code,
         )
     messages.success(request, _("Caption saved."))

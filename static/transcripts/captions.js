@@ -1,12 +1,14 @@
 // Captions on the playback player: a CC button among the player's controls
-// (also the "c" key) that shows or hides the <track kind="captions"> the page
-// carries; for audio-only recordings the current caption is written into a
-// box over the player (browsers draw tracks on <video> only).
+// (also Shift+C: the player keeps "c" for the comment box) that shows or
+// hides the <track kind="captions"> the page carries; for audio-only
+// recordings the current caption is written into a box over the player
+// (browsers draw tracks on <video> only).
 const root = document.querySelector("[data-pb-root]");
 const media = root && root.querySelector("[data-ref=media]");
 const track = media && media.querySelector("track[kind=captions]");
 if (media && track) {
-  const strings = { on: "Captions on", off: "Captions off" };
+  // The name holds the visible "CC"; aria-pressed says whether they show.
+  const strings = { name: "CC (captions)", on: "Captions are on", off: "Captions are off" };
   const text = media.textTracks[0];
   const isAudio = media.tagName === "AUDIO";
   let box = null;
@@ -20,7 +22,7 @@ if (media && track) {
   button.type = "button";
   button.className = "pb-btn tr-cc";
   button.textContent = "CC";
-  button.setAttribute("aria-keyshortcuts", "c");
+  button.setAttribute("aria-keyshortcuts", "Shift+C");
   const controls = root.querySelector(".pb-controls");
   const mute = controls.querySelector("[data-ref=mute]");
   controls.insertBefore(button, mute);
@@ -28,7 +30,7 @@ if (media && track) {
   function render() {
     const on = isAudio ? text.__on === true : text.mode === "showing";
     button.setAttribute("aria-pressed", on ? "true" : "false");
-    button.setAttribute("aria-label", on ? strings.on : strings.off);
+    button.setAttribute("aria-label", strings.name);
     button.title = on ? strings.on : strings.off;
     if (box) {
       const cue = on && text.activeCues && text.activeCues[0];
@@ -49,7 +51,7 @@ if (media && track) {
   text.addEventListener("cuechange", render);
   button.addEventListener("click", () => set(!(isAudio ? text.__on : text.mode === "showing")));
   document.addEventListener("keydown", (event) => {
-    if (event.key !== "c" || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key !== "C" || !event.shiftKey || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
     button.click();

@@ -21,6 +21,7 @@ for (const panel of document.querySelectorAll("[data-tr-status]")) {
         else if (state.status === "failed") {
           label.textContent = words.failed || "Transcription failed.";
           if (error) { error.textContent = state.error; error.hidden = false; }
+          if (bar) bar.hidden = true;
           done = true;
         } else if (state.status === "ready") {
           label.textContent = (words.ready || "Ready: {n} captions.").replace("{n}", state.cues);

@@ -58,6 +58,11 @@ def test_job_transcribes_the_known_words_with_speaker_and_vocabulary(
     cues = list(Cue.objects.filter(transcript=transcript))
     assert cues and all(0 <= c.start_ms < c.end_ms <= speech_recording.duration_ms for c in cues)
     assert {c.speaker for c in cues} == {instructor.name}
+    # Caption-sized: cut from Whisper's long segments at word boundaries.
+    assert len(cues) >= 2
+    assert all(len(c.text) <= 84 and c.end_ms - c.start_ms <= 7_500 for c in cues), [
+        (c.start_ms, c.end_ms, c.text) for c in cues
+    ]
 
     # Idempotent: a second delivery of a finished job changes nothing.
     assert jobs.transcript_run(speech_recording.pk) == "skipped"

@@ -243,6 +243,17 @@ def transcript_run(recording_id: int) -> str:
         transcript_fail(transcript.pk, token, error.code, error.message)
         logger.warning("transcription of recording %s failed: %s", recording_id, error.message)
         return "failed"
+    except (ImportError, MemoryError, RuntimeError, ValueError, TypeError) as error:
+        # A bug or a broken install must not take the caller down (the job runs
+        # in-process without a broker, e.g. during seed_demo): said on the page.
+        logger.exception("transcription of recording %s failed unexpectedly", recording_id)
+        transcript_fail(
+            transcript.pk,
+            token,
+            "error",
+            _("Transcription failed unexpectedly: %(error)s") % {"error": error},
+        )
+        return "failed"
     spans = speaker_spans(recording)
     duration = recording.duration_ms or None
     with transaction.atomic():
