@@ -3,7 +3,8 @@ course: BENCH_RECORDINGS (200) recordings x BENCH_CUES (1,000) cues each
 (200,000 lines of lecture-like text), with the same volume in a second
 course that must not be searched.
 
-Measured, median and worst of BENCH_RUNS (15) per query, first page of 20:
+Measured, median and worst of BENCH_RUNS (15) per query after one warm-up
+run (cold caches are not measured), first page of 20:
 - full text with the GIN index (the shipped path);
 - full text with the index dropped (what the index buys);
 - the icontains fallback (the SQLite path, run here on PostgreSQL).
@@ -101,6 +102,7 @@ def measure(course, runs: int, *, basic: bool = False) -> dict[str, tuple[float,
     results = {}
     try:
         for query in QUERIES:
+            search.course_transcript_search(course=course, is_staff=False, query=query)  # warm-up
             times, count = [], 0
             for _ in range(runs):
                 started = time.perf_counter()
@@ -148,11 +150,13 @@ def main() -> int:
             worst = max(worst, a[1])
             print(f"| `{query}` | {a[2]} | {a[0]:.1f} / {a[1]:.1f} | {b[0]:.1f} / {b[1]:.1f} "
                   f"| {c[0]:.1f} / {c[1]:.1f} ({c[2]} hits) |")  # fmt: skip
-        verdict = "met" if worst < TARGET_MS else "MISSED"
+        rare = indexed["monopsony"][1]
+        met = worst < TARGET_MS and rare < RARE_TARGET_MS
         print(
-            f"Target: indexed search under {TARGET_MS:.0f} ms (worst run): {verdict} ({worst:.1f} ms)"
+            f"Targets: rare term under {RARE_TARGET_MS:.0f} ms ({rare:.1f} ms), every query "
+            f"under {TARGET_MS:.0f} ms ({worst:.1f} ms): {'met' if met else 'MISSED'}"
         )
-        return 0 if worst < TARGET_MS else 1
+        return 0 if met else 1
     finally:
         if os.environ.get("BENCH_KEEP") != "1":
             drop()
