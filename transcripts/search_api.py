@@ -3,25 +3,35 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.schema import ErrorResponse
 from core.api.serializers import InputSerializer
 from courses.access import access_course
 from transcripts.search import (
     LIMIT_DEFAULT,
     LIMIT_MAX,
     OFFSET_MAX,
+    QUERY_MAX_CHARS,
     course_transcript_search,
     query_clean,
 )
 
 
 class SearchInput(InputSerializer):
-    q = serializers.CharField(allow_blank=True, required=False, default="", trim_whitespace=False)
+    q = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=f"words or a phrase: at most {QUERY_MAX_CHARS} characters, at least one "
+        "letter or digit, at most 20 words; empty or missing: `query_empty` "
+        '(PostgreSQL: websearch syntax, `"a phrase"`, `-word`, `or`)',
+    )
     limit = serializers.IntegerField(min_value=1, max_value=LIMIT_MAX, default=LIMIT_DEFAULT)
     offset = serializers.IntegerField(min_value=0, max_value=OFFSET_MAX, default=0)
 
@@ -55,17 +65,20 @@ class SearchOutput(serializers.Serializer):
 
 class CourseTranscriptSearchApi(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter("q", str, description="words or a phrase (websearch syntax)"),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
-        ],
-        responses=SearchOutput,
+        parameters=[SearchInput],
+        responses={
+            200: SearchOutput,
+            400: OpenApiResponse(
+                ErrorResponse,
+                description="A bad query: `query_empty`, `query_no_words`, `query_too_long`, "
+                "or a bad `limit` / `offset` (`invalid`).",
+            ),
+        },
         summary="Search the transcripts of a course's recordings I may watch",
     )
     def get(self, request: Request, course_id: int) -> Response:
         access = access_course(user=request.user, course_id=course_id)
-        params = SearchInput(data=request.query_params)
+        params = SearchInput(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         query = query_clean(params.validated_data["q"])
         page = course_transcript_search(
