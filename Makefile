@@ -63,7 +63,7 @@ TEST_WORKERS ?= 2
 test: dev-venv asr ralph-venv lint
 	@status=0; \
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not integration and not e2e and not timing" || status=$$?; \
-	$(BIN)/python -m pytest -m "integration or e2e or timing" || status=$$?; \
+	$(BIN)/python -m pytest -m "integration or e2e or timing" --durations=15 || status=$$?; \
 	exit $$status
 
 lint: dev-venv

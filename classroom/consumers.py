@@ -343,7 +343,10 @@ class LiveSessionConsumer(RoomConsumer):
         # Before the snapshot, so that it already counts this connection.
         self.touched_at = time.monotonic()  # attendance_join counts as a touch
         await db_call(sessions.attendance_join)(
-            session_id=self.room_id, user=self.access.user, connection=self.connection_id
+            session_id=self.room_id,
+            user=self.access.user,
+            connection=self.connection_id,
+            session=self.access.session,
         )
 
     async def member_leave(self) -> None:

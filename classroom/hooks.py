@@ -18,6 +18,7 @@ course_page_links      the course page view    lti (the LMS services page),
                                                reinforcement (review, follow-up),
                                                insights (dashboard, My progress)
 demo_seeded            manage.py seed_demo     playback (the demo recording)
+session_review_scores  lti grade passback      reinforcement (review completion)
 =====================  ======================  ================================
 """
 
@@ -57,4 +58,11 @@ demo_seeded = Hook(
     "demo_seeded",
     "demo_seeded(course=Course, stdout=OutputWrapper): seed_demo has created "
     "the demo course, people and sessions; add this app's demo data.",
+)
+session_review_scores = Hook(
+    "session_review_scores",
+    "session_review_scores(session=LiveSession, learner_ids=set[int]) -> "
+    "dict[int, float] | None: per learner, the share (0..1) of the session's "
+    "follow-up review done; None while the session has no review to grade. "
+    "The gradebook offers 'review completion' only when a function is registered.",
 )

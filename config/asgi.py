@@ -53,3 +53,33 @@ application = ProtocolTypeRouter(
 gc.collect()
 gc.freeze()
 gc.set_threshold(*settings.GC_THRESHOLDS)
+
+
+def _gc_pauses_log(threshold_ms: float) -> None:
+    """Log every collection that stops the process for `threshold_ms` or
+    more (ROUNDTABLE_GC_LOG_MS; off by default): how the benchmarks tell a
+    collector pause from other stalls of the event loop."""
+    import logging
+    import time
+
+    logger = logging.getLogger("roundtable.gc")
+    started = [0.0]
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        paused_ms = (time.perf_counter() - started[0]) * 1000
+        if paused_ms >= threshold_ms:
+            logger.warning(
+                "gc pause %.1f ms (generation %d, %d collected)",
+                paused_ms,
+                info["generation"],
+                info["collected"],
+            )
+
+    gc.callbacks.append(callback)
+
+
+if settings.GC_LOG_MS > 0:
+    _gc_pauses_log(settings.GC_LOG_MS)

@@ -234,6 +234,7 @@ GC_THRESHOLDS = (
     env_int("ROUNDTABLE_GC_GEN1", 10),
     env_int("ROUNDTABLE_GC_GEN2", 1000),
 )
+GC_LOG_MS = env_int("ROUNDTABLE_GC_LOG_MS", 0)  # log collector pauses this long or longer
 # Snapshot parts every learner shares, built once per session and seq per
 # process (core/rooms/shared.py). Off: every snapshot is built from scratch
 # (bench/storms.py's baseline).

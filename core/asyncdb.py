@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -117,3 +118,20 @@ def db_call(func: Callable[P, R], lane: str = "default") -> Callable[P, Awaitabl
         return await pooled(*args, **kwargs)
 
     return call
+
+
+class DbCallDispatch:
+    """A Channels consumer whose database work all goes through `db_call`.
+
+    Channels' own `dispatch` runs `close_old_connections` before every handler,
+    through the one thread-sensitive thread of the process: each received frame
+    (a chat line, a reaction, a ping, a mode switch) first queues for that thread.
+    `db_call` already checks and returns connections in the thread that uses
+    them, so here the handler runs at once (put this class before the consumer
+    base class)."""
+
+    async def dispatch(self, message: dict) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)

@@ -29,7 +29,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from classroom.access import access_live_session
 from classroom.events import encode
 from core import realtime
-from core.asyncdb import db_call
+from core.asyncdb import DbCallDispatch, db_call
 from core.errors import (
     ApplicationError,
     ConflictError,
@@ -50,7 +50,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 
 
-class MediaConsumer(AsyncWebsocketConsumer):
+class MediaConsumer(DbCallDispatch, AsyncWebsocketConsumer):
     access = None
 
     # --- Connection ------------------------------------------------------------

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.db import connection, transaction
 from django.utils import timezone
 
+from classroom import hooks as classroom_hooks
 from classroom.gradebook import (
     session_attendance_scores,
     session_participation_scores,
@@ -61,13 +62,20 @@ LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 LINEITEM_CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 SCORE_MAXIMUM = 100.0
-SESSION_KINDS = (GradeKind.ATTENDANCE, GradeKind.PARTICIPATION, GradeKind.QUIZ)
+SESSION_KINDS = (GradeKind.ATTENDANCE, GradeKind.PARTICIPATION, GradeKind.QUIZ, GradeKind.REVIEW)
+SETTING_NAMES = ("attendance", "participation", "quiz", "playback", "review")
 LABELS = {
     GradeKind.ATTENDANCE: "Attendance: {title}",
     GradeKind.PARTICIPATION: "Participation: {title}",
     GradeKind.QUIZ: "Quiz: {title}",
     GradeKind.PLAYBACK: "Watched: {title}",
+    GradeKind.REVIEW: "Review: {title}",
 }
+
+
+def review_available() -> bool:
+    """Review completion is offered when an app (reinforcement) grades it."""
+    return bool(classroom_hooks.session_review_scores.functions)
 
 
 @dataclass
@@ -100,7 +108,7 @@ def gradebook_setting_get(*, context: LtiContext) -> GradebookSetting:
 
 
 def gradebook_setting_update(*, context: LtiContext, **flags: bool) -> GradebookSetting:
-    unknown = set(flags) - {"attendance", "participation", "quiz", "playback"}
+    unknown = set(flags) - set(SETTING_NAMES)
     if unknown:
         raise ValueError(f"unknown gradebook settings {sorted(unknown)}")
     setting = gradebook_setting_get(context=context)
@@ -131,6 +139,8 @@ def _wanted(context: LtiContext, setting: GradebookSetting) -> dict[tuple[str, i
     """(kind, object id) → label, for what staff chose."""
     wanted: dict[tuple[str, int], str] = {}
     session_kinds = [k for k in SESSION_KINDS if getattr(setting, k)]
+    if not review_available() and GradeKind.REVIEW in session_kinds:
+        session_kinds.remove(GradeKind.REVIEW)
     if session_kinds:
         sessions = live_session_list(course=context.course).exclude(state=SessionState.CANCELLED)
         for session in sessions:
@@ -270,6 +280,14 @@ def _scores_for(item: LineItem, learners: dict[int, str]) -> dict[int, float]:
     session = LiveSession.objects.filter(pk=item.object_id).first()
     if session is None or not session_scores_ready(session=session):
         return {}
+    if item.kind == GradeKind.REVIEW:
+        merged: dict[int, float] = {}
+        for scores in classroom_hooks.session_review_scores(
+            session=session, learner_ids=set(learners)
+        ):
+            merged.update(scores or {})
+        # Only learners with a review result (none until the follow-up was sent).
+        return {u: s for u, s in merged.items() if u in learners}
     if item.kind == GradeKind.QUIZ:
         scores = session_quiz_scores(session=session, learner_ids=set(learners)) or {}
     elif item.kind == GradeKind.PARTICIPATION:

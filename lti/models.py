@@ -255,6 +255,7 @@ class GradebookSetting(TimestampedModel):
     participation = models.BooleanField(_("participation per live session"), default=False)
     quiz = models.BooleanField(_("quiz score per live session"), default=False)
     playback = models.BooleanField(_("completion per recording"), default=False)
+    review = models.BooleanField(_("review completion per live session"), default=False)
 
     def __str__(self) -> str:
         return f"gradebook of {self.context_id}"
@@ -265,6 +266,7 @@ class GradeKind(models.TextChoices):
     PARTICIPATION = "participation", _("participation")
     QUIZ = "quiz", _("quiz")
     PLAYBACK = "playback", _("playback completion")
+    REVIEW = "review", _("review completion")
 
 
 class LineItem(TimestampedModel):

@@ -117,6 +117,108 @@ def canvas_config_get(*, urls: dict[str, str]) -> str:
     return json.dumps(config, indent=2)
 
 
+def lms_setup_get(*, urls: dict[str, str]) -> list[dict]:
+    """Per LMS: where to go, each field of its tool form with the value to
+    paste (this server's URLs), and what to copy back into our registration."""
+    login, launch, jwks = urls["login_url"], urls["launch_url"], urls["jwks_url"]
+    domain, origin = urls["domain"], urls["origin"]
+    return [
+        {
+            "name": "Canvas",
+            "where": "Admin → Developer Keys → + Developer Key → + LTI Key → Method: Paste JSON "
+            "(the JSON below); turn the key ON, then Settings → Apps → + App → By Client ID.",
+            "fields": [
+                ("Redirect URIs", launch),
+                ("JSON (Paste JSON)", "below"),
+            ],
+            "back": "Issuer https://canvas.instructure.com; client id = the developer key's id; "
+            "deployment id = shown by the app (Settings → Apps → ⚙ → Deployment Id); auth "
+            "https://sso.canvaslms.com/api/lti/authorize_redirect; token "
+            "https://sso.canvaslms.com/login/oauth2/token; keyset "
+            "https://sso.canvaslms.com/api/lti/security/jwks.",
+        },
+        {
+            "name": "Blackboard",
+            "where": "Anthology Developer Portal → My Apps → + → Register LTI 1.3/Advantage "
+            "Tool; then in Blackboard: System Admin → LTI Tool Providers → Register LTI "
+            "1.3/Advantage Tool with the application id.",
+            "fields": [
+                ("Domain(s)", domain),
+                ("Login Initiation URL", login),
+                ("Tool Redirect URL(s)", launch),
+                ("Tool JWKS URL", jwks),
+                ("Signing Algorithm", "RS256"),
+            ],
+            "back": "Issuer https://blackboard.com; client id = the Application ID; deployment "
+            "id = shown on the tool provider in Blackboard; auth, token and keyset URLs = the "
+            "portal's OIDC auth request endpoint, Auth token endpoint and Public keyset URL.",
+        },
+        {
+            "name": "Moodle",
+            "where": "Site administration → Plugins → Activity modules → External tool → "
+            "Manage tools: paste the one-time registration URL under Tool URL → Add LTI "
+            "Advantage (Dynamic Registration); or configure a tool manually:",
+            "fields": [
+                ("Tool URL", launch),
+                ("LTI version", "LTI 1.3"),
+                ("Public key type", "Keyset URL"),
+                ("Public keyset", jwks),
+                ("Initiate login URL", login),
+                ("Redirection URI(s)", launch),
+                ("Supports Deep Linking (Content-Item Message)", "on"),
+                ("Content Selection URL", launch),
+                (
+                    "IMS LTI Assignment and Grade Services",
+                    "Use this service for grade sync and column management",
+                ),
+                (
+                    "IMS LTI Names and Role Provisioning",
+                    "Use this service to retrieve members' information as per privacy settings",
+                ),
+                (
+                    "Share launcher's name / email with tool",
+                    "Always (or never: Roundtable works without them)",
+                ),
+            ],
+            "back": "The tool's View configuration details: Platform ID (issuer), Client ID, "
+            "Deployment ID, Public keyset URL, Access token URL, Authentication request URL.",
+        },
+        {
+            "name": "Brightspace",
+            "where": "Admin Tools → Manage Extensibility → LTI Advantage → Register Tool: "
+            "Dynamic (paste the one-time registration URL) or Standard:",
+            "fields": [
+                ("Domain", origin),
+                ("Redirect URLs", launch),
+                ("OpenID Connect Login URL", login),
+                ("Target Link URI", launch),
+                ("Keyset URL", jwks),
+                (
+                    "Extensions",
+                    "Assignment and Grade Services, Deep Linking, Names and Role Provisioning Services",
+                ),
+            ],
+            "back": "Issuer, Client Id, Brightspace Keyset URL, OAuth2 Access Token URL, OpenID "
+            "Connect Authentication Endpoint and OAuth2 Audience (our token audience) from the "
+            "registration; then View Deployments → New Deployment: its Deployment Id.",
+        },
+        {
+            "name": "Sakai",
+            "where": "Administration Workspace → External Tools → Install LTI 1.x Tool (or LTI "
+            "Dynamic Registration with the one-time URL), LTI 1.3 on:",
+            "fields": [
+                ("Launch URL", launch),
+                ("LTI 1.3 OpenID Connect Login Initiation URL", login),
+                ("LTI 1.3 Tool Redirect Endpoint(s)", launch),
+                ("LTI 1.3 Tool Keyset URL", jwks),
+                ("Allow the tool to use Deep Linking / Assignments and Grades / Roster", "on"),
+            ],
+            "back": "The tool's LTI 1.3 page: Issuer, Client ID, Deployment ID, Keyset URL, "
+            "Token URL, OIDC Authentication URL.",
+        },
+    ]
+
+
 def context_for_instructor(*, user, context_id: int):
     """The LMS context, if the user is an instructor of its course; else an
     LtiError 404 (nothing is confirmed to others)."""

@@ -471,11 +471,18 @@ def _claims_check(claims: dict, registration: Registration) -> Deployment:
         if not isinstance(dl, dict) or not dl.get("deep_link_return_url"):
             raise missing("deep_linking_settings.deep_link_return_url")
     context = claims.get(C.CONTEXT)
-    if not isinstance(context, dict) or not context.get("id"):
+    if message_type == C.DEEP_LINKING_REQUEST and (
+        not isinstance(context, dict) or not context.get("id")
+    ):
+        # Content is added to a course: without one there is nothing to pick
+        # from. A resource link without a context is valid (the certification's
+        # "without context" launches): it signs the user in, see launch_apply.
         raise LtiError(
-            "The launch has no course context: place Roundtable inside a course.",
+            "Adding Roundtable content needs a course: open the content dialog inside a course.",
             code="lti_no_context",
         )
+    if context is not None and not isinstance(context, dict):
+        raise LtiError("The context claim must be an object.", code="lti_invalid_token")
     custom = claims.get(C.CUSTOM, {})
     if not isinstance(custom, dict):
         raise LtiError("The custom claim must be an object.", code="lti_invalid_token")
@@ -500,7 +507,7 @@ def login_state_consume(*, login_state: LoginState) -> None:
 @dataclass
 class LaunchResult:
     user: User
-    course: Course
+    course: Course | None
     role: str
     redirect_url: str
     created: dict[str, bool] = field(default_factory=dict)
@@ -562,9 +569,14 @@ def _identity_user(*, launch: Launch) -> tuple[User, bool]:
     return user, True
 
 
-def _course_code(label: str, context_id: str) -> str:
+def _course_code(label: str, context_id: str, deployment: Deployment) -> str:
+    """`<label>-<hash>`: the hash covers the platform, the deployment and the
+    context id, so the same context id from another deployment or another
+    customer of the same LMS (one Canvas issuer for all) gets its own code."""
     base = _USERNAME_SAFE.sub("-", (label or "LTI").strip())[:30] or "LTI"
-    return f"{base}-{hashlib.sha256(context_id.encode()).hexdigest()[:8]}"[:50]
+    scope = f"{deployment.registration.issuer}\n{deployment.registration.client_id}\n"
+    scope += f"{deployment.deployment_id}\n{context_id}"
+    return f"{base}-{hashlib.sha256(scope.encode()).hexdigest()[:8]}"[:50]
 
 
 def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
@@ -572,7 +584,9 @@ def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
     seat a new learner, remember the link; all in one transaction."""
     claims = launch.claims
     role = role_map(claims.get(C.ROLES, []))
-    context_claim = claims[C.CONTEXT]
+    context_claim = _object(claims.get(C.CONTEXT))
+    if not context_claim.get("id"):
+        return _launch_without_context(launch=launch, role=role)
     context_id = str(context_claim["id"])
     is_deep_link = launch.message_type == C.DEEP_LINKING_REQUEST
     if is_deep_link and role != Role.INSTRUCTOR:
@@ -601,7 +615,9 @@ def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
             title = str(context_claim.get("title") or context_claim.get("label") or "LMS course")
             course = course_create(
                 title=title[:200],
-                code=_course_code(str(context_claim.get("label", "")), context_id),
+                code=_course_code(
+                    str(context_claim.get("label", "")), context_id, launch.deployment
+                ),
             )
             context = LtiContext.objects.create(
                 deployment=launch.deployment,
@@ -649,6 +665,22 @@ def launch_apply(*, launch: Launch, url_for_target) -> LaunchResult:
             redirect_url = reverse("lti-deep-link", args=[deep_link.token])
     return LaunchResult(
         user=user, course=course, role=role, redirect_url=redirect_url, created=created
+    )
+
+
+def _launch_without_context(*, launch: Launch, role: str) -> LaunchResult:
+    """A resource link placed outside any course (a user menu, an account
+    page; the certification's "without context" launches): the user is linked
+    and signed in, no course is created or joined, and they land on their
+    Roundtable home (the courses they already have)."""
+    with transaction.atomic():
+        user, created_user = _identity_user(launch=launch)
+    return LaunchResult(
+        user=user,
+        course=None,
+        role=role,
+        redirect_url=reverse("home"),
+        created={"user": created_user},
     )
 
 
@@ -831,6 +863,19 @@ def registration_invite_check(*, token: str) -> RegistrationInvite:
     return invite
 
 
+def _issuer_prefixes(issuer: str, url: str) -> bool:
+    """The issuer is a prefix of the configuration URL (LTI DR 1.0 §3.5.1),
+    ending at a path boundary: https://lms.example is not a prefix of
+    https://lms.example.evil.test/... nor of https://lms.example2/..."""
+    parts = urlsplit(issuer)
+    if not issuer or parts.scheme not in ("https", "http") or not parts.netloc:
+        return False
+    if not url.startswith(issuer):
+        return False
+    rest = url[len(issuer) :]
+    return issuer.endswith("/") or rest == "" or rest[0] in "/?#"
+
+
 def dynamic_registration_run(
     *,
     token: str,
@@ -848,9 +893,10 @@ def dynamic_registration_run(
     if not isinstance(config, dict):
         raise LtiError("The platform configuration is not an object.", code="lti_dr_invalid")
     issuer = config.get("issuer")
-    if not isinstance(issuer, str) or not issuer or not config_url.startswith(issuer):
+    if not isinstance(issuer, str) or not _issuer_prefixes(issuer, config_url):
         raise LtiError(
-            "The configuration's issuer is not a prefix of its URL.", code="lti_dr_issuer"
+            f"The configuration's issuer {issuer!r} is not a prefix of its URL {config_url!r}.",
+            code="lti_dr_issuer",
         )
     for name in ("authorization_endpoint", "jwks_uri", "registration_endpoint", "token_endpoint"):
         if not isinstance(config.get(name), str) or not config[name]:

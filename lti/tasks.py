@@ -109,7 +109,11 @@ def grades_push_all_task() -> int:
 
     ids = list(
         GradebookSetting.objects.filter(
-            Q(attendance=True) | Q(participation=True) | Q(quiz=True) | Q(playback=True)
+            Q(attendance=True)
+            | Q(participation=True)
+            | Q(quiz=True)
+            | Q(playback=True)
+            | Q(review=True)
         ).values_list("context_id", flat=True)
     )
     for context_id in ids:

@@ -7,12 +7,14 @@ import logging
 from functools import wraps
 from urllib.parse import urlencode, urlsplit
 
+from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -205,13 +207,21 @@ def launch(request: HttpRequest) -> HttpResponse:
             services.deep_link_return_url(result.claims),
         ],
     )
+    if outcome.course is None:
+        messages.info(
+            request,
+            _(
+                "You came from your LMS outside a course, so Roundtable opened your home page. "
+                "Open Roundtable from inside a course to go straight to it."
+            ),
+        )
     response = redirect(outcome.redirect_url)
     response.delete_cookie(STATE_COOKIE_PREFIX + state, samesite="None")
     log.info(
         "lti: launch %s user %s course %s role %s",
         result.message_type,
         outcome.user.pk,
-        outcome.course.pk,
+        outcome.course.pk if outcome.course else None,
         outcome.role,
     )
     return response
@@ -310,7 +320,7 @@ def dynamic_registration(request: HttpRequest, token: str) -> HttpResponse:
 def setup(request: HttpRequest) -> HttpResponse:
     invite_url = ""
     if request.method == "POST":
-        _, token = services.registration_invite_create(
+        _invite, token = services.registration_invite_create(
             actor=request.user, label=request.POST.get("label", "")
         )
         invite_url = request.build_absolute_uri(reverse("lti-register", args=[token]))
@@ -323,6 +333,7 @@ def setup(request: HttpRequest) -> HttpResponse:
             "invite_url": invite_url,
             "registrations": Registration.objects.prefetch_related("deployments").order_by("name"),
             "canvas_json": selectors.canvas_config_get(urls=urls),
+            "lms_list": selectors.lms_setup_get(urls=urls),
         },
     )
 
@@ -370,10 +381,7 @@ def context_services(request: HttpRequest, context_id: int) -> HttpResponse:
             if action == "gradebook":
                 setting = ags.gradebook_setting_update(
                     context=context,
-                    **{
-                        name: request.POST.get(name) == "on"
-                        for name in ("attendance", "participation", "quiz", "playback")
-                    },
+                    **{name: request.POST.get(name) == "on" for name in ags.SETTING_NAMES},
                 )
             queued = enqueue(grades_push_task, context.pk) if context.lineitems_url else True
         else:
@@ -393,6 +401,7 @@ def context_services(request: HttpRequest, context_id: int) -> HttpResponse:
             "setting": setting,
             "syncs": selectors.roster_sync_list(context=context),
             "grades": selectors.grade_status_get(context=context),
+            "review_available": ags.review_available(),
         },
     )
 

@@ -1,6 +1,7 @@
 """reinforcement's registrations on the layers below it: the live session's
 end and the recording timeline's build start the post-session planning job;
-the course page links to the review page and the staff view."""
+the course page links to the review page and the staff view; the LMS
+gradebook reads a session's review completion."""
 
 from __future__ import annotations
 
@@ -61,9 +62,16 @@ def course_page_links(*, course, is_staff: bool) -> list[dict]:
     return links
 
 
+def session_review_scores(*, session, learner_ids: set[int]) -> dict[int, float] | None:
+    from reinforcement.selectors import session_review_scores as scores
+
+    return scores(session=session, learner_ids=learner_ids)
+
+
 def register() -> None:
     classroom_hooks.session_ended.register(session_ended)
     classroom_hooks.course_page_links.register(course_page_links)
+    classroom_hooks.session_review_scores.register(session_review_scores)
     playback_hooks.timeline_built.register(timeline_built)
     recap_hooks.recap_published.register(recap_published)
     notify.kinds_register()

@@ -537,3 +537,41 @@ def learner_has_items(*, user: User, course_id: int) -> bool:
     return FollowUpItem.objects.filter(
         Q(plan__status=PlanStatus.SENT), user=user, course_id=course_id
     ).exists()
+
+
+def session_review_scores(*, session, learner_ids: set[int]) -> dict[int, float] | None:
+    """Review completion of one live session, for the LMS gradebook
+    (classroom.hooks.session_review_scores): per learner, the share of the
+    review cards the session's sent follow-up gave them that they reviewed
+    (a scheduled review answer) since it was sent. A learner the follow-up
+    gave nothing to review has completed it (1). None until the follow-up
+    was sent: there is nothing to grade yet. Two queries."""
+    plan = FollowUpPlan.objects.filter(session=session, status=PlanStatus.SENT).first()
+    if plan is None or plan.sent_at is None:
+        return None
+    asked: dict[int, set[str]] = defaultdict(set)
+    for user_id, key in FollowUpItem.objects.filter(
+        plan=plan, kind=ItemKind.REVIEW, user_id__in=learner_ids
+    ).values_list("user_id", "question_key"):
+        asked[user_id].add(key)
+    keys = {key for wanted in asked.values() for key in wanted}
+    done: dict[int, set[str]] = defaultdict(set)
+    if keys:
+        for user_id, key in (
+            ReviewAnswer.objects.filter(
+                user_id__in=list(asked),
+                course_id=plan.course_id,
+                source=ReviewSource.SCHEDULED,
+                question_key__in=keys,
+                answered_at__gte=plan.sent_at,
+            )
+            .values_list("user_id", "question_key")
+            .distinct()
+        ):
+            done[user_id].add(key)
+    return {
+        user_id: (len(asked[user_id] & done[user_id]) / len(asked[user_id]))
+        if asked.get(user_id)
+        else 1.0
+        for user_id in learner_ids
+    }

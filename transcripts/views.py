@@ -155,7 +155,7 @@ def _seconds_to_ms(raw: str) -> int | None:
         hours = int(parts[-3]) if len(parts) == 3 else 0
     except ValueError:
         return None
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+    if seconds != seconds or abs(seconds) > 10**9 or abs(minutes) > 10**7 or abs(hours) > 10**5:
         return None
     return int(round(((hours * 60 + minutes) * 60 + seconds) * 1000))
 

@@ -252,13 +252,18 @@ def live_session_settings_update(
 # --- Attendance ----------------------------------------------------------------------
 
 
-def attendance_join(*, session_id: int, user: User, connection: str) -> int:
+def attendance_join(
+    *, session_id: int, user: User, connection: str, session: LiveSession | None = None
+) -> int:
     """Open an attendance interval for this connection; returns the user's open
     connections. Takes the user's participant row lock, not the session lock:
     a class of 150 arriving at once must not queue behind one row. Staff learn
-    of joins and leaves from the coalesced presence flush (docs/realtime.md)."""
+    of joins and leaves from the coalesced presence flush (docs/realtime.md).
+    `session`: the row as the caller just read it (a socket's access), so the
+    join does not read it again."""
     with transaction.atomic():
-        session = LiveSession.objects.only("pk", "state", "course_id").get(pk=session_id)
+        if session is None or session.pk != session_id:
+            session = LiveSession.objects.only("pk", "state", "course_id").get(pk=session_id)
         now = timezone.now()
         # INSERT … ON CONFLICT DO NOTHING: no savepoint, no read first (a
         # class arriving at once makes these the hottest statements).

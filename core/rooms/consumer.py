@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from core.asyncdb import db_call
+from core.asyncdb import DbCallDispatch, db_call
 from core.errors import CLOSE_TRY_AGAIN, ApplicationError, ServerBusyError, close_code_for
 from core.fanout import FrameMember
 from core.rooms.actions import Action, action_apply
@@ -42,7 +42,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_SERVER_ERROR = 1011  # the snapshot could not be built (a bug, logged)
 
 
-class RoomConsumer(FrameMember, AsyncWebsocketConsumer):
+class RoomConsumer(DbCallDispatch, FrameMember, AsyncWebsocketConsumer):
     """Frames reach a room's consumer through the process's fan-out hub
     (core/fanout.py), not the channel layer: it has no channel of its own."""
 

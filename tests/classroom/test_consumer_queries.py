@@ -24,6 +24,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pyte
 # statement more than before, its table's chat apart); the ones after it
 # read only their own part (tests/classroom/test_snapshot_shared.py).
 SNAPSHOT_LEARNER_MAX = 30
+# A learner joining after another at the same seq and table (a class joining
+# at once): the session, its course, their role and table in one statement,
+# the attendance (5 statements, the log's `joined` included), their own part
+# of the snapshot (4), their session and user (2), and 2 for the test client's
+# own login. Was 18 before the access read became one query (issue 16).
+JOIN_AFTER_ANOTHER_MAX = 14
 SNAPSHOT_STAFF_MAX = 31
 CHAT_SEND_MAX = 7
 POLL_VOTE_MAX = 9
@@ -77,6 +83,18 @@ async def test_the_snapshot_on_connect(room, statements):  # noqa: F811
     assert 0 < staff <= SNAPSHOT_STAFF_MAX, statements.sql
     await ann.close()
     await teacher.close()
+
+
+async def test_a_learner_joining_after_another(room, statements):  # noqa: F811
+    ann, _ = await join(room, "ann")
+    with statements:
+        bob, snapshot = await join(room, "bob")
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["data"]["me"]["table_id"] == room["a"].pk
+    print(f"join after another={len(statements)}")
+    assert 0 < len(statements) <= JOIN_AFTER_ANOTHER_MAX, statements.sql
+    await ann.close()
+    await bob.close()
 
 
 async def test_a_chat_message(room, statements):  # noqa: F811

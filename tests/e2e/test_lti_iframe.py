@@ -174,20 +174,69 @@ def _replan_same_hint(platform):
     platform.pending[used] = platform.last_plan
 
 
-def test_screenshots_of_setup_and_error_pages(blocking_browser, lms, live_server, output_dir):
+def test_lti_pages_pass_axe_and_look_right(blocking_browser, lms, live_server, output_dir):
+    """The pages the tool shows people (setup, error, deep-link choice, the
+    LMS services page, the course link choice): screenshots, and axe WCAG 2.1
+    AA without serious or critical violations."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from courses.models import Role
+    from lti.models import DeepLinkSession, Deployment, LtiContext
+    from tests.e2e.axe import axe_violations
+    from tests.factories import CourseFactory, EnrollmentFactory, LiveSessionFactory
+
     platform, tool = lms
     admin = UserFactory(is_staff=True, username="lti-admin")
+    course, other = CourseFactory(title="Biology 101"), CourseFactory(title="Biology (old)")
+    for each in (course, other):
+        EnrollmentFactory(user=admin, course=each, role=Role.INSTRUCTOR)
+    LiveSessionFactory(course=course, title="Week 1 seminar")
+    deployment = Deployment.objects.get()
+    context = LtiContext.objects.create(
+        deployment=deployment,
+        context_id="ctx-axe",
+        course=course,
+        lineitems_url=platform.url + "/ags/ctx-axe/lineitems",
+        memberships_url=platform.url + "/nrps/ctx-axe",
+    )
+    DeepLinkSession.objects.create(
+        token="axe-token",
+        user=admin,
+        deployment=deployment,
+        course=course,
+        settings={"deep_link_return_url": platform.url + "/deep-link-return"},
+        expires_at=timezone.now() + timedelta(minutes=30),
+    )
     page = blocking_browser.new_page()
     page.goto(live_server.url + "/accounts/login/")
     page.fill("input[name=username]", admin.username)
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
-    page.goto(live_server.url + "/lti/setup/")
-    page.screenshot(path=str(output_dir / "lti-setup.png"), full_page=True)
-    page.goto(
-        live_server.url + "/lti/login/?iss=https://unknown.example&login_hint=x"
-        "&target_link_uri=x&client_id=nobody"
-    )
-    page.screenshot(path=str(output_dir / "lti-error.png"), full_page=True)
-    assert "lti_unknown_registration" in page.content()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    problems = []
+    pages = {
+        "setup": "/lti/setup/",
+        "error": "/lti/login/?iss=https://unknown.example&login_hint=x"
+        "&target_link_uri=x&client_id=nobody",
+        "deep-link": "/lti/deep-link/axe-token/",
+        "services": f"/lti/contexts/{context.pk}/services/",
+        "context-link": f"/lti/contexts/{context.pk}/link/",
+    }
+    for name, path in pages.items():
+        page.goto(live_server.url + path)
+        page.screenshot(path=str(output_dir / f"lti-{name}.png"), full_page=True)
+        for violation in axe_violations(page):
+            if violation["impact"] in ("serious", "critical"):
+                problems.append(
+                    f"{path}: {violation['id']} {violation['help']} {violation['targets']}"
+                )
+        if name == "error":
+            assert "lti_unknown_registration" in page.content()
+        if name == "deep-link":
+            assert "Week 1 seminar" in page.content()
+        if name == "setup":
+            assert "microphone" in page.content() and "Canvas" in page.content()
     page.close()
+    assert not problems, "\n".join(problems)

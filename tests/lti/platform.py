@@ -62,6 +62,7 @@ class Platform:
         self.registrations: list[dict] = []
         self.tokens_issued: list[dict] = []
         self.jwks_hits = 0
+        self.jwks_override: Any = None  # served instead of the key set (a broken platform)
         self.errors: list[str] = []
         self.probe_cookies: list[str] = []
         # LTI Advantage services (NRPS, AGS): see the "services" section below.
@@ -112,6 +113,8 @@ class Platform:
         return self.url + "/.well-known/openid-configuration"
 
     def jwks(self) -> dict:
+        if self.jwks_override is not None:
+            return self.jwks_override
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
         jwk.update({"kid": self.kid, "alg": "RS256", "use": "sig"})
         return {"keys": [jwk]}

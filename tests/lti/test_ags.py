@@ -241,6 +241,26 @@ def test_faults_on_scores_are_retried_and_failures_recorded(platform, context, s
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_platform_that_does_not_answer_times_out(platform, context, settings):
+    """Every service call has a read timeout: a platform that takes a score
+    and never answers makes the send fail (stored, retried later), not hang."""
+    import time
+
+    settings.LTI_HTTP_READ_TIMEOUT = 0.5
+    settings.LTI_SERVICE_RETRIES = 0
+    ada = _learner(context, 1)
+    _attend(_ended_session(context.course), ada, 0, 60)
+    ags.gradebook_setting_update(context=context, attendance=True)
+    ags.line_items_sync(context=context)
+    platform.score_stall = 2.5
+    started = time.monotonic()
+    report = ags.grades_push(context=context)
+    assert time.monotonic() - started < 2
+    assert report.failed == 1 and "Timeout" in report.errors[0], report.errors
+    assert "Timeout" in ScoreSend.objects.get(status=ScoreSend.Status.FAILED).error
+
+
+@pytest.mark.django_db(transaction=True)
 def test_platform_rejects_malformed_and_stale_scores(platform, context, registration):
     ags.gradebook_setting_update(context=context, attendance=True)
     _ended_session(context.course)
@@ -341,3 +361,75 @@ def test_push_without_ags_is_a_readable_refusal(registration):
     with pytest.raises(LtiError) as error:
         ags.grades_push(context=context)
     assert error.value.status_code == 409 and error.value.code == "lti_no_ags"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_review_completion_scores(platform, context):
+    """Review completion (reinforcement, through classroom.hooks.session_review_scores):
+    nothing until the follow-up is sent; then the share of the review cards it
+    gave each learner that they reviewed since; 1 for a learner given none."""
+    from reinforcement.models import (
+        FollowUpItem,
+        FollowUpPlan,
+        ItemKind,
+        PlanStatus,
+        ReviewAnswer,
+        ReviewSource,
+    )
+
+    ada, bob = _learner(context, 1), _learner(context, 2)
+    _learner(context, 3)  # cleo: answered everything right, no review card
+    session = _ended_session(context.course, title="Week 3")
+    polls = [
+        Poll.objects.create(
+            session=session,
+            kind=PollKind.SINGLE,
+            prompt=f"Q{n}",
+            is_quiz=True,
+            state=PollState.CLOSED,
+            opened_at=timezone.now(),
+        )
+        for n in range(2)
+    ]
+    plan = FollowUpPlan.objects.create(session=session, course=context.course)
+    for user in (ada, bob):  # cleo answered everything right: no review card
+        for poll in polls:
+            FollowUpItem.objects.create(
+                plan=plan,
+                user=user,
+                course=context.course,
+                kind=ItemKind.REVIEW,
+                key=f"poll:{poll.pk}",
+                question_key=f"poll:{poll.pk}",
+                title=f"Review: {poll.prompt}",
+                explanation="You answered this question wrong.",
+            )
+    assert ags.review_available()
+    ags.gradebook_setting_update(context=context, review=True)
+    held = ags.grades_push(context=context)
+    assert held.created == 1 and held.sent == 0, held.errors  # the plan is still held
+    assert LineItem.objects.get().label == "Review: Week 3"
+    sent_at = timezone.now()
+    FollowUpPlan.objects.filter(pk=plan.pk).update(status=PlanStatus.SENT, sent_at=sent_at)
+
+    def answer(user, poll, source, when):
+        ReviewAnswer.objects.create(
+            user=user,
+            course=context.course,
+            poll=poll,
+            question_key=f"poll:{poll.pk}",
+            source=source,
+            answered_at=when,
+        )
+
+    answer(ada, polls[0], ReviewSource.SCHEDULED, sent_at + timedelta(hours=1))
+    answer(ada, polls[1], ReviewSource.SCHEDULED, sent_at + timedelta(hours=2))
+    answer(bob, polls[0], ReviewSource.SCHEDULED, sent_at + timedelta(hours=1))
+    answer(bob, polls[1], ReviewSource.PRACTICE, sent_at + timedelta(hours=1))  # not scheduled
+    answer(bob, polls[1], ReviewSource.LIVE, sent_at - timedelta(hours=1))  # before sending
+    report = ags.grades_push(context=context)
+    assert report.sent == 3 and not report.failed, report.errors
+    assert [s["scoreGiven"] for s in _scores_of(platform, "u1")] == [100.0]
+    assert [s["scoreGiven"] for s in _scores_of(platform, "u2")] == [50.0]
+    assert [s["scoreGiven"] for s in _scores_of(platform, "u3")] == [100.0]
+    assert not platform.errors

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from courses.models import Course, Enrollment
 from lti.models import LtiContext, LtiIdentity
 from tests.lti.conftest import INSTRUCTOR, login, platform_auth, run_launch
-from tests.lti.platform import LTI, _rsa_key
+from tests.lti.platform import DL, LTI, _rsa_key
 
 User = get_user_model()
 pytestmark = pytest.mark.django_db
@@ -38,6 +38,29 @@ def _link_without_id(platform):
     claims = _claims(platform)
     claims[LTI + "resource_link"] = {"title": "no id"}
     return claims
+
+
+def _deep_link_without_context(platform):
+    claims = _claims(platform, message_type="LtiDeepLinkingRequest")
+    claims.pop(LTI + "context")
+    return claims
+
+
+def _deep_link_without_return_url(platform):
+    claims = _claims(platform, message_type="LtiDeepLinkingRequest")
+    claims[DL + "deep_linking_settings"].pop("deep_link_return_url")
+    return claims
+
+
+def _unsigned(platform):
+    import jwt
+
+    return jwt.encode(
+        {**_claims(platform), "iss": platform.issuer, "aud": platform.client_id},
+        None,
+        algorithm="none",
+        headers={"kid": platform.kid},
+    )
 
 
 def _with(platform, claim, value):
@@ -91,10 +114,38 @@ CASES = {
         "lti_missing_claim",
         400,
     ),
+    "missing_target_link_uri": (
+        lambda p: ({"claims": _without(p, LTI + "target_link_uri")}, {}),
+        "lti_missing_claim",
+        400,
+    ),
+    "deep_linking_without_return_url": (
+        lambda p: ({"claims": _deep_link_without_return_url(p)}, {}),
+        "lti_missing_claim",
+        400,
+    ),
+    # The certification's "Missing LTI Claims": a bare OIDC token.
+    "missing_lti_claims": (
+        lambda p: ({"claims": {"sub": "teacher-1", "name": "Ada"}}, {}),
+        "lti_bad_version",
+        400,
+    ),
+    "unsigned_alg_none": (
+        lambda p: ({}, {"token": _unsigned(p)}),
+        "lti_bad_alg",
+        400,
+    ),
     "missing_sub": (lambda p: ({"claims": _without(p, "sub")}, {}), "lti_missing_claim", 400),
-    "missing_context": (
-        lambda p: ({"claims": _without(p, LTI + "context")}, {}),
+    # A resource link without context is valid (tests/lti/test_launch.py,
+    # the certification's "no context" launches); deep linking needs a course.
+    "deep_linking_without_context": (
+        lambda p: ({"claims": _deep_link_without_context(p)}, {}),
         "lti_no_context",
+        400,
+    ),
+    "context_not_an_object": (
+        lambda p: ({"claims": _with(p, LTI + "context", "ctx-1")}, {}),
+        "lti_invalid_token",
         400,
     ),
     "expired": (lambda p: ({}, {"iat_offset": -3600}), "lti_bad_timestamps", 400),
@@ -275,3 +326,29 @@ def test_platform_storage_flow_lands_when_the_value_matches(client, platform, re
         headers={"Origin": "http://testserver"},
     )
     assert landed.status_code == 302 and landed["Location"].startswith("/courses/")
+
+
+@pytest.mark.parametrize(
+    ("keyset", "code"),
+    [("/missing-jwks", "lti_platform_unreachable"), ("/probe-read", "lti_platform_unreachable")],
+    ids=["404", "html"],
+)
+def test_platform_keyset_unusable_is_a_readable_424(client, platform, registration, keyset, code):
+    """The platform's JWKS URL answers 404, or HTML: a 424 naming the cause, nothing created."""
+    from lti.models import Registration
+
+    Registration.objects.filter(pk=registration.pk).update(keyset_url=platform.url + keyset)
+    response, _ = run_launch(client, platform, _claims(platform))
+    assert response.status_code == 424 and code.encode() in response.content
+    assert b"Go back to your course" in response.content
+    _nothing_created()
+
+
+def test_platform_keyset_that_is_not_a_key_set_is_refused(client, platform, registration):
+    from lti.models import Registration
+
+    platform.jwks_override = {"not": "a key set"}
+    Registration.objects.filter(pk=registration.pk).update(keyset_url=platform.url + "/jwks")
+    response, _ = run_launch(client, platform, _claims(platform))
+    assert response.status_code == 424 and b"lti_platform_jwks_invalid" in response.content
+    _nothing_created()

@@ -10,8 +10,8 @@ from classroom.services.seating import table_create
 from courses.models import Course, Enrollment, Role
 from lti.models import LoginState, LtiContext, LtiIdentity, LtiResourceLink
 from tests.factories import LiveSessionFactory
-from tests.lti.conftest import INSTRUCTOR, LEARNER, login, run_launch
-from tests.lti.platform import auth_url_query
+from tests.lti.conftest import INSTRUCTOR, LEARNER, login, platform_auth, run_launch
+from tests.lti.platform import LTI, auth_url_query
 
 User = get_user_model()
 pytestmark = pytest.mark.django_db
@@ -180,6 +180,84 @@ def test_deep_linked_session_and_recording_land_there(client, platform, registra
         ),
     )
     assert response["Location"] == f"/courses/{course.pk}/"
+    # A learner's link to a running session lands in its live room (the page
+    # opens the room's socket, which joins it); a recording's in its playback page.
+    from django.test import Client
+
+    from classroom.models import SessionState
+    from playback.models import Recording, RecordingStatus
+
+    session.state = SessionState.LIVE
+    session.save(update_fields=["state"])
+    learner = Client()
+    landed, _ = run_launch(
+        learner,
+        platform,
+        platform.base_claims(sub="student-2", custom={"roundtable_session_id": str(session.pk)}),
+    )
+    assert landed["Location"] == f"/sessions/{session.pk}/live/"
+    room = learner.get(landed["Location"])
+    assert room.status_code == 200 and f"/ws/live/{session.pk}/".encode() in room.content
+    recording = Recording.objects.create(
+        course=course, title="Lecture", status=RecordingStatus.READY, file="r.webm", duration_ms=1
+    )
+    landed, _ = run_launch(
+        learner,
+        platform,
+        platform.base_claims(
+            sub="student-2", custom={"roundtable_recording_id": str(recording.pk)}
+        ),
+    )
+    assert landed["Location"] == f"/recordings/{recording.pk}/"
+    assert learner.get(landed["Location"]).status_code == 200
+
+
+def test_one_issuer_with_two_client_ids_and_several_deployments(client, platform, registration):
+    """Canvas uses one issuer for every customer: a registration is (issuer,
+    client id), each with its deployments; nothing crosses between them."""
+    from django.test import Client
+
+    from lti.services import deployment_add, registration_create
+
+    other = registration_create(
+        issuer=platform.issuer,
+        client_id="client-B",
+        auth_login_url=platform.auth_url,
+        keyset_url=platform.jwks_url,
+        deployment_ids=["dep-1"],
+    )
+    deployment_add(registration=registration, deployment_id="dep-2")
+    assert run_launch(client, platform, _claims_for(platform, "a-1"))[0].status_code == 302
+    platform.deployment_id = "dep-2"  # a second deployment of the same registration
+    assert run_launch(Client(), platform, _claims_for(platform, "a-2"))[0].status_code == 302
+    platform.client_id, platform.deployment_id = "client-B", "dep-1"
+    assert run_launch(Client(), platform, _claims_for(platform, "b-1"))[0].status_code == 302
+    contexts = {
+        (c.deployment.registration.client_id, c.deployment.deployment_id): c.course_id
+        for c in LtiContext.objects.select_related("deployment__registration")
+    }
+    assert set(contexts) == {
+        ("tool-client-1", "dep-1"),
+        ("tool-client-1", "dep-2"),
+        ("client-B", "dep-1"),
+    }
+    assert len(set(contexts.values())) == 3  # the same context id, three LMS courses
+    assert LtiIdentity.objects.get(sub="b-1").registration == other
+    # A login for client-B answered with an id_token for tool-client-1 is refused.
+    hint = platform.plan(_claims_for(platform, "b-2"), aud="tool-client-1")
+    browser = Client()
+    fields = platform_auth(login(browser, platform, hint)["Location"])
+    answer = browser.post("/lti/launch/", fields)
+    assert answer.status_code == 403 and b"lti_wrong_audience" in answer.content
+    assert not LtiIdentity.objects.filter(sub="b-2").exists()
+    # A login for an unknown client of the same issuer is refused.
+    platform.client_id = "client-C"
+    unknown = login(Client(), platform, platform.plan(_claims_for(platform, "c-1")))
+    assert unknown.status_code == 403 and b"lti_unknown_registration" in unknown.content
+
+
+def _claims_for(platform, sub):
+    return platform.base_claims(sub=sub, roles=[INSTRUCTOR])
 
 
 def test_platform_keys_are_cached_and_refetched_once_for_a_new_kid(client, platform, registration):
@@ -202,81 +280,160 @@ def test_platform_keys_are_cached_and_refetched_once_for_a_new_kid(client, platf
     response = _instructor_launch(client, platform)
     assert response.status_code == 302
     assert platform.jwks_hits == 2
+    # Forged kids right after that refetch: refused, and the platform is not
+    # asked again (at most one refetch per 30 s per registration).
+    for _ in range(2):
+        hint = platform.plan(
+            platform.base_claims(sub="teacher-1", roles=[INSTRUCTOR]), headers={"kid": "forged"}
+        )
+        fields = platform_auth(login(client, platform, hint)["Location"])
+        refused = client.post("/lti/launch/", fields)
+        assert refused.status_code == 400 and b"lti_unknown_kid" in refused.content
+    assert platform.jwks_hits == 2
+    # A cached key set older than LTI_JWKS_CACHE_SECONDS (1 hour) is fetched again.
+    Registration.objects.filter(pk=registration.pk).update(
+        jwks_fetched_at=timezone.now() - timedelta(hours=2)
+    )
+    assert _instructor_launch(client, platform).status_code == 302
+    assert platform.jwks_hits == 3
 
 
-# --- The ten learner and ten instructor variants of the certification suite ---------------
+# --- The ten learner and ten instructor launches of the certification suite --------------
+# 1EdTech LTI Advantage certification, "Valid Student Launches" / "Valid Teacher
+# Launches": the role's full launch, multiple role values, the short role value,
+# an unknown role beside the real one, no role (`[""]`), only the email, only the
+# names, no PII, the email without context, and names and email without context.
 
-LEARNER_VARIANTS = {
-    "full_uri": [LEARNER],
-    "short_form": ["Learner"],
-    "institution_student_and_context_learner": [INSTITUTION + "Student", LEARNER],
-    "institution_only": [INSTITUTION + "Student"],
-    "lti11_urn": ["urn:lti:role:ims/lis/Learner"],
-    "learner_sub_role": ["http://purl.imsglobal.org/vocab/lis/v2/membership/Learner#Learner"],
-    "unknown_role": ["http://example.org/roles#Wizard"],
-    "no_roles": [],
-    "learner_and_guest": [LEARNER, "http://purl.imsglobal.org/vocab/lis/v2/system/person#Guest"],
-    "mentor_is_observer": [MEMBERSHIP + "Mentor"],
-}
-INSTRUCTOR_VARIANTS = {
-    "full_uri": [INSTRUCTOR],
-    "short_form": ["Instructor"],
-    "with_institution_faculty": [INSTITUTION + "Faculty", INSTRUCTOR],
-    "institution_faculty_only": [INSTITUTION + "Faculty"],
-    "administrator": [MEMBERSHIP + "Administrator"],
-    "lti11_urn": ["urn:lti:role:ims/lis/Instructor"],
-    "instructor_and_learner": [INSTRUCTOR, LEARNER],
-    "teaching_assistant_sub_role": [
-        "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
-    ],
-    "content_developer": [MEMBERSHIP + "ContentDeveloper"],
-    "system_administrator": ["http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"],
-}
-EXPECTED = {
-    "mentor_is_observer": Role.OBSERVER,
-    "teaching_assistant_sub_role": Role.TA,
-    "content_developer": Role.TA,
-}
-PII = [
-    {},  # full
-    {"drop": ("email",)},  # names only
-    {"drop": ("name", "given_name", "family_name")},  # email only
-    {"drop": ("name", "given_name", "family_name", "email")},  # no PII
-]
+UNKNOWN_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/uknownrole/unknown#Unknown"
+NAMES = ("name", "given_name", "family_name")
+
+
+def _cert_variants(role_uri: str, short: str, institution: list[str]) -> dict:
+    return {
+        "message": {"roles": [role_uri]},
+        "multiple_roles": {"roles": [role_uri, *institution]},
+        "short_role": {"roles": [short]},
+        "unknown_role": {"roles": [role_uri, UNKNOWN_ROLE]},
+        "no_role": {"roles": [""]},
+        "only_email": {"roles": [role_uri], "drop": NAMES},
+        "only_names": {"roles": [role_uri], "drop": ("email",)},
+        "no_pii": {"roles": [role_uri], "drop": (*NAMES, "email")},
+        "email_no_context": {"roles": [role_uri], "drop": (*NAMES, LTI + "context")},
+        "names_and_email_no_context": {"roles": [role_uri], "drop": (LTI + "context",)},
+    }
+
+
+LEARNER_VARIANTS = _cert_variants(
+    LEARNER, "Learner", [INSTITUTION + "Student", INSTITUTION + "Mentor"]
+)
+INSTRUCTOR_VARIANTS = _cert_variants(
+    INSTRUCTOR, "Instructor", [INSTITUTION + "Faculty", INSTITUTION + "Staff"]
+)
+
+
+def _cert_launch(client, platform, sub: str, variant: dict):
+    claims = platform.base_claims(sub=sub, roles=variant["roles"])
+    for name in variant.get("drop", ()):
+        claims.pop(name)
+    if "name" in claims:
+        claims["middle_name"] = "Augusta"  # the certification's payloads carry it
+    response, _ = run_launch(client, platform, claims)
+    assert response.status_code == 302, response.content[:500]
+    landed = client.get(response["Location"])
+    assert landed.status_code == 200
+    user = LtiIdentity.objects.get(sub=sub).user
+    assert client.session["_auth_user_id"] == str(user.pk)
+    if "email" in claims:
+        assert user.email == f"{sub}@lms.example"
+    else:
+        assert user.email == ""
+    if "given_name" in claims:
+        assert user.display_name == "Ada Lovelace"
+    else:
+        assert user.display_name.startswith("LMS user ")
+    return response, landed, user
 
 
 @pytest.mark.parametrize("variant", list(LEARNER_VARIANTS))
-def test_certification_learner_variants(client, platform, registration, variant):
+def test_certification_learner_launches(client, platform, registration, variant):
     from django.test import Client
 
-    _instructor_launch(Client(), platform)
-    index = list(LEARNER_VARIANTS).index(variant)
-    claims = platform.base_claims(sub=f"s-{variant}", roles=LEARNER_VARIANTS[variant])
-    for name in PII[index % 4].get("drop", ()):
-        claims.pop(name)
-    response, _ = run_launch(client, platform, claims)
-    assert response.status_code == 302, response.content
-    user = LtiIdentity.objects.get(sub=f"s-{variant}").user
-    assert Enrollment.objects.get(user=user).role == EXPECTED.get(variant, Role.LEARNER)
-    assert client.get(response["Location"]).status_code == 200
+    _instructor_launch(Client(), platform)  # the LMS course exists in Roundtable
+    course = LtiContext.objects.get().course
+    response, landed, user = _cert_launch(
+        client, platform, f"s-{variant}", LEARNER_VARIANTS[variant]
+    )
+    if variant.endswith("no_context"):
+        # Signed in, no course joined, home page with a readable notice.
+        assert response["Location"] == "/"
+        assert b"outside a course" in landed.content
+        assert not Enrollment.objects.filter(user=user).exists()
+    else:
+        assert response["Location"] == f"/courses/{course.pk}/"
+        assert Enrollment.objects.get(user=user).role == Role.LEARNER
 
 
 @pytest.mark.parametrize("variant", list(INSTRUCTOR_VARIANTS))
-def test_certification_instructor_variants(client, platform, registration, variant):
-    index = list(INSTRUCTOR_VARIANTS).index(variant)
-    expected = EXPECTED.get(variant, Role.INSTRUCTOR)
-    if expected != Role.INSTRUCTOR:  # a TA needs the course to exist
+def test_certification_instructor_launches(client, platform, registration, variant):
+    if variant == "no_role":
+        # No role claims no privilege: the launch works, as the least
+        # privileged participant, in the course an instructor set up.
         from django.test import Client
 
         _instructor_launch(Client(), platform)
-    claims = platform.base_claims(sub=f"t-{variant}", roles=INSTRUCTOR_VARIANTS[variant])
-    for name in PII[index % 4].get("drop", ()):
-        claims.pop(name)
-    response, _ = run_launch(client, platform, claims)
-    assert response.status_code == 302, response.content
-    user = LtiIdentity.objects.get(sub=f"t-{variant}").user
-    assert Enrollment.objects.get(user=user).role == expected
-    assert client.get(response["Location"]).status_code == 200
+    response, landed, user = _cert_launch(
+        client, platform, f"t-{variant}", INSTRUCTOR_VARIANTS[variant]
+    )
+    if variant.endswith("no_context"):
+        assert response["Location"] == "/"
+        assert b"outside a course" in landed.content
+        assert not Course.objects.exists() and not LtiContext.objects.exists()
+    else:
+        course = LtiContext.objects.get().course
+        assert response["Location"] == f"/courses/{course.pk}/"
+        expected = Role.LEARNER if variant == "no_role" else Role.INSTRUCTOR
+        assert Enrollment.objects.get(user=user, course=course).role == expected
+
+
+# Other role forms platforms send (LTI 1.1 URNs, sub-roles, institution-only,
+# system roles): read by lti.roles.role_map.
+ROLE_FORMS = {
+    "lti11_urn_learner": (["urn:lti:role:ims/lis/Learner"], Role.LEARNER),
+    "learner_sub_role": (
+        ["http://purl.imsglobal.org/vocab/lis/v2/membership/Learner#Learner"],
+        Role.LEARNER,
+    ),
+    "institution_student_only": ([INSTITUTION + "Student"], Role.LEARNER),
+    "only_unknown": (["http://example.org/roles#Wizard"], Role.LEARNER),
+    "no_roles_at_all": ([], Role.LEARNER),
+    "learner_and_guest": (
+        [LEARNER, "http://purl.imsglobal.org/vocab/lis/v2/system/person#Guest"],
+        Role.LEARNER,
+    ),
+    "mentor_is_observer": ([MEMBERSHIP + "Mentor"], Role.OBSERVER),
+    "institution_faculty_only": ([INSTITUTION + "Faculty"], Role.INSTRUCTOR),
+    "administrator": ([MEMBERSHIP + "Administrator"], Role.INSTRUCTOR),
+    "lti11_urn_instructor": (["urn:lti:role:ims/lis/Instructor"], Role.INSTRUCTOR),
+    "instructor_and_learner": ([INSTRUCTOR, LEARNER], Role.INSTRUCTOR),
+    "teaching_assistant_sub_role": (
+        ["http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"],
+        Role.TA,
+    ),
+    "content_developer": ([MEMBERSHIP + "ContentDeveloper"], Role.TA),
+    "system_administrator": (
+        ["http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"],
+        Role.INSTRUCTOR,
+    ),
+    "context_role_beats_institution": ([INSTITUTION + "Faculty", LEARNER], Role.LEARNER),
+}
+
+
+@pytest.mark.parametrize("form", list(ROLE_FORMS))
+def test_role_forms_are_mapped(form):
+    from lti.roles import role_map
+
+    roles, expected = ROLE_FORMS[form]
+    assert role_map(roles) == expected
 
 
 def test_instructor_links_the_lms_course_to_a_course_they_teach(client, platform, registration):

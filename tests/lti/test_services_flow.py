@@ -160,6 +160,11 @@ def test_dynamic_registration_registers_once_and_closes_the_dialog(client, platf
     again = client.get(url, params)
     assert again.status_code == 403 and b"lti_invite_invalid" in again.content
     assert Registration.objects.count() == 1
+    # The platform it registered launches at once.
+    landed, _ = run_launch(
+        client, platform, platform.base_claims(sub="teacher-dr", roles=[INSTRUCTOR])
+    )
+    assert landed.status_code == 302 and landed["Location"].startswith("/courses/")
 
 
 @pytest.mark.django_db
@@ -168,6 +173,7 @@ def test_dynamic_registration_registers_once_and_closes_the_dialog(client, platf
     [
         ("no_invite", "lti_invite_invalid", 403),
         ("issuer_not_prefix", "lti_dr_issuer", 400),
+        ("issuer_prefix_of_the_host_only", "lti_dr_issuer", 400),
         ("bad_registration_token", "lti_platform_unreachable", 424),
         ("no_configuration", "lti_dr_invalid", 400),
     ],
@@ -180,6 +186,10 @@ def test_dynamic_registration_refusals(client, platform, case, code, status):
     }
     if case == "issuer_not_prefix":
         platform.issuer = "https://lms.elsewhere.example"
+    if case == "issuer_prefix_of_the_host_only":
+        # The configuration is served by http://127.0.0.1:<port>; an issuer of
+        # http://127.0.0.1:<first digits of the port> is a string prefix only.
+        platform.issuer = platform.url[:-1]
     if case == "bad_registration_token":
         params["registration_token"] = "wrong"
     if case == "no_configuration":
@@ -200,6 +210,25 @@ def test_only_staff_reach_the_setup_page(client):
     assert page.status_code == 200
     for text in (b"http://testserver/lti/login/", b"http://testserver/lti/jwks/", b"microphone"):
         assert text in page.content
+    # Per LMS, its own form's fields with this server's values.
+    html = page.content.decode()
+    sections = re.split(r'<h3 id="setup-', html)[1:]
+    assert [section.split('"', 1)[0] for section in sections] == [
+        "canvas",
+        "blackboard",
+        "moodle",
+        "brightspace",
+        "sakai",
+    ]
+    for section in sections:
+        section = section.split("</table>")[0] + (
+            section.split("</pre>")[0] if section.startswith("canvas") else ""
+        )
+        for url in ("/lti/login/", "/lti/launch/", "/lti/jwks/"):
+            assert f"http://testserver{url}" in section, (section[:40], url)
+    assert "Initiate login URL</th><td><code>http://testserver/lti/login/" in html  # Moodle
+    assert "OpenID Connect Login URL</th><td><code>http://testserver/lti/login/" in html
+    assert "allow attribute" in html
 
 
 # --- Keys -----------------------------------------------------------------------------------

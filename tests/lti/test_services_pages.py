@@ -105,6 +105,7 @@ def test_staff_page_shows_syncs_and_grades_and_refuses_others(client, platform, 
     assert page.status_code == 200
     html = page.content.decode()
     assert "Attendance: Week 1" in html and 'name="attendance" checked' in html
+    assert 'name="review"' in html and 'name="review" checked' not in html  # offered, off
     assert html.count('class="roster-sync roster-sync--ok"') == 1
     assert "injected 400" in html  # why it failed
     assert html.count('class="score-sent"') == 3  # u0, u1 present; u2 absent (0)
@@ -136,6 +137,30 @@ def test_launch_queues_a_roster_sync_at_most_every_ten_minutes(
     LtiContext.objects.update(roster_sync_requested_at=timezone.now() - timedelta(minutes=11))
     run_launch(client, platform, platform.base_claims(sub="u2"))
     assert RosterSync.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_runs_the_nightly_roster_sync_and_the_periodic_grade_push(platform, context, eager):
+    from django.conf import settings
+
+    from lti.tasks import grades_push_all_task, roster_sync_all_task
+
+    nightly = settings.CELERY_BEAT_SCHEDULE["lti-roster-sync-nightly"]
+    assert nightly["task"] == "lti.roster_sync_all"
+    assert (nightly["schedule"].hour, nightly["schedule"].minute) == ({2}, {30})
+    assert settings.CELERY_BEAT_SCHEDULE["lti-grades-push"]["task"] == "lti.grades_push_all"
+    assert {"lti.roster_sync_all", "lti.grades_push_all"} <= set(celery_app.tasks)
+    for n in range(3):
+        platform.member_put("ctx-1", _member(n))
+    LtiContext.objects.create(  # no NRPS for this one: not synced
+        deployment=context.deployment, context_id="ctx-2", course=CourseFactory()
+    )
+    assert roster_sync_all_task() == 1
+    sync = RosterSync.objects.get()
+    assert sync.trigger == RosterSync.Trigger.NIGHTLY and sync.added == 3
+    assert grades_push_all_task() == 0  # nothing chosen
+    ags.gradebook_setting_update(context=context, review=True)
+    assert grades_push_all_task() == 1
 
 
 @pytest.fixture

@@ -185,7 +185,9 @@ def test_not_ready_recordings_are_not_transcribed(speech_recording):
     assert not Transcript.objects.filter(recording=speech_recording).exists()
 
 
-def test_speaker_falls_back_to_who_was_on_screen(speech_recording, learner):
+def test_speaker_falls_back_to_who_was_on_screen(
+    speech_recording, learner, instructor, ended_session
+):
     speech_recording.settings = {
         **speech_recording.settings,
         "picture": [{"user_id": learner.pk, "start_ms": 0, "end_ms": 1000}],
@@ -193,5 +195,17 @@ def test_speaker_falls_back_to_who_was_on_screen(speech_recording, learner):
     speech_recording.save()
     spans = jobs.speaker_spans(speech_recording)
     assert spans == [(0, 1000, learner.name)]
+    # Someone else talking at their table (not on the recording) is not a speaker.
+    event_record(
+        actor=instructor,
+        verb="spoke",
+        object_type="live_session",
+        object_id=ended_session.pk,
+        course_id=speech_recording.course_id,
+        live_session_id=ended_session.pk,
+        duration_ms=5_000,
+        occurred_at=ended_session.started_at,
+    )
+    assert jobs.speaker_spans(speech_recording) == [(0, 1000, learner.name)]
     assert jobs.speaker_for(500, 3000, spans) == learner.name
     assert jobs.speaker_for(1000, 3000, spans) == ""

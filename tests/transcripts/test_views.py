@@ -181,6 +181,15 @@ def test_editor_fixes_a_word_retimes_and_keeps_history(client, captioned, instru
     ):
         page = client.post(f"{url}cues/{cue.pk}/", {"text": "x", "start": start, "end": end})
         assert page.status_code == 400 and message in page.content.decode(), (start, end)
+    for huge in ({"end_ms": 2**70}, {"start_ms": -(2**63)}, {"end_ms": "nan"}):
+        api = client.patch(
+            f"/api/recordings/{captioned.pk}/transcript/cues/{cue.pk}/",
+            huge,
+            content_type="application/json",
+        )
+        assert api.status_code == 400, huge
+    page = client.post(f"{url}cues/{cue.pk}/", {"text": "x", "start": "1e300", "end": "inf"})
+    assert page.status_code == 400
     api = client.patch(
         f"/api/recordings/{captioned.pk}/transcript/cues/{cue.pk}/",
         {"end_ms": 99_000},

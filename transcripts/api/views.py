@@ -101,8 +101,8 @@ class CaptionsUploadApi(APIView):
 
 class CueUpdateInput(InputSerializer):
     text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    start_ms = serializers.IntegerField(required=False)
-    end_ms = serializers.IntegerField(required=False)
+    start_ms = serializers.IntegerField(required=False, min_value=-(2**53), max_value=2**53)
+    end_ms = serializers.IntegerField(required=False, min_value=-(2**53), max_value=2**53)
 
 
 class CueUpdateApi(APIView):

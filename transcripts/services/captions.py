@@ -106,8 +106,11 @@ def _clock(ms: int) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+MS_LIMIT = 10**12  # about 31 years: anything beyond is not a media time
+
+
 def _ms(field: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MS_LIMIT:
         raise _invalid(
             field, _("%(field)s must be a whole number of milliseconds.") % {"field": field}
         )

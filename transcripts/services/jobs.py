@@ -116,6 +116,10 @@ def speaker_spans(recording: Recording) -> list[tuple[int, int, str]]:
     (`spoke`, from Janus's talking events) mapped through the recording's
     spans; else who was on screen (`settings["picture"]`, from the ingest)."""
     spans: list[tuple[int, int, int]] = []
+    picture = (recording.settings or {}).get("picture") or []
+    # Whose tracks the recording holds (the ingest's shots): people talking at
+    # their tables in the same session are not on the recording.
+    recorded = {shot.get("user_id") for shot in picture if isinstance(shot, dict)}
     if recording.live_session_id:
         clock = MediaClock.for_recording(recording)
         for occurred_at, duration_ms, actor_id in session_events_list(
@@ -123,10 +127,11 @@ def speaker_spans(recording: Recording) -> list[tuple[int, int, str]]:
         ).values_list("occurred_at", "duration_ms", "actor_id"):
             start = clock.offset_ms(occurred_at)
             end = clock.offset_ms(occurred_at + timedelta(milliseconds=duration_ms or 0))
+            if recorded and actor_id not in recorded:
+                continue
             if start is not None and end is not None and end > start:
                 spans.append((start, end, actor_id))
     if not spans:
-        picture = (recording.settings or {}).get("picture") or []
         for shot in picture:
             try:
                 spans.append((int(shot["start_ms"]), int(shot["end_ms"]), int(shot["user_id"])))

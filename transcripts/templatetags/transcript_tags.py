@@ -14,3 +14,12 @@ def ms_seconds(ms) -> str:
         return ""
     text = f"{value / 1000:.3f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+@register.filter
+def ms_floor_seconds(ms) -> int:
+    """Whole seconds at or before `ms` (a link that starts playback there)."""
+    try:
+        return max(0, int(ms) // 1000)
+    except (TypeError, ValueError):
+        return 0
