@@ -299,6 +299,12 @@ CELERY_BEAT_SCHEDULE = {
 # fault test can kill its worker at a known point (docs/reinforcement.md).
 REINFORCEMENT_PLAN_LEARNER_DELAY = env_float("REINFORCEMENT_PLAN_LEARNER_DELAY", 0.0)
 
+# --- Recaps (docs/recaps.md) -------------------------------------------------
+# The class that picks a recap's key points from the transcript: the default
+# ranks the transcript's own sentences offline (TextRank); a dotted path to
+# another class with the same `key_points(cues, limit=)` method replaces it.
+RECAP_SUMMARISER = env_str("RECAP_SUMMARISER", "recaps.summarisers.TextRankSummariser")
+
 # --- Insights: the xAPI feed to a Learning Record Store (docs/analytics.md) --
 INSIGHTS_LRS_ENDPOINT = env_str("INSIGHTS_LRS_ENDPOINT")  # e.g. https://lrs.example.org/xAPI/
 INSIGHTS_LRS_USERNAME = env_str("INSIGHTS_LRS_USERNAME")

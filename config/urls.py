@@ -28,7 +28,9 @@ from insights.urls import urlpatterns as insights_patterns
 from livemedia import views as media_views
 from lti.urls import urlpatterns as lti_patterns
 from playback.urls import urlpatterns as playback_patterns
+from recaps.urls import urlpatterns as recap_patterns
 from reinforcement.urls import urlpatterns as reinforcement_patterns
+from transcripts.search_urls import urlpatterns as transcript_search_patterns
 
 
 class TokenObtainThrottle(AnonRateThrottle):
@@ -121,6 +123,8 @@ urlpatterns = [
     *insights_patterns,
     *insights_page_patterns,
     *reinforcement_patterns,
+    *transcript_search_patterns,
+    *recap_patterns,
 ]
 
 handler400 = "core.views.bad_request"

@@ -8,7 +8,8 @@ hook               called by                       registered by
 timeline_built     recording_timeline_build        reinforcement (re-plan follow-up)
 recording_ready    recording upload / ingest       transcripts (queue the ASR job)
 player_captions    the player page (views)         transcripts (<track> elements)
-recording_panels   a recording's page (views)      transcripts (captions panel)
+recording_panels   a recording's page (views)      transcripts (captions panel); recaps (recap link)
+player_panels      the player page (views)         transcripts via recaps (the transcript tab)
 =================  ==============================  ===============================
 """
 
@@ -45,6 +46,13 @@ recording_panels = Hook(
     "recording_panels",
     "recording_panels(request=HttpRequest, access=RecordingAccess) -> str: HTML "
     "(already escaped) of a section shown on the recording's page; '' for none.",
+)
+
+player_panels = Hook(
+    "player_panels",
+    "player_panels(access=RoomAccess) -> dict | None: a tab of the player's side "
+    "panel: {id, label, template, context, count?} and/or {links: [{label, url}]} "
+    "shown under the title; the template is included with `panel` (the dict).",
 )
 
 

@@ -323,6 +323,11 @@ def playback_room(request: HttpRequest, room_id: int) -> HttpResponse:
         "notes_export_url": reverse("recording-notes-export", args=[recording.pk]),
         "start_at_ms": start * 1000 if start is not None else None,
     }
+    panels, links = [], []
+    for result in hooks.player_panels(access=access):
+        if result and result.get("template"):
+            panels.append(result)
+        links.extend((result or {}).get("links", []))
     context = {
         "access": access,
         "room": access.room,
@@ -337,6 +342,8 @@ def playback_room(request: HttpRequest, room_id: int) -> HttpResponse:
         ],
         "config": config,
         "strings": PLAYER_STRINGS,
+        "panels": panels,  # extra side-panel tabs (playback/hooks.py: player_panels)
+        "links": links,
     }
     return render(request, "playback/player.html", context)
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from classroom import hooks as classroom_hooks
 from playback import hooks as playback_hooks
+from recaps import hooks as recap_hooks
 from reinforcement import notify
 
 
@@ -27,6 +28,14 @@ def session_ended(*, session_id: int, actor) -> None:
 def timeline_built(*, recording_id: int, live_session_id: int | None) -> None:
     if live_session_id is not None:
         _plan_on_commit(live_session_id, "timeline_ready")
+
+
+def recap_published(*, recap_id: int, session_id: int) -> None:
+    """A recap published after the session's follow-up went out: tell the
+    learners who got that follow-up (after commit)."""
+    from reinforcement.services.planning import followup_recap_notify
+
+    transaction.on_commit(lambda: followup_recap_notify(session_id=session_id))
 
 
 def course_page_links(*, course, is_staff: bool) -> list[dict]:
@@ -64,4 +73,5 @@ def register() -> None:
     classroom_hooks.course_page_links.register(course_page_links)
     classroom_hooks.session_review_scores.register(session_review_scores)
     playback_hooks.timeline_built.register(timeline_built)
+    recap_hooks.recap_published.register(recap_published)
     notify.kinds_register()

@@ -23,6 +23,7 @@ from classroom.selectors import poll_public_payload
 from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 from courses.access import CourseAction
 from questions.models import PollKind
+from recaps.selectors import recaps_visible_for_sessions
 from reinforcement.access import access_course_reinforcement, access_followup_plan
 from reinforcement.models import (
     HOLD_MINUTES_MAX,
@@ -228,6 +229,14 @@ def review_session(request: HttpRequest, course_id: int, session_id: int) -> Htt
 def followups(request: HttpRequest, course_id: int) -> HttpResponse:
     access = _page_access(access_course_reinforcement, user=request.user, course_id=course_id)
     groups = followup_items_list(user=request.user, course_id=access.course.pk)
+    # Each session's published recap: its link and first key points.
+    recaps = recaps_visible_for_sessions(
+        session_ids=[group["session_id"] for group in groups], is_staff=False
+    )
+    for group in groups:
+        recap = recaps.get(group["session_id"])
+        group["recap_url"] = reverse("recap-detail", args=[group["session_id"]]) if recap else ""
+        group["recap_points"] = recap.points[:3] if recap else []
     return render(
         request,
         "reinforcement/followups.html",

@@ -41,6 +41,7 @@ from playback.selectors import (
 )
 from playback.services.progress import segments_length
 from questions.grading import has_correct_answer
+from recaps.selectors import published_recap_for_session, recap_text
 from reinforcement import notify
 from reinforcement.models import (
     FollowUpItem,
@@ -600,6 +601,18 @@ def _warmup_and_deadline_items(plan, facts: Facts, cards, scheduler, now) -> lis
     return items
 
 
+def recap_digest(session_id: int) -> str:
+    """The session's published recap in a follow-up body ('' before it is
+    published: its own notification follows then, recaps_published)."""
+    recap = published_recap_for_session(session_id=session_id)
+    if recap is None:
+        return ""
+    return "\n".join(
+        part for part in (f"Session recap: {reverse('recap-detail', args=[session_id])}",
+                          recap_text(recap)) if part
+    )  # fmt: skip
+
+
 def _notify(plan: FollowUpPlan, facts: Facts, items: list[FollowUpItem]) -> None:
     """One follow-up notification per learner with items, plus nudges,
     warm-ups and deadline reminders (48 h and 2 h before)."""
@@ -622,7 +635,8 @@ def _notify(plan: FollowUpPlan, facts: Facts, items: list[FollowUpItem]) -> None
                 graded=len(facts.graded),
                 session_title=session.title,
             )
-            body = "\n\n".join(part for part in (plan.message.strip(), summary) if part)
+            recap = recap_digest(session.pk)
+            body = "\n\n".join(part for part in (plan.message.strip(), summary, recap) if part)
             notify.send(
                 user=user, kind=notify.FOLLOWUP, key=f"plan:{plan.pk}",
                 title=f"Your follow-up for “{session.title}”", body=body,
@@ -744,3 +758,27 @@ def followup_plans_release(*, now: datetime | None = None) -> int:
         followup_plan_send(plan_id=plan_id)
         sent += 1
     return sent
+
+
+def followup_recap_notify(*, session_id: int) -> int:
+    """The session's recap was published after its follow-up went out: one
+    notification to each learner who got that follow-up (idempotent: keyed
+    by session). Before the follow-up is sent there is nothing to do, the
+    follow-up itself carries the recap. Returns how many were notified."""
+    plan = (
+        FollowUpPlan.objects.select_related("session", "course")
+        .filter(session_id=session_id, status=PlanStatus.SENT)
+        .first()
+    )
+    recap = published_recap_for_session(session_id=session_id)
+    if plan is None or recap is None:
+        return 0
+    user_ids = set(FollowUpItem.objects.filter(plan=plan).values_list("user_id", flat=True))
+    body = recap_text(recap) or f"What was covered in “{plan.session.title}”."
+    url = reverse("recap-detail", args=[session_id])
+    for user in User.objects.filter(pk__in=user_ids):
+        notify.send(
+            user=user, kind=notify.FOLLOWUP, key=f"recap:{session_id}",
+            title=f"Recap of “{plan.session.title}”", body=body, url=url, course=plan.course,
+        )  # fmt: skip
+    return len(user_ids)

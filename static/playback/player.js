@@ -6,6 +6,7 @@
 import { RoomConnection } from "./connection.js";
 import { DriftCorrector, clock, expectedPosition, localNow } from "./sync.js";
 import { renderFeed, renderNotes, pollCard, reactionEmoji } from "./panels.js";
+import { mountTranscript } from "./transcript.js";
 
 const root = document.querySelector("[data-pb-root]");
 const config = JSON.parse(document.getElementById("pb-config").textContent);
@@ -755,6 +756,9 @@ function toast(text, sticky = false) {
   clearTimeout(toastTimer);
   if (!sticky) toastTimer = setTimeout(() => (banner.textContent = ""), 4000);
 }
+
+// The transcript tab, when the page has one (playback/hooks.py: player_panels).
+mountTranscript({ root, media, seekTo, currentMs: () => (view.state && media.readyState ? currentMs() : view.state?.position_ms ?? 0) });
 
 media.src = config.media_url;
 renderMute();

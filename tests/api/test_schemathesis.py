@@ -87,6 +87,8 @@ RULES_BEYOND_THE_SCHEMA = {
     # kinds are those registered, each with its own channels; quiet hours
     # start and end at different times (two fields compared)
     "PATCH /api/notifications/preferences/",
+    # a search holds a letter or digit and at most 20 words (docs/search.md)
+    "GET /api/courses/{course_id}/transcripts/search/",
 }
 
 

@@ -13,6 +13,7 @@ from core.errors import NotFoundError, ValidationError
 from core.text import text_has_control
 from courses.models import User
 from playback.models import Recording
+from transcripts.changes import transcript_changed
 from transcripts.formats import CaptionFormatError, parse_captions
 from transcripts.models import Cue, CueRevision, Transcript, TranscriptSource, TranscriptStatus
 
@@ -96,6 +97,7 @@ def captions_upload(*, recording: Recording, actor, uploaded) -> Transcript:
         transcript.started_at = transcript.started_at or now
         transcript.finished_at = now
         transcript.save()
+        transcript_changed(recording_id=recording.pk)  # recaps rebuild (after commit)
     return transcript
 
 
@@ -166,6 +168,7 @@ def cue_update(*, recording: Recording, cue_id: int, actor, changes: dict) -> Cu
         cue.edited_at = timezone.now()
         cue.save(update_fields=["text", "start_ms", "end_ms", "edited_at"])
         Transcript.objects.filter(pk=cue.transcript_id).update(updated_at=timezone.now())
+        transcript_changed(recording_id=recording.pk)  # recaps rebuild (after commit)
     return cue
 
 

@@ -33,6 +33,7 @@ from playback.models import Recording, RecordingStatus
 from playback.selectors import chapters_get
 from playback.services.timeline import MediaClock
 from transcripts import asr
+from transcripts.changes import transcript_changed
 from transcripts.models import Cue, Transcript, TranscriptSource, TranscriptStatus
 
 logger = logging.getLogger(__name__)
@@ -291,6 +292,7 @@ def transcript_run(recording_id: int) -> str:
         row.error = ""
         row.error_code = ""
         row.save()
+        transcript_changed(recording_id=recording_id)  # recaps rebuild (after commit)
     return "ready"
 
 
