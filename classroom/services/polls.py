@@ -862,6 +862,20 @@ def _votes_batch_once(
     return results
 
 
+def _responses_locked(votes) -> dict[tuple[int, str], PollResponse]:
+    """The stored responses of these (index, poll, answer, table, voter key)
+    votes by (poll id, voter key), locked in one order (poll, voter key)."""
+    return {
+        (response.poll_id, response.voter_key): response
+        for response in PollResponse.objects.select_for_update()
+        .filter(
+            poll_id__in={poll.pk for _i, poll, *_rest in votes},
+            voter_key__in={key for *_rest, key in votes},
+        )
+        .order_by("poll_id", "voter_key")
+    }
+
+
 def _named_votes_apply(named, votes, now, results, applied, answered) -> None:
     """Insert the first answers, update the changed ones; unchanged answers
     change nothing (as in `poll_vote_cast`)."""
@@ -869,15 +883,7 @@ def _named_votes_apply(named, votes, now, results, applied, answered) -> None:
         (poll.pk, key): (index, poll, clean, table_id)
         for index, poll, clean, table_id, key in named
     }
-    existing = {
-        (response.poll_id, response.voter_key): response
-        for response in PollResponse.objects.select_for_update()
-        .filter(
-            poll_id__in={poll.pk for _i, poll, *_rest in named},
-            voter_key__in={key for *_rest, key in named},
-        )
-        .order_by("poll_id", "voter_key")
-    }
+    existing = _responses_locked(named)
     updates: list[tuple[int, Poll, dict, int | None, PollResponse]] = []
     inserts = []
     for (poll_id, key), (index, poll, clean, table_id) in sorted(by_key.items()):
@@ -891,15 +897,7 @@ def _named_votes_apply(named, votes, now, results, applied, answered) -> None:
         if lost:
             # Their first answer was stored meanwhile (their other socket on
             # another process): they become changes of the row that won.
-            rows = {
-                (response.poll_id, response.voter_key): response
-                for response in PollResponse.objects.select_for_update()
-                .filter(
-                    poll_id__in={poll.pk for _i, poll, *_rest in lost},
-                    voter_key__in={key for *_rest, key in lost},
-                )
-                .order_by("poll_id", "voter_key")
-            }
+            rows = _responses_locked(lost)
             updates.extend(
                 (index, poll, clean, table_id, rows[(poll.pk, key)])
                 for index, poll, clean, table_id, key in lost

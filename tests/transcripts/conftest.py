@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
-from classroom.models import SessionState
 from tests.conftest import require
-from tests.factories import LiveSessionFactory
 from tests.transcripts.speech import espeak_available, speech_webm
 
 # A short "lecture" with words the tiny model knows well, and one course word.
@@ -37,28 +33,12 @@ def speech_files(tmp_path_factory):
     return _Speech(tmp_path_factory.mktemp("speech"))
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.MEDIA_ROOT.mkdir()
-    return settings.MEDIA_ROOT
+# The same media root and ended session as the playback tests (one definition).
+from tests.playback.conftest import ended_session, media_root  # noqa: E402, F401, F811
 
 
 @pytest.fixture
-def ended_session(course):
-    start = timezone.now() - timedelta(days=1)
-    return LiveSessionFactory(
-        course=course,
-        title="Week 1",
-        scheduled_start=start,
-        state=SessionState.ENDED,
-        started_at=start,
-        ended_at=start + timedelta(minutes=50),
-    )
-
-
-@pytest.fixture
-def speech_recording(course, ended_session, speech_files, instructor):
+def speech_recording(course, ended_session, speech_files, instructor):  # noqa: F811
     """A ready recording of SPOKEN (audio-only WebM) made the way playback
     stores server-side media."""
     from playback.services.recordings import recording_from_path
