@@ -3,7 +3,8 @@
 Every operation documents the error responses it can give, all in the one
 error shape (`ErrorResponse`, core/api/__init__.py):
 
-- 400 `invalid`/`parse_error`/…: any operation that takes a body;
+- 400 `invalid`/`parse_error`/…: any operation that takes a body, or query
+  parameters it validates;
 - 403 `not_authenticated`/`permission_denied`/`role_forbidden`/…: any
   operation that needs a login (DRF answers 403, not 401, to a missing login
   because session authentication comes first);
@@ -57,7 +58,7 @@ class AutoSchema(SpectacularAutoSchema):
     def _error_statuses(self) -> list[int]:
         statuses = []
         takes_body = self.method in ("POST", "PUT", "PATCH")
-        if takes_body:
+        if takes_body or self.get_override_parameters():
             statuses.append(400)
         if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
             statuses.append(403)
