@@ -93,7 +93,9 @@ def test_recording_ready_queues_the_job(
         )
     transcript = Transcript.objects.get(recording=recording)
     assert transcript.status == TranscriptStatus.READY
-    assert "photosynthesis" in _text(recording)
+    text = _text(recording)
+    found = [word for word in KNOWN_WORDS if word in text]
+    assert len(found) >= len(KNOWN_WORDS) - 1, (found, text)
 
 
 def _no_audio_file(path: Path) -> Path:

@@ -93,7 +93,11 @@ def test_transcription_killed_mid_run_completes_once_on_the_other_worker(
         starts = [c.start_ms for c in cues]
         assert starts == sorted(starts) and len(set(starts)) == len(starts)  # no copies
         text = " ".join(c.text for c in cues).lower()
-        assert "photosynthesis" in text and "chlorophyll" in text
+        # The lecture's words, allowing the tiny model two misses (CI once
+        # heard "fogo synthesis"): the point here is one complete run.
+        words = ("course", "structure", "cell", "plants", "food", "light", "energy", "chlorophyll")
+        heard = [word for word in words if word in text]
+        assert len(heard) >= len(words) - 2, (heard, text)
         # Nothing runs a third time.
         time.sleep(TEST_RESTORE_INTERVAL + 1)
         assert survivor.succeeded(result.id) == 1 and victim.succeeded(result.id) == 0
