@@ -150,6 +150,12 @@ async def _storm(ports, victim, path, cookies, instructor, learners) -> dict:
     stop.set()
     await asyncio.gather(*busy)
     await asyncio.sleep(1.0)  # the last frames arrive
+    # A frame committed by the killed process just before the kill was never
+    # published: its table mates see a gap and, like the browser, ask for a
+    # resync after the hold time (the buffer's hole makes it a snapshot).
+    settle = time.monotonic() + 10
+    while any(peer.pending for peer in peers) and time.monotonic() < settle:
+        await asyncio.sleep(0.1)
     for peer in [teacher, *peers]:
         await peer.close()
     return {

@@ -33,6 +33,11 @@ LEARNERS = 4
 RETRIABLE = {"server_error", "rate_limited"}
 
 
+# The browser holds a frame whose predecessor is missing this long, then
+# sends `resync` (static/core/room_connection.js, GAP_HOLD_MS).
+GAP_HOLD_SECONDS = 1.5
+
+
 class PrivateRedis:
     """A throwaway redis-server on its own port: no persistence, so a restart
     loses everything, as a crashed cache node would."""
@@ -93,6 +98,8 @@ class Peer:
         self.first_of_connection = True
         self.seq = 0  # the highest seq applied: what ?seq= and resyncs start from
         self.replies: list[tuple[float, str]] = []  # (time, "ack" or the error code)
+        self.gap_timer: asyncio.TimerHandle | None = None
+        self.gap_resyncs = 0  # resyncs asked for a gap, as static/core/room_connection.js does
 
     async def open(self) -> None:
         import websockets
@@ -152,6 +159,10 @@ class Peer:
                 return
             self.pending.append(frame)
             self._apply_pending()
+            if self.pending and self.gap_timer is None:
+                self.gap_timer = asyncio.get_running_loop().call_later(
+                    GAP_HOLD_SECONDS, self._gap_resync
+                )
         elif kind == "resync.done":
             self.resynced_at.append((time.monotonic(), "resync.done"))
         elif kind in ("ack", "error"):
@@ -162,7 +173,31 @@ class Peer:
             if waiting is not None and not waiting.done():
                 waiting.set_result(frame)
 
+    def _gap_resync(self) -> None:
+        """A frame's predecessor has not come within the hold time: ask for
+        what was missed, as the browser does (`resync` from the last seq; the
+        server answers the frames, or a snapshot if its buffer has a hole:
+        a process killed between its commit and its publish)."""
+        self.gap_timer = None
+        if self.pending and self.ws is not None and not self.stopping:
+            self.gap_resyncs += 1
+            asyncio.ensure_future(self._send_quietly({"type": "resync", "data": {"seq": self.seq}}))
+
+    async def _send_quietly(self, frame: dict) -> None:
+        import websockets
+
+        try:
+            await self.ws.send(json.dumps(frame))
+        except websockets.ConnectionClosed:
+            pass  # the reconnect resumes from self.seq anyway
+
     def _apply_pending(self) -> None:
+        self._apply_ready()
+        if not self.pending and self.gap_timer is not None:
+            self.gap_timer.cancel()  # the gap closed by itself
+            self.gap_timer = None
+
+    def _apply_ready(self) -> None:
         progress = True
         while progress:
             progress = False
