@@ -334,18 +334,12 @@ def test_a_playing_room_stops_at_a_poll_until_everyone_present_answered(
     assert LearningEvent.objects.filter(verb="answered", mode="playback").count() == 2
 
 
-def test_a_room_waiting_on_an_anonymous_poll_shows_how_many_answered_not_who(
-    recording, ended_session, table_room, tables, django_capture_on_commit_callbacks
-):
-    """Naming who answered would show a table mate when each answered
-    (docs/polls.md): the frames and the room's state carry counts only."""
-    poll = add_quiz_poll(recording, ended_session, at_seconds=2, is_anonymous=True)
-    recording_timeline_build(recording_id=recording.pk)
-    room = table_room
+def _ann_stops_at_the_poll_and_answers_a(room, poll, tables, capture) -> None:
+    """Ann plays the room to the poll at 2 s, where it stops; she answers "a"."""
     rooms.room_play(room_id=room.pk, actor=tables["ann"], may_participate=True)
     PlaybackRoom.objects.filter(pk=room.pk).update(reference_ms=rooms.now_ms() - 2500)
     assert rooms.room_tick(room_id=room.pk) == "poll"
-    with django_capture_on_commit_callbacks(execute=True):
+    with capture(execute=True):
         playback_poll_answer(
             room_id=room.pk,
             user=tables["ann"],
@@ -354,6 +348,17 @@ def test_a_room_waiting_on_an_anonymous_poll_shows_how_many_answered_not_who(
             poll_id=poll.pk,
             answer={"option": "a"},
         )
+
+
+def test_a_room_waiting_on_an_anonymous_poll_shows_how_many_answered_not_who(
+    recording, ended_session, table_room, tables, django_capture_on_commit_callbacks
+):
+    """Naming who answered would show a table mate when each answered
+    (docs/polls.md): the frames and the room's state carry counts only."""
+    poll = add_quiz_poll(recording, ended_session, at_seconds=2, is_anonymous=True)
+    recording_timeline_build(recording_id=recording.pk)
+    room = table_room
+    _ann_stops_at_the_poll_and_answers_a(room, poll, tables, django_capture_on_commit_callbacks)
     progress = [f for f in frames(room.pk) if f["type"] == "poll.progress_changed"][-1]
     assert progress["data"] == {
         "poll_id": poll.pk,
@@ -388,18 +393,7 @@ def test_alone_the_answered_poll_stays_until_the_learner_continues(
         access=access_recording(user=tables["ann"], recording_id=recording.pk), kind=RoomKind.SOLO
     )
     rooms.room_join(room_id=room.pk, user=tables["ann"], channel="c-ann")
-    rooms.room_play(room_id=room.pk, actor=tables["ann"], may_participate=True)
-    PlaybackRoom.objects.filter(pk=room.pk).update(reference_ms=rooms.now_ms() - 2500)
-    assert rooms.room_tick(room_id=room.pk) == "poll"
-    with django_capture_on_commit_callbacks(execute=True):
-        playback_poll_answer(
-            room_id=room.pk,
-            user=tables["ann"],
-            may_participate=True,
-            table_id=tables["a"].pk,
-            poll_id=poll.pk,
-            answer={"option": "a"},
-        )
+    _ann_stops_at_the_poll_and_answers_a(room, poll, tables, django_capture_on_commit_callbacks)
     room = _state(room)
     # No deadline: the room waits on the result until Ann continues.
     assert room.state == RoomState.WAITING and room.waiting_deadline_ms is None
