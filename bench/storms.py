@@ -10,11 +10,15 @@ join       A class of BENCH_LEARNERS connects within BENCH_JOIN_WINDOW
            chat and reactions, from a separate client process). Measured per
            learner: from the start of its connect to its `snapshot` frame.
            On one process and on two (learners round-robin).
-           roundtable: `config.asgi` as shipped (shared snapshot parts, built
-           once per session and seq: core/rooms/shared.py).
-           baseline: the same server with `ROUNDTABLE_SNAPSHOT_SHARED=0`:
-           every learner's snapshot built from scratch (the previous code path,
-           about 16 queries per learner).
+           roundtable: `config.asgi` as shipped (the cookies, accesses,
+           attendance joins and snapshots of the learners connecting meanwhile
+           read and written in batches, the shared snapshot parts built once
+           per session and seq: core/rooms/shared.py, classroom/consumers.py).
+           baseline: the same server with `ROUNDTABLE_JOIN_BATCH=0` and
+           `ROUNDTABLE_SNAPSHOT_SHARED=0`: each learner's cookie, access, join
+           and snapshot read one by one, every snapshot built from scratch
+           (the code path before the storms work, about 16 queries per
+           learner; the fan-out subscriptions are shared on both sides).
 vote       7 sessions × 150 learners vote within BENCH_SPREAD seconds on two
            processes, and 1 × 300 on one (BENCH_VOTE_POINTS). Measured: ack
            p50 / p99 (from the vote's send), and from each vote's *send* to
@@ -334,7 +338,8 @@ def run_join(cfg: Config, plans: dict, env: dict) -> list[dict]:
             order = ("roundtable", "baseline") if run % 2 == 0 else ("baseline", "roundtable")
             for target in order:
                 plan = plans[f"join-{procs}-{target}-{run}"]
-                extra = {"ROUNDTABLE_SNAPSHOT_SHARED": "1" if target == "roundtable" else "0"}
+                flag = "1" if target == "roundtable" else "0"
+                extra = {"ROUNDTABLE_SNAPSHOT_SHARED": flag, "ROUNDTABLE_JOIN_BATCH": flag}
                 with Servers("roundtable", procs, env, extra) as servers:
                     with Busy(cfg, plan[1:], servers) as busy:
                         meter = infra.CpuMeter(servers.pids)
@@ -908,8 +913,10 @@ def report(cfg: Config, rows: dict[str, list[dict]], database: str, seconds: flo
     }
     body = "\n".join(f"- {k}: {v}" for k, v in {**_report.machine_info(), **info}.items())
     notes = (
-        "Baselines: *join* is the same server with `ROUNDTABLE_SNAPSHOT_SHARED=0` (every "
-        "learner's snapshot built from scratch, as before the shared parts); *vote* is "
+        "Baselines: *join* is the same server with `ROUNDTABLE_JOIN_BATCH=0` and "
+        "`ROUNDTABLE_SNAPSHOT_SHARED=0` (each learner's cookie, access, attendance join and "
+        "snapshot read one by one, every snapshot built from scratch, as before the storms "
+        "work; the fan-out's shared SUBSCRIBE commands on both sides); *vote* is "
         "the same server with `ROUNDTABLE_POLL_VOTE_BATCH=0` (each vote in a transaction and a "
         "commit of its own, as before the batches; tallies coalesced on both sides); *reconnect* reconnects without `?seq=` (a fresh "
         "snapshot each). The load generator, PostgreSQL, Redis and the servers share the "

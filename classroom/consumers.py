@@ -13,9 +13,9 @@ import time
 from django.conf import settings
 
 from classroom import events
-from classroom.access import access_live_session
+from classroom.access import access_live_session, access_live_session_many
 from classroom.models import ClientAction
-from classroom.selectors import session_seq_get, session_snapshot_get
+from classroom.selectors import session_seq_get, session_snapshot_get, session_snapshots_get
 from classroom.services import chat, polls, reactions, room, sessions
 from classroom.services.common import session_live_known, session_live_require
 from core.asyncdb import db_call
@@ -265,6 +265,41 @@ def _vote_batch_max() -> int:
 VOTES = GroupCommit(polls.poll_votes_apply, max_items=_vote_batch_max)
 
 
+def _join_batch_max() -> int:
+    return settings.JOIN_BATCH_MAX
+
+
+def _raised(outcome):
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+# A class connecting at once (docs/realtime.md, "Joining"): the accesses, the
+# attendance joins and the snapshots of the members of a session that connect
+# to this process meanwhile are each read or written in one database call.
+ACCESSES = GroupCommit(
+    lambda session_id, users: access_live_session_many(users=users, session_id=session_id),
+    max_items=_join_batch_max,
+)
+JOINS = GroupCommit(sessions.attendance_join_many, max_items=_join_batch_max)
+
+
+def _entries_apply(session_id: int, entries: list) -> list:
+    """Fresh connections: join, then read the snapshots (which count them)."""
+    sessions.attendance_join_many(session_id, [join for join, _access in entries])
+    return session_snapshots_get(
+        session_id=session_id, accesses=[access for _join, access in entries]
+    )
+
+
+ENTRIES = GroupCommit(_entries_apply, max_items=_join_batch_max)
+SNAPSHOTS = GroupCommit(
+    lambda session_id, accesses: session_snapshots_get(session_id=session_id, accesses=accesses),
+    max_items=_join_batch_max,
+)
+
+
 async def poll_vote(live: LiveSessionConsumer, client_id: str | None, data: dict):
     """Queued with the other votes of this session that arrive on this
     process meanwhile, applied in one transaction; each vote gets its own
@@ -338,6 +373,7 @@ ACTIONS: dict[str, Action] = {
 
 
 class LiveSessionConsumer(RoomConsumer):
+    deferred_join = None  # an attendance join that goes with the first snapshot
     actions = ACTIONS
     url_kwarg = "session_id"
     connection_prefix = "live"
@@ -354,15 +390,34 @@ class LiveSessionConsumer(RoomConsumer):
     def head_seq(self, room_id: int) -> int | None:
         return session_seq_get(room_id)
 
+    async def access_load(self, user, room_id: int):
+        if not settings.JOIN_BATCH:
+            return await super().access_load(user, room_id)
+        return _raised(await ACCESSES.submit(room_id, user))
+
+    async def snapshot_load(self, access) -> dict:
+        if not settings.JOIN_BATCH:
+            return await super().snapshot_load(access)
+        join, self.deferred_join = self.deferred_join, None
+        if join is not None:
+            return _raised(await ENTRIES.submit(self.room_id, (join, access)))
+        return _raised(await SNAPSHOTS.submit(self.room_id, access))
+
     async def member_join(self) -> None:
         # Before the snapshot, so that it already counts this connection.
         self.touched_at = time.monotonic()  # attendance_join counts as a touch
-        await db_call(sessions.attendance_join)(
-            session_id=self.room_id,
-            user=self.access.user,
-            connection=self.connection_id,
-            session=self.access.session,
+        join = sessions.AttendanceJoin(
+            user=self.access.user, connection=self.connection_id, session=self.access.session
         )
+        if settings.JOIN_BATCH and self._query_seq() is None:
+            # A fresh connection's snapshot follows at once: join with it,
+            # in the same database call (ENTRIES).
+            self.deferred_join = join
+            return
+        if settings.JOIN_BATCH:
+            _raised(await JOINS.submit(self.room_id, join))
+        else:
+            await db_call(sessions.attendance_join_many)(self.room_id, [join])
 
     async def member_leave(self) -> None:
         # When the database is down, the stale sweep closes this interval at

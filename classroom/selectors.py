@@ -212,6 +212,8 @@ def _learner_shared_build(session: LiveSession) -> dict:
             ).select_related("author")
         ],
         "polls": polls,
+        # Who upvoted which question (an upvote moves the seq: question.changed).
+        "upvoters": _upvoters(session),
         "announcements": [
             payloads.announcement_payload(a)
             for a in session.announcements.select_related("author").order_by("-created_at")[:5]
@@ -244,6 +246,15 @@ def _table_shared_build(session: LiveSession, table_id: int) -> dict:
     }
 
 
+def _upvoters(session: LiveSession) -> dict[int, set[int]]:
+    upvoters: dict[int, set[int]] = {}
+    for question_id, user_id in QuestionUpvote.objects.filter(
+        question__session=session, question__deleted_at__isnull=True
+    ).values_list("question_id", "user_id"):
+        upvoters.setdefault(question_id, set()).add(user_id)
+    return upvoters
+
+
 def _viewer_presence(*, session: LiveSession, user) -> tuple[set[int], set[int], set[int]]:
     """The viewer's upvoted questions, who is online and who is away (three
     queries; the per-learner part of a snapshot)."""
@@ -269,12 +280,53 @@ def session_snapshot_get(*, access) -> dict:
     (which clients apply idempotently). A learner's snapshot takes what every
     learner shares from `LEARNER_SHARED` (built once per seq) and reads only
     their own part; staff snapshots are built whole."""
-    session = LiveSession.objects.select_related("course", "mode_table").get(pk=access.session.pk)
-    if access.is_staff:
-        return _staff_snapshot_get(access=access, session=session)
+    outcome = session_snapshots_get(session_id=access.session.pk, accesses=[access])[0]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def session_snapshots_get(*, session_id: int, accesses: list) -> list:
+    """The snapshots of several members of one session joining at once (a
+    class arriving at 9:00), one outcome per access, in order: the data, or
+    the exception that one member's snapshot raised. The session row, the
+    shared parts, who is online and away, and the learners' own poll answers
+    are read once for all of them (a fixed number of queries, whatever their
+    number); each staff member's snapshot is built whole."""
+    session = LiveSession.objects.select_related("course", "mode_table").get(pk=session_id)
+    learners = [access for access in accesses if not access.is_staff]
+    if learners:
+        shared = LEARNER_SHARED.get(session.pk, session.seq, lambda: _learner_shared_build(session))
+        online, away = _presence_get(session)
+        answers = _learner_poll_answers(shared["polls"], learners)
+    outcomes: list = []
+    for access in accesses:
+        try:
+            if access.is_staff:
+                outcomes.append(_staff_snapshot_get(access=access, session=session))
+            else:
+                outcomes.append(_learner_snapshot(access, session, shared, online, away, answers))
+        except Exception as error:  # this member's alone (a bug, logged by the caller)
+            outcomes.append(error)
+    return outcomes
+
+
+def _presence_get(session: LiveSession) -> tuple[set[int], set[int]]:
+    """Who is online (an open attendance interval) and who is away (two queries)."""
+    online = set(
+        Attendance.objects.filter(session=session, left_at__isnull=True).values_list(
+            "user_id", flat=True
+        )
+    )
+    away = set(
+        Participant.objects.filter(session=session, is_away=True).values_list("user_id", flat=True)
+    )
+    return online, away
+
+
+def _learner_snapshot(access, session, shared, online, away, answers) -> dict:
     user = access.user
     table_id = access.table_id
-    shared = LEARNER_SHARED.get(session.pk, session.seq, lambda: _learner_shared_build(session))
     table = None
     messages = shared["messages"]
     if table_id is not None:
@@ -286,8 +338,6 @@ def session_snapshot_get(*, access) -> dict:
                 [*messages, *table["messages"]], key=lambda m: (m["created_at"], m["id"])
             )
             messages = merged[-CHAT_HISTORY_LIMIT:]
-
-    my_upvotes, online, away = _viewer_presence(session=session, user=user)
     my_table = None
     if table is not None:
         members = [
@@ -301,6 +351,7 @@ def session_snapshot_get(*, access) -> dict:
             "help_open": table_id in shared["help_tables"],
         }
     now = timezone.now()
+    upvoters = shared["upvoters"]
     data = _snapshot_common(access=access, session=session, away=away, now=now)
     data.update(
         {
@@ -318,7 +369,7 @@ def session_snapshot_get(*, access) -> dict:
             "questions": [
                 {
                     **payload,
-                    "upvoted_by_me": payload["id"] in my_upvotes,
+                    "upvoted_by_me": user.pk in upvoters.get(payload["id"], ()),
                     # Only to its author: their own question, even an anonymous one.
                     "asked_by_me": author_id == user.pk,
                 }
@@ -326,7 +377,7 @@ def session_snapshot_get(*, access) -> dict:
             ],
             "staff_members": shared["staff_members"],
             "present": len(online),
-            "polls": _learner_polls(shared["polls"], user=user, table_id=table_id),
+            "polls": _learner_polls(shared["polls"], answers, user=user, table_id=table_id),
             "announcements": shared["announcements"],
         }
     )
@@ -376,9 +427,9 @@ def _staff_members(session: LiveSession) -> list[dict]:
     ]
 
 
-def _learner_polls(shared_polls: list, *, user, table_id: int | None) -> list[dict]:
-    """The shared poll items with this learner's own answer: two queries at
-    most, whatever the number of polls."""
+def _poll_keys(shared_polls: list, *, user, table_id: int | None) -> tuple[dict, list[int]]:
+    """The voter keys this learner's own answers are stored under (poll id
+    by key) and the anonymous polls (whose ballots say only that they answered)."""
     # A real cycle: the services import classroom.events, which imports this module.
     from classroom.services.polls import voter_key
 
@@ -391,22 +442,50 @@ def _learner_polls(shared_polls: list, *, user, table_id: int | None) -> list[di
             keys[voter_key(poll_id=poll_id, table_id=table_id)] = poll_id
         else:
             keys[voter_key(poll_id=poll_id, user_id=user.pk)] = poll_id
-    mine = {}
+    return keys, anonymous
+
+
+def _learner_poll_answers(shared_polls: list, accesses: list) -> dict:
+    """The stored answers and anonymous ballots of these learners: two
+    queries at most, whatever the number of polls and learners. Keyed by
+    (poll id, voter key) and (poll id, user id)."""
+    if not shared_polls:
+        return {"responses": {}, "ballots": set()}
+    keys: dict[str, int] = {}
+    anonymous: list[int] = []
+    for access in accesses:
+        mine, anonymous = _poll_keys(shared_polls, user=access.user, table_id=access.table_id)
+        keys.update(mine)
+    responses = {}
     if keys:
         for response in PollResponse.objects.filter(
             poll_id__in=set(keys.values()), voter_key__in=list(keys)
         ).only("poll_id", "voter_key", "answer", "is_correct"):
             if keys.get(response.voter_key) == response.poll_id:
-                mine[response.poll_id] = response
-    balloted = (
+                responses[(response.poll_id, response.voter_key)] = response
+    ballots = (
         set(
-            PollBallot.objects.filter(poll_id__in=anonymous, user=user).values_list(
-                "poll_id", flat=True
-            )
+            PollBallot.objects.filter(
+                poll_id__in=anonymous, user_id__in=[access.user.pk for access in accesses]
+            ).values_list("poll_id", "user_id")
         )
         if anonymous
         else set()
     )
+    return {"responses": responses, "ballots": ballots}
+
+
+def _learner_polls(shared_polls: list, answers: dict, *, user, table_id: int | None) -> list[dict]:
+    """The shared poll items with this learner's own answer (from `answers`:
+    `_learner_poll_answers`)."""
+    keys, _anonymous = _poll_keys(shared_polls, user=user, table_id=table_id)
+    by_poll = {poll_id: key for key, poll_id in keys.items()}
+    mine = {}
+    for poll_id, key in by_poll.items():
+        response = answers["responses"].get((poll_id, key))
+        if response is not None:
+            mine[poll_id] = response
+    balloted = {poll_id for poll_id, user_id in answers["ballots"] if user_id == user.pk}
     payload = []
     for poll_id, _scope, is_anonymous, public, results in shared_polls:
         item = dict(public)

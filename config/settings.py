@@ -136,6 +136,13 @@ DB_STAFF_THREADS = env_int("ROUNDTABLE_DB_STAFF_THREADS", 4)
 # bench/storms.py).
 POLL_VOTE_BATCH = env_bool("ROUNDTABLE_POLL_VOTE_BATCH", True)
 POLL_VOTE_BATCH_MAX = env_int("ROUNDTABLE_POLL_VOTE_BATCH_MAX", 64)
+# Members of one live session connecting to one process at once (a class at
+# 9:00) have their accesses, attendance joins and snapshots read or written in
+# batches of at most JOIN_BATCH_MAX (docs/realtime.md, "Joining"). JOIN_BATCH
+# off: one database call of each per connection (the baseline of
+# bench/storms.py).
+JOIN_BATCH = env_bool("ROUNDTABLE_JOIN_BATCH", True)
+JOIN_BATCH_MAX = env_int("ROUNDTABLE_JOIN_BATCH_MAX", 64)
 # The connection budget of one process: its pool never holds more than
 # DB_POOL_MAX connections. By default every lane thread can hold one at once,
 # plus 4 for HTTP requests (more requests than that wait for one, up to

@@ -103,7 +103,9 @@ class Hub:
         self._reader: asyncio.Task | None = None
         self._dispatcher: asyncio.Task | None = None
         self._reconnecting: asyncio.Task | None = None
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one writer of (un)subscribe commands
+        self._pending: dict[str, asyncio.Future] = {}  # channels to SUBSCRIBE
+        self._sender: asyncio.Task | None = None
         self.generation = 0  # of the pub/sub connection: see `confirmed`
         self._sweeper: asyncio.TimerHandle | None = None
         self.client_name = f"roundtable-fanout-{os.getpid()}-{id(self):x}"
@@ -210,29 +212,54 @@ class Hub:
             await asyncio.sleep(RESUBSCRIBE_RETRY)
 
     async def _subscribe_once(self, groups: list[str], deadline: float) -> None:
+        """Register the channels not subscribed yet and wait for Redis to
+        confirm every one. The SUBSCRIBE commands go out from one task
+        (`_send_subscribes`): a class connecting at once shares a few
+        commands instead of queueing 150 of them one by one behind a lock
+        (measured: half a second of a join storm's wait)."""
         channels = [self.prefix + group for group in groups]
+        new = [channel for channel in channels if channel not in self._subscribed]
+        for channel in new:
+            future = self._subscribed[channel] = self.loop.create_future()
+            self._pending[channel] = future
+        if new and (self._sender is None or self._sender.done()):
+            self._sender = self.loop.create_task(self._send_subscribes())
+        waits = [asyncio.shield(self._subscribed[channel]) for channel in channels]
+        await asyncio.wait_for(asyncio.gather(*waits), max(0.01, deadline - self.loop.time()))
+
+    async def _send_subscribes(self) -> None:
+        """SUBSCRIBE every registered channel still waiting, in as few
+        commands as arrive while one is being written. A failure fails the
+        waiting channels' futures (their callers retry: `_subscribe`)."""
         async with self._lock:
-            new = [channel for channel in channels if channel not in self._subscribed]
-            if new:
+            while self._pending:
+                batch = [
+                    channel
+                    for channel, future in self._pending.items()
+                    if self._subscribed.get(channel) is future and not future.done()
+                ]
+                self._pending.clear()
+                if not batch:
+                    continue
                 await self._connect()
                 pubsub = self._pubsub
-                for channel in new:
-                    self._subscribed[channel] = self.loop.create_future()
                 try:
-                    await pubsub.subscribe(*new)
-                except Exception:
-                    for channel in new:
-                        self._subscribed.pop(channel, None)
+                    await pubsub.subscribe(*batch)
+                except Exception as error:
+                    failure = ConnectionError(f"fan-out: subscribe failed: {error}")
+                    for channel in batch:
+                        future = self._subscribed.pop(channel, None)
+                        if future is not None and not future.done():
+                            future.set_exception(failure)
+                            future.exception()  # retrieved: its caller may have given up
                     if self._reader is None or self._reader.done():
                         # No reader will notice this connection is broken.
                         self._connection_lost(pubsub)
-                    raise
+                    continue
                 if self._reader is None or self._reader.done():
                     # Started after the first SUBSCRIBE: redis-py refuses to
                     # read a pub/sub that has none.
                     self._reader = self.loop.create_task(self._read(pubsub, self.generation))
-            waits = [asyncio.shield(self._subscribed[channel]) for channel in channels]
-        await asyncio.wait_for(asyncio.gather(*waits), max(0.01, deadline - self.loop.time()))
 
     async def _connect(self) -> None:
         if self._pubsub is not None:
@@ -319,7 +346,12 @@ class Hub:
         for group in idle:
             del self.empty_since[group]
         async with self._lock:
-            channels = [self.prefix + g for g in idle if self.prefix + g in self._subscribed]
+            # Checked again: a member may have followed one of them meanwhile.
+            channels = [
+                self.prefix + g
+                for g in idle
+                if g not in self.members and self.prefix + g in self._subscribed
+            ]
             if channels and self._pubsub is not None:
                 for channel in channels:
                     del self._subscribed[channel]
@@ -330,7 +362,7 @@ class Hub:
         self._schedule_sweep()
 
     def close(self) -> None:
-        for task in (self._reader, self._dispatcher, self._reconnecting):
+        for task in (self._reader, self._dispatcher, self._reconnecting, self._sender):
             if task is not None and not task.done():
                 task.cancel()
         if self._sweeper is not None:

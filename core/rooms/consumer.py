@@ -74,6 +74,15 @@ class RoomConsumer(DbCallDispatch, FrameMember, AsyncWebsocketConsumer):
         """(Database thread) The room's current seq (None: no such room)."""
         raise NotImplementedError
 
+    async def access_load(self, user, room_id: int):
+        """`access_get` in a database thread (a room may batch it with other
+        members connecting at once)."""
+        return await db_call(self.access_get)(user, room_id)
+
+    async def snapshot_load(self, access) -> dict:
+        """`snapshot_get` in a database thread (a room may batch it)."""
+        return await db_call(self.snapshot_get)(access)
+
     async def member_join(self) -> None:
         raise NotImplementedError
 
@@ -104,7 +113,7 @@ class RoomConsumer(DbCallDispatch, FrameMember, AsyncWebsocketConsumer):
         self.jobs: asyncio.Queue | None = None
         self.worker: asyncio.Task | None = None
         try:
-            self.access = await db_call(self.access_get)(self.scope["user"], self.room_id)
+            self.access = await self.access_load(self.scope["user"], self.room_id)
         except ApplicationError as error:
             # Accept to say why, then close: a bare handshake refusal tells the client nothing.
             await self.accept()
@@ -215,7 +224,7 @@ class RoomConsumer(DbCallDispatch, FrameMember, AsyncWebsocketConsumer):
         await self._send_snapshot()
 
     async def _send_snapshot(self) -> None:
-        data = await db_call(self.snapshot_get)(self.access)
+        data = await self.snapshot_load(self.access)
         self.last_seq = data["seq"]
         self.snapshot_taken(data)
         await self._send_json({"type": "snapshot", "seq": data["seq"], "data": data})

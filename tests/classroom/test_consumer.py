@@ -369,7 +369,9 @@ async def test_a_snapshot_the_database_cannot_serve_closes_4503(room, monkeypatc
     def unreachable(**kwargs):
         raise OperationalError("the database system is starting up")
 
+    # One by one (a reconnect's resync) and in a batch (a fresh connection)
     monkeypatch.setattr(consumers, "session_snapshot_get", unreachable)
+    monkeypatch.setattr(consumers, "session_snapshots_get", unreachable)
     client = await Client.connect(application, path(room["session"]), room["ann"], name="ann")
     frame = await client.communicator.receive_json_from(3)
     assert frame["type"] == "error" and frame["data"]["code"] == "server_busy", frame
@@ -389,6 +391,7 @@ async def test_a_snapshot_that_fails_closes_the_attendance_it_opened(room, monke
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(consumers, "session_snapshot_get", broken)
+    monkeypatch.setattr(consumers, "session_snapshots_get", broken)
     client = await Client.connect(application, path(room["session"]), room["ann"], name="ann")
     assert (await client.communicator.receive_output(3))["type"] == "websocket.close"
     open_rows = await database_sync_to_async(

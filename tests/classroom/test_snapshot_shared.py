@@ -18,13 +18,13 @@ from classroom.services import chat, polls, sessions
 from courses.models import Role
 from tests.factories import EnrollmentFactory, SeatFactory, TableFactory
 
-# A learner's own part: the session row, upvotes, who is online, who is away,
-# their poll answers.
-OWN_QUERIES = 5
+# A learner's own part: the session row, who is online, who is away, their
+# poll answers.
+OWN_QUERIES = 4
 # Their table's part, once per table and seq: the table, its members, its chat.
 TABLE_QUERIES = 3
-# The parts every learner shares, once per seq.
-SHARED_QUERIES = 9
+# The parts every learner shares, once per seq (with who upvoted what).
+SHARED_QUERIES = 10
 
 
 def _class(course, instructor, live_session, tables: int = 2, per_table: int = 3):

@@ -274,3 +274,38 @@ def test_nothing_is_written_to_a_closing_or_disconnected_socket():
     protocol.state = protocol.STATE_OPEN
     wire.write({"text": "forgotten"})
     assert transport.value() == b""
+
+
+async def test_members_following_at_once_share_subscribe_commands_and_each_is_confirmed(
+    settings, monkeypatch
+):
+    """A class connecting at once: every new group is subscribed (Redis
+    counts one subscriber per channel) and a frame published right after a
+    follow returns reaches that member, but the hub sends a few SUBSCRIBE
+    commands, not one per member one after the other."""
+    settings.REDIS_URL = require_redis()
+    kv.reset_for_tests()
+    fanout.reset_for_tests()
+    commands = []
+    found = fanout.hub()
+    await found.follow(Member(), ["b.all"])  # the pub/sub connection exists
+    original = type(found._pubsub).subscribe
+
+    async def counted(self, *channels, **kwargs):
+        commands.append(len(channels))
+        return await original(self, *channels, **kwargs)
+
+    monkeypatch.setattr(type(found._pubsub), "subscribe", counted)
+    members = [Member() for _ in range(60)]
+    await asyncio.gather(
+        *(m.frames_follow(["b.all", f"b.user.{i}"]) for i, m in enumerate(members))
+    )
+    assert sum(commands) == 60  # every new channel once
+    assert len(commands) < 60, commands
+    channels = [found.prefix + f"b.user.{i}" for i in range(60)]
+    counts = dict(await kv.async_client().pubsub_numsub(*channels))
+    assert set(counts.values()) == {1}
+    await asyncio.to_thread(fanout.publish, ["b.user.59"], "to the last", 1)
+    await members[59].wait_for(1)
+    assert members[59].got == [(1, "to the last")]
+    fanout.reset_for_tests()
