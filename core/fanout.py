@@ -40,6 +40,7 @@ from autobahn.websocket.protocol import PreparedMessage
 from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from twisted.internet.tcp import Server as _TCP_SERVER
 
 from core import kv
 from core.errors import ApplicationError, ServerBusyError, ValidationError
@@ -145,6 +146,11 @@ class Hub:
     async def deliver(self, group: str, event: dict[str, Any]) -> None:
         for member in list(self.members.get(group, ())):
             try:
+                # Most frames to most members need nothing awaited (a write
+                # to the socket's transport): no coroutine per recipient.
+                now = getattr(member, "frame_deliver_now", None)
+                if now is not None and now(event):
+                    continue
                 await member.frame_deliver(event)
             except Exception:  # one broken socket must not stop the others
                 logger.exception("frame delivery to a member of %s failed", group)
@@ -478,12 +484,47 @@ class Wire:
         return transport_buffered(getattr(self.protocol, "transport", None))
 
     def write(self, event: dict[str, Any]) -> None:
-        details = self.connections.get(self.protocol)
+        protocol = self.protocol
+        details = self.connections.get(protocol)
         if details is None or details.get("disconnected"):
             return
-        if self.protocol.state != self.protocol.STATE_OPEN:
+        if protocol.state != protocol.STATE_OPEN:
             return
-        self.protocol.sendPreparedMessage(wire_frame(event))
+        prepared = wire_frame(event)
+        if getattr(protocol, "_perMessageCompress", None) is None and not getattr(
+            protocol, "send_queue", True
+        ):
+            if _write_now(getattr(protocol, "transport", None), prepared.payloadHybi):
+                return
+        protocol.sendPreparedMessage(prepared)
+
+
+def _write_now(transport: Any, data: bytes) -> bool:
+    """Hand a frame to the kernel at once when Twisted holds nothing for this
+    socket, as asyncio's transports do: Twisted's own `write` buffers it,
+    registers the socket for writing (an epoll_ctl), sends on the next turn
+    of the loop and unregisters it (another epoll_ctl), for every frame of
+    every recipient. A plain TCP connection only (not TLS), in order: with
+    anything already waiting, or a send the kernel refuses, Twisted's `write`
+    takes the frame (what the kernel did not take of it, or all of it) and
+    its own error handling applies. False: the caller writes it as before."""
+    if (
+        type(transport) is not _TCP_SERVER
+        or transport.TLS
+        or not transport.connected
+        or transport.disconnecting
+        or transport._writeDisconnected
+        or transport._tempDataLen
+        or len(transport.dataBuffer) != transport.offset
+    ):
+        return False
+    try:
+        sent = transport.socket.send(data)
+    except OSError:  # EAGAIN, or a broken socket: Twisted's path decides
+        return False
+    if sent < len(data):
+        transport.write(data[sent:])
+    return True
 
 
 def transport_buffered(transport: Any) -> int | None:
@@ -647,6 +688,32 @@ class FrameMember:
                 # runs after it, never before.
                 self._resync_due = False
                 await self.frames_resync()
+
+    def frame_deliver_now(self, event: dict[str, Any]) -> bool:
+        """Deliver `event` without awaiting anything, when that is all it
+        takes: not held, no control word, a Daphne wire, not closing. Writes
+        it as `frame_forward` would (`frame_forward_now`) and returns True;
+        False leaves it to `frame_deliver`."""
+        if self._held is not None or self._too_slow or event.get("control"):
+            return False
+        wire = self._frames_wire()
+        if wire is None or not self.frame_forward_now(event):
+            return False
+        wire.write(event)
+        buffered = wire.buffered()
+        if buffered is not None and buffered > SLOW_CLIENT_MAX_BYTES:
+            # As frames_close_too_slow, with the close itself scheduled.
+            self._too_slow = True
+            logger.warning(
+                "closing a slow client (%s bytes waiting) with %s", buffered, CLOSE_TOO_SLOW
+            )
+            asyncio.ensure_future(self.close(code=CLOSE_TOO_SLOW))
+        return True
+
+    def frame_forward_now(self, event: dict[str, Any]) -> bool:
+        """The member's bookkeeping of a frame about to be written straight
+        to its socket (a room notes its seq); False: use `frame_forward`."""
+        return False
 
     async def frame_deliver(self, event: dict[str, Any]) -> None:
         if self._held is not None:

@@ -309,3 +309,113 @@ async def test_members_following_at_once_share_subscribe_commands_and_each_is_co
     await members[59].wait_for(1)
     assert members[59].got == [(1, "to the last")]
     fanout.reset_for_tests()
+
+
+# --- Straight to the kernel: Twisted's TCP transport on a real socket ----------------------------
+
+
+class _Reactor:
+    """What a Twisted TCP transport asks of its reactor, recorded."""
+
+    def __init__(self) -> None:
+        self.writers: list = []
+
+    def addReader(self, _reader) -> None:  # noqa: N802 (Twisted's names)
+        pass
+
+    def addWriter(self, writer) -> None:  # noqa: N802
+        self.writers.append(writer)
+
+    def removeWriter(self, writer) -> None:  # noqa: N802
+        pass
+
+
+def _tcp_transport():
+    import socket
+    from types import SimpleNamespace
+
+    from twisted.internet import tcp
+    from twisted.internet.protocol import Protocol
+
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    reactor = _Reactor()
+    transport = tcp.Server(
+        ours, Protocol(), ("127.0.0.1", 1), SimpleNamespace(_realPortNumber=1), 1, reactor
+    )
+    return transport, theirs, reactor
+
+
+def _received(theirs, size: int) -> bytes:
+    theirs.settimeout(2)
+    data = b""
+    while len(data) < size:
+        data += theirs.recv(size - len(data))
+    return data
+
+
+def test_a_frame_goes_to_the_kernel_at_once_when_nothing_waits_before_it():
+    transport, theirs, reactor = _tcp_transport()
+    assert fanout._write_now(transport, b"first")
+    assert fanout._write_now(transport, b"second")
+    assert _received(theirs, 11) == b"firstsecond"
+    assert reactor.writers == []  # never registered for writing: no epoll_ctl per frame
+    assert fanout.transport_buffered(transport) == 0
+
+
+def test_a_frame_waits_behind_what_twisted_holds_and_keeps_its_order():
+    transport, theirs, reactor = _tcp_transport()
+    transport.write(b"held ")  # Twisted's buffer, written on the loop's next turn
+    assert not fanout._write_now(transport, b"later")  # the caller writes it through Twisted
+    transport.write(b"later")
+    transport.doWrite()
+    assert _received(theirs, 10) == b"held later"
+
+
+def test_what_the_kernel_does_not_take_stays_with_twisted_in_order():
+    transport, theirs, reactor = _tcp_transport()
+    chunk = b"x" * 65536
+    while fanout._write_now(transport, chunk) and fanout.transport_buffered(transport) == 0:
+        pass  # until the socket's kernel buffer is full
+    assert fanout.transport_buffered(transport) > 0 or reactor.writers
+    assert not fanout._write_now(transport, b"tail")  # behind the rest, never before it
+
+
+def test_a_closing_or_tls_transport_is_left_to_twisted():
+    transport, _theirs, _reactor = _tcp_transport()
+    transport.disconnecting = True
+    assert not fanout._write_now(transport, b"x")
+    transport.disconnecting = False
+    transport.TLS = True
+    assert not fanout._write_now(transport, b"x")
+    assert not fanout._write_now(object(), b"x")
+
+
+class _Wired(fanout.FrameMember):
+    """A member with a Daphne wire (as a live consumer under Daphne)."""
+
+    def __init__(self, send) -> None:
+        self.base_send = send
+        self.forwarded: list = []
+        self.last = 0
+
+    def frame_forward_now(self, event) -> bool:
+        self.last = max(self.last, event.get("seq") or 0)
+        return True
+
+    async def frame_forward(self, event) -> None:
+        self.forwarded.append(event["text"])
+        await self.frames_write(event)
+
+
+def test_the_hub_writes_to_a_wired_member_without_a_coroutine_unless_it_must_wait():
+    _server, _protocol, transport, send = _daphne_socket()
+    member = _Wired(send)
+    assert member.frame_deliver_now({"text": "now", "seq": 3, "control": None})
+    assert member.last == 3 and member.forwarded == []
+    member.frames_hold()  # a snapshot being prepared: the frame must wait
+    assert not member.frame_deliver_now({"text": "held", "seq": 4, "control": None})
+    member._held = None
+    # A control word needs the consumer's own handling
+    assert not member.frame_deliver_now({"text": "c", "seq": 5, "control": "refresh"})
+    assert _unframe(transport.value()) == ["now"]
