@@ -165,16 +165,18 @@ if DATABASE_URL:
     # out broken fails its request with 503 server_busy and makes the pool
     # test its idle ones (core/dbfailure.py).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": DB_POOL_MIN,
-        "max_size": DB_POOL_MAX,
-        "timeout": DB_POOL_TIMEOUT,
-        "max_idle": DB_POOL_MAX_IDLE,
-        # Give up a reconnection's backoff (1, 2, 4 s...) after 5 s: the next
-        # request starts a fresh attempt at once, so a restarted PostgreSQL is
-        # used again within seconds, not after a backoff grown long.
-        "reconnect_timeout": 5.0,
-    }
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # SQLite has no pool
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": DB_POOL_MIN,
+            "max_size": DB_POOL_MAX,
+            "timeout": DB_POOL_TIMEOUT,
+            "max_idle": DB_POOL_MAX_IDLE,
+            # Give up a reconnection's backoff (1, 2, 4 s...) after 5 s: the
+            # next request starts a fresh attempt at once, so a restarted
+            # PostgreSQL is used again within seconds, not after a backoff
+            # grown long.
+            "reconnect_timeout": 5.0,
+        }
 else:
     DATABASES = {
         "default": {
