@@ -53,13 +53,15 @@ def access_live_session(
     )
     if session is None:
         raise NotFoundError(_("Session not found."), code="session_not_found")
+    return _live_access(user, session, session.viewer_role, session.viewer_table, action)
+
+
+def _live_access(user, session, role, table_id, action) -> LiveAccess:
+    """The checks on a session, its course, the user's role and table as read."""
     try:
-        course_access = course_access_check(
-            user=user, course=session.course, role=session.viewer_role
-        )
+        course_access = course_access_check(user=user, course=session.course, role=role)
     except NotFoundError as error:
         raise NotFoundError(_("Session not found."), code="session_not_found") from error
-    table_id = session.viewer_table
     access = LiveAccess(session=session, course_access=course_access, table_id=table_id)
     access.require(action)
     return access
@@ -114,23 +116,9 @@ def access_live_session_many(*, users: list, session_id: int) -> list:
     for index in known:
         user = users[index]
         try:
-            course_access = course_access_check(
-                user=user, course=session.course, role=roles.get(user.pk)
+            outcomes[index] = _live_access(
+                user, session, roles.get(user.pk), tables.get(user.pk), CourseAction.VIEW
             )
-        except NotFoundError as error:
-            outcomes[index] = NotFoundError(_("Session not found."), code="session_not_found")
-            outcomes[index].__cause__ = error
-            continue
         except ApplicationError as error:
             outcomes[index] = error
-            continue
-        access = LiveAccess(
-            session=session, course_access=course_access, table_id=tables.get(user.pk)
-        )
-        try:
-            access.require(CourseAction.VIEW)
-        except ApplicationError as error:
-            outcomes[index] = error
-            continue
-        outcomes[index] = access
     return outcomes

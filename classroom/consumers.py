@@ -269,12 +269,6 @@ def _join_batch_max() -> int:
     return settings.JOIN_BATCH_MAX
 
 
-def _raised(outcome):
-    if isinstance(outcome, BaseException):
-        raise outcome
-    return outcome
-
-
 # A class connecting at once (docs/realtime.md, "Joining"): the accesses, the
 # attendance joins and the snapshots of the members of a session that connect
 # to this process meanwhile are each read or written in one database call.
@@ -304,7 +298,7 @@ async def poll_vote(live: LiveSessionConsumer, client_id: str | None, data: dict
     """Queued with the other votes of this session that arrive on this
     process meanwhile, applied in one transaction; each vote gets its own
     outcome: `(applied, ack data)` or its own error."""
-    outcome = await VOTES.submit(
+    return await VOTES.call(
         live.room_id,
         polls.VoteRequest(
             user=live.access.user,
@@ -313,9 +307,6 @@ async def poll_vote(live: LiveSessionConsumer, client_id: str | None, data: dict
             answer=data.get("answer"),
         ),
     )
-    if isinstance(outcome, BaseException):
-        raise outcome
-    return outcome
 
 
 async def reaction_send(live: LiveSessionConsumer, client_id: str | None, data: dict) -> bool:
@@ -393,15 +384,15 @@ class LiveSessionConsumer(RoomConsumer):
     async def access_load(self, user, room_id: int):
         if not settings.JOIN_BATCH:
             return await super().access_load(user, room_id)
-        return _raised(await ACCESSES.submit(room_id, user))
+        return await ACCESSES.call(room_id, user)
 
     async def snapshot_load(self, access) -> dict:
         if not settings.JOIN_BATCH:
             return await super().snapshot_load(access)
         join, self.deferred_join = self.deferred_join, None
         if join is not None:
-            return _raised(await ENTRIES.submit(self.room_id, (join, access)))
-        return _raised(await SNAPSHOTS.submit(self.room_id, access))
+            return await ENTRIES.call(self.room_id, (join, access))
+        return await SNAPSHOTS.call(self.room_id, access)
 
     async def member_join(self) -> None:
         # Before the snapshot, so that it already counts this connection.
@@ -415,7 +406,7 @@ class LiveSessionConsumer(RoomConsumer):
             self.deferred_join = join
             return
         if settings.JOIN_BATCH:
-            _raised(await JOINS.submit(self.room_id, join))
+            await JOINS.call(self.room_id, join)
         else:
             await db_call(sessions.attendance_join_many)(self.room_id, [join])
 

@@ -263,14 +263,7 @@ def _viewer_presence(*, session: LiveSession, user) -> tuple[set[int], set[int],
             "question_id", flat=True
         )
     )
-    online = set(
-        Attendance.objects.filter(session=session, left_at__isnull=True).values_list(
-            "user_id", flat=True
-        )
-    )
-    away = set(
-        Participant.objects.filter(session=session, is_away=True).values_list("user_id", flat=True)
-    )
+    online, away = _presence_get(session)
     return my_upvotes, online, away
 
 

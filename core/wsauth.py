@@ -115,10 +115,7 @@ async def _user_load(session_key: str | None):
         return AnonymousUser()
     if not settings.JOIN_BATCH:
         return await db_call(_user_for_session)(session_key)
-    outcome = await USERS.submit("users", session_key)
-    if isinstance(outcome, BaseException):
-        raise outcome
-    return outcome
+    return await USERS.call("users", session_key)
 
 
 class SessionAuthMiddleware:

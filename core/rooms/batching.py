@@ -64,6 +64,13 @@ class GroupCommit(Generic[K, T]):
             queue.append((item, future))
         return await asyncio.shield(future)
 
+    async def call(self, key: K, item: T) -> Any:
+        """`submit`, raising this item's exception instead of returning it."""
+        outcome = await self.submit(key, item)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
     async def _drain(self, key: K, queue: deque) -> None:
         try:
             while queue:
