@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -56,15 +57,19 @@ def room():
     LiveSession.objects.filter(pk=session.pk).update(
         state=SessionState.LIVE, started_at=timezone.now()
     )
-    # The chat is full: many messages, long names, long unbroken words.
+    # The chat is full: many messages, long names, long unbroken words, sent
+    # over the last minutes (history: not inside the 5 s chat rate window of
+    # a learner who types right after the page opens).
+    start = timezone.now() - timedelta(minutes=10)
     for n in range(60):
-        ChatMessage.objects.create(
+        message = ChatMessage.objects.create(
             session=session,
             channel="class",
             author=long if n % 2 else ann,
             body=f"Message {n}: "
             + ("Supercalifragilisticexpialidocious-osmosis-" * (3 if n % 7 == 0 else 1)),
         )
+        ChatMessage.objects.filter(pk=message.pk).update(created_at=start + timedelta(seconds=n))
     url = os.environ.get("REDIS_URL")
     if url:
         import redis
