@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from analytics.models import EventMode, EventSource, LearningEvent
 from analytics.verbs import event_problems
+from core import rows
 from core.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -136,23 +137,16 @@ def event_record(
         source=source,
     )
     # The unique constraint decides, not a check-then-act: two deliveries of
-    # the same client event racing each other store one row.
-    # Inside a caller's transaction a savepoint keeps a duplicate from breaking
-    # it; in autocommit the INSERT is its own transaction already.
-    # A fresh id cannot collide: no savepoint then (two statements fewer on
-    # every live action, docs/performance.md).
-    try:
-        if event_id and transaction.get_connection().in_atomic_block:
-            with transaction.atomic():
-                event.save(force_insert=True)
-        else:
-            event.save(force_insert=True)
-    except IntegrityError:
-        stored = LearningEvent.objects.filter(event_id=event_uuid).first()
-        if stored is None:
-            raise
-        return stored, False
-    return event, True
+    # the same client event racing each other store one row. ON CONFLICT DO
+    # NOTHING leaves a caller's transaction usable without a savepoint; the
+    # statement is built once (core/rows.py: no query compiler on every live
+    # action, docs/performance.md).
+    if rows.row_insert(event, on_conflict="event_id"):
+        return event, True
+    stored = LearningEvent.objects.filter(event_id=event_uuid).first()
+    if stored is None:  # the conflicting row committed before this statement: never gone
+        raise IntegrityError(f"learning event {event_uuid} conflicted but is not stored")
+    return stored, False
 
 
 def events_record_many(rows: list[dict[str, Any]]) -> int:

@@ -29,6 +29,8 @@ Phases, per server:
 4. ladder: every instructor switches mode at BENCH_RATES changes per second
    per session (open loop, BENCH_STEP_SECONDS per step): frames delivered per
    second measured at the clients, and last-learner latency per step;
+   then one longer step (BENCH_COST_SECONDS at BENCH_COST_RATE, naive
+   excepted) for the server CPU per delivered frame against bare's;
 5. ack-paced: every instructor sends its next switch as soon as the previous
    one is acknowledged: the write path's peak.
 
@@ -86,6 +88,7 @@ PROCESSES = {"roundtable2": 2}
 HELD_TARGET = 1000
 P99_TARGET_MS = 200.0
 NAIVE_RATIO_TARGET = 3.0
+COST_RATIO_TARGET = 3.0  # server CPU per delivered frame, × the bare server's
 MEMORY_TARGET_KB = 40.0
 
 if str(ROOT) not in sys.path:
@@ -123,6 +126,8 @@ class Config:
     reaction_rate: float
     rates: tuple[float, ...]
     step_seconds: float
+    cost_rate: float
+    cost_seconds: float
     acked_seconds: float
     procs: int
     connect_concurrency: int
@@ -155,6 +160,8 @@ class Config:
             reaction_rate=_env_float("BENCH_REACTION_RATE", 10.0),
             rates=tuple(sorted(r for r in rates if r > 0)),
             step_seconds=_env_float("BENCH_STEP_SECONDS", 4.0),
+            cost_rate=_env_float("BENCH_COST_RATE", 8.0),
+            cost_seconds=_env_float("BENCH_COST_SECONDS", 20.0),
             acked_seconds=_env_float("BENCH_ACKED_SECONDS", 5.0),
             procs=_env_int("BENCH_CLIENT_PROCS", 2, 1),
             connect_concurrency=_env_int("BENCH_CONNECT_CONCURRENCY", 30, 1),
@@ -912,6 +919,36 @@ def run_target(kind: str, cfg: Config, plan: list[dict], env: dict[str, str]) ->
                 break  # saturated: higher steps only queue more
         result["ladder"] = ladder
 
+        # 4b. Cost per delivered frame: one longer step at one fixed rate, the
+        # same for every server (a 4 s ladder step holds too few CPU ticks of
+        # the bare server for a steady figure). The naive consumer cannot keep
+        # up with the default rate and is not part of this comparison.
+        if kind != "naive":
+            gate(cfg, f"{kind} cost")
+            meter.start()
+            cost = merge(
+                clients.call(
+                    "ladder",
+                    {
+                        "rate": cfg.cost_rate,
+                        "duration": cfg.cost_seconds,
+                        "offset": 0.05,
+                        "drain": 20.0,
+                    },
+                )
+            )
+            cost["cpu"] = meter.stop()
+            cost["rate"] = cfg.cost_rate
+            result["cost"] = cost
+            print(
+                f"[{NAME}] {kind}: cost step {cfg.cost_rate:g}/s/session for {cfg.cost_seconds:g} s: "
+                f"{cost['fps']:.0f} frames/s, p99 {cost['p99_ms']:.1f} ms, lost {cost['lost']}, "
+                f"server CPU {cpu_per_frame_us(cost):.1f} µs/frame",
+                file=sys.stderr,
+                flush=True,
+            )
+            clients.call("quiet", {"silence": 1.0, "limit": 60})
+
         # 5. Ack-paced: as fast as the write path acknowledges.
         gate(cfg, f"{kind} ack-paced")
         meter.start()
@@ -998,6 +1035,46 @@ def compare(result: dict, other: dict) -> tuple[float, float, float | None]:
 def held(result: dict) -> tuple[int, int]:
     """Learners open with their snapshot right after the join, and at the end."""
     return result.get("held_after_join", 0), result.get("end", {}).get("open_learners", 0)
+
+
+def cpu_per_frame_us(step: dict) -> float:
+    """Server CPU per delivered frame (µs): CPU seconds of the server
+    processes over the step's window ÷ frames the clients received in it."""
+    cpu = step["cpu"]
+    if not step.get("delivered") or "wall" not in cpu:
+        return float("nan")
+    return cpu["server"] * cpu["wall"] / step["delivered"] * 1e6
+
+
+def cost_verdict(result: dict, bare: dict | None) -> tuple[str, str, str]:
+    """Issue 16's cost target: server CPU per delivered frame within
+    COST_RATIO_TARGET× of the bare server's, at the same offered load."""
+    target = (
+        f"server CPU per delivered frame within {COST_RATIO_TARGET:.0f}× of the bare "
+        "`websockets` server's, same offered load, same run"
+    )
+    mine_step, bare_step = result.get("cost"), (bare or {}).get("cost")
+    if not mine_step or not bare_step:
+        return target, "–", "not measured (needs the bare server in the run)"
+    mine, theirs = cpu_per_frame_us(mine_step), cpu_per_frame_us(bare_step)
+    measured = (
+        f"{mine:.1f} vs {theirs:.1f} µs at {mine_step['rate']:g} switches/s per session "
+        f"({_num(mine_step['fps'])} vs {_num(bare_step['fps'])} frames/s delivered, "
+        f"p99 {_ms(mine_step['p99_ms'])} vs {_ms(bare_step['p99_ms'])}): {mine / theirs:.2f}×"
+        if theirs == theirs and theirs > 0
+        else "–"
+    )
+    if measured == "–":
+        return target, measured, "not measurable"
+    if mine_step["lost"] or mine_step["p99_ms"] > P99_TARGET_MS:
+        return target, measured, "**missed**: the step was not delivered within the p99 bound"
+    ratio = mine / theirs
+    verdict = (
+        "**met**"
+        if ratio <= COST_RATIO_TARGET
+        else f"**missed**: {ratio:.2f}× instead of {COST_RATIO_TARGET:.0f}×"
+    )
+    return target, measured, verdict
 
 
 def verdicts(cfg: Config, results: dict[str, dict], kind: str) -> list[tuple[str, str, str]]:
@@ -1091,6 +1168,7 @@ def verdicts(cfg: Config, results: dict[str, dict], kind: str) -> list[tuple[str
             verdict,
         )
     )
+    rows.append(cost_verdict(result, results.get("bare")))
     return rows
 
 
@@ -1246,15 +1324,7 @@ def report(cfg: Config, results: dict[str, dict], database: str) -> str:
                 ]
             )
 
-    # Server CPU per delivered frame at the same offered load (issue 16): CPU
-    # seconds of the server processes over the step's window ÷ frames the
-    # clients received in it.
-    def cpu_per_frame_us(step: dict) -> float:
-        cpu = step["cpu"]
-        if not step.get("delivered") or "wall" not in cpu:
-            return float("nan")
-        return cpu["server"] * cpu["wall"] / step["delivered"] * 1e6
-
+    # Server CPU per delivered frame at the same offered load, per ladder step.
     if "bare" in results:
         bare_steps = {step["rate"]: step for step in results["bare"]["ladder"]}
         cost_rows = []
@@ -1407,7 +1477,7 @@ def report(cfg: Config, results: dict[str, dict], database: str) -> str:
         "Command": (
             "`make bench` or `.venv/bin/python bench/live_fanout.py`; sizes: BENCH_SESSIONS, "
             "BENCH_LEARNERS, BENCH_CHANGES, BENCH_INTERVAL_MS, BENCH_CHAT_RATE, BENCH_REACTION_RATE, "
-            "BENCH_RATES, BENCH_STEP_SECONDS, BENCH_CLIENT_PROCS, BENCH_CONNECT_CONCURRENCY, "
+            "BENCH_RATES, BENCH_STEP_SECONDS, BENCH_COST_RATE, BENCH_COST_SECONDS, BENCH_CLIENT_PROCS, BENCH_CONNECT_CONCURRENCY, "
             "BENCH_TARGETS (default roundtable,roundtable2,naive,bare; also fixed, pooled), BENCH_QUIET_WAIT"
         ),
     }

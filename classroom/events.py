@@ -250,8 +250,9 @@ def session_changed(session: LiveSession) -> None:
     emit(session, "session.changed", session_payload(session))
 
 
-def mode_changed(session: LiveSession) -> None:
-    emit(session, "mode.changed", mode_payload(session))
+def mode_changed(session: LiveSession, saving: tuple[str, ...] = ()) -> None:
+    """`saving`: the session fields the caller changed, stored with the seq."""
+    emit(session, "mode.changed", mode_payload(session), saving=saving)
 
 
 def podium_changed(session: LiveSession, speakers: list[dict[str, Any]]) -> None:

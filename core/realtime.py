@@ -1,9 +1,10 @@
-"""The only module that touches the channel layer.
+"""Publishing realtime frames: after commit, through the fan-out hub.
 
-Writes announce themselves with `broadcast_on_commit`: the event is sent after
-the surrounding transaction commits, never for a rolled-back write, and a
-failed send is logged without undoing the commit (the channel layer is
-at-most-once; clients recover with snapshot + seq, see docs/realtime.md).
+Writes announce themselves with `frame_publish_on_commit` (sequenced, kept
+for resync) or `forward_on_commit` (unsequenced): the frame is sent after the
+surrounding transaction commits, never for a rolled-back write, and a failed
+send is logged without undoing the commit (pub/sub is at-most-once; clients
+recover with snapshot + seq, see docs/realtime.md).
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ import weakref
 from collections import deque
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
 
-from core import asyncdb, fanout, kv
+from core import fanout, kv
 from core.errors import ServerBusyError
 from core.namespace import deployment_namespace
 from core.redisconf import sync_client
@@ -37,56 +36,9 @@ _GROUP_NAME = re.compile(r"^[a-zA-Z0-9_.\-]{1,99}$")
 
 def _validate(group: str, event: dict[str, Any]) -> None:
     if not _GROUP_NAME.match(group):
-        raise ValueError(f"invalid channel group name: {group!r}")
+        raise ValueError(f"invalid group name: {group!r}")
     if not isinstance(event.get("type"), str):
         raise ValueError("a channel-layer event needs a string 'type' (the consumer handler)")
-
-
-def broadcast_now(group: str, event: dict[str, Any]) -> None:
-    """Send at once, outside any transaction (sync callers only).
-
-    From a database worker thread of a running server the send is handed to
-    the server's event loop without waiting for it: the thread (and the ack
-    of the action that caused it) does not wait behind the loop's fan-out."""
-    _validate(group, event)
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    loop = asyncdb.server_loop()
-    if loop is not None:
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
-        future.add_done_callback(lambda done: _log_failure(done, group))
-        return
-    try:
-        async_to_sync(layer.group_send)(group, event)
-    except Exception:  # a broadcast must never break the write that caused it
-        logger.exception("broadcast to %s failed", group)
-
-
-def _log_failure(done, group: str) -> None:
-    if not done.cancelled() and done.exception() is not None:
-        logger.error("broadcast to %s failed", group, exc_info=done.exception())
-
-
-async def broadcast_now_async(group: str, event: dict[str, Any]) -> None:
-    """Async variant of `broadcast_now`, for code already on the event loop."""
-    _validate(group, event)
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        await layer.group_send(group, event)
-    except Exception:
-        logger.exception("broadcast to %s failed", group)
-
-
-def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
-    """Queue `event` for `group`, sent only once the current transaction commits.
-
-    Outside a transaction (autocommit) it is sent at once.
-    """
-    _validate(group, event)
-    transaction.on_commit(lambda: broadcast_now(group, event))
 
 
 # --- Sequenced frames and their resync buffer -----------------------------------
@@ -216,16 +168,6 @@ def forward_on_commit(groups: list[str], text: str) -> None:
 async def forward_now(groups: list[str], text: str) -> None:
     """Send an ephemeral (unsequenced) frame to groups, from async code."""
     await fanout.publish_async(groups, text)
-
-
-async def group_join(layer, groups: list[str], channel: str) -> None:
-    for group in groups:
-        await layer.group_add(group, channel)
-
-
-async def group_leave(layer, groups: list[str], channel: str) -> None:
-    for group in groups:
-        await layer.group_discard(group, channel)
 
 
 # --- Coalescing ------------------------------------------------------------------

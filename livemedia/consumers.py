@@ -28,7 +28,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from classroom.access import access_live_session
 from classroom.events import encode
-from core import realtime
+from core import fanout
 from core.asyncdb import DbCallDispatch, db_call
 from core.errors import (
     ApplicationError,
@@ -43,6 +43,13 @@ from livemedia.janus import JanusError, gateway, gateway_ready
 from livemedia.state import room_state_for
 
 logger = logging.getLogger(__name__)
+# The media group's messages (livemedia/events.py) and their handlers.
+MEDIA_MESSAGES = {
+    events.MEDIA_APPLY: "media_apply",
+    "media.recording": "media_recording",
+    "media.force_mute": "media_force_mute",
+    "media.unlock": "media_unlock",
+}
 
 FRAME_MAX_BYTES = 64_000  # SDP offers are a few kB
 ANSWER_TIMEOUT = 10.0
@@ -78,6 +85,8 @@ class MediaConsumer(DbCallDispatch, AsyncWebsocketConsumer):
         self.closed = False
         self.recovering: asyncio.Task | None = None
         self.state: policy.RoomState | None = None
+        self.inbox: asyncio.Queue = asyncio.Queue()  # the media group's messages, in order
+        self.inbox_task: asyncio.Task | None = None
         self.capture: tuple[int, int] | None = None
         try:
             self.access = await db_call(access_live_session)(
@@ -92,7 +101,7 @@ class MediaConsumer(DbCallDispatch, AsyncWebsocketConsumer):
             return
         self.user_id = self.access.user.pk
         self.group = services.media_group(self.session_id)
-        await realtime.group_join(self.channel_layer, [self.group], self.channel_name)
+        await fanout.hub().follow(self, [self.group])
         await self.accept()
         state = await db_call(policy.room_state_get)(self.session_id)
         self.state = state
@@ -165,9 +174,11 @@ class MediaConsumer(DbCallDispatch, AsyncWebsocketConsumer):
         self.closed = True
         if self.recovering is not None:
             self.recovering.cancel()
+        if self.inbox_task is not None:
+            self.inbox_task.cancel()
         if self.access is None:
             return
-        await realtime.group_leave(self.channel_layer, [self.group], self.channel_name)
+        fanout.hub().unfollow(self, [self.group])
         if self.janus_session is not None:
             connection, _control = gateway()
             # Destroying the Janus session hangs up both PeerConnections at once.
@@ -267,10 +278,47 @@ class MediaConsumer(DbCallDispatch, AsyncWebsocketConsumer):
             # An offer Janus made on its own (a publisher's streams changed).
             await self._offer(jsep, data.get("streams") or [])
 
+    # --- The media group (fan-out hub member) -------------------------------------------
+
+    def frame_deliver_now(self, event: dict) -> bool:
+        """A message of the session's media group (livemedia/events.py): queued
+        and handled in order by this connection's own task, so that the hub
+        never waits for a Janus round trip."""
+        if not self.closed:
+            self.inbox.put_nowait(event["text"])
+            if self.inbox_task is None or self.inbox_task.done():
+                self.inbox_task = asyncio.ensure_future(self._inbox_run())
+        return True
+
+    async def frame_deliver(self, event: dict) -> None:
+        self.frame_deliver_now(event)
+
+    async def frames_resync(self) -> None:
+        """The hub's Redis connection broke and came back: a change may have
+        been missed meanwhile, so re-read the room and say the recording state."""
+        if self.closed:
+            return
+        self.state, self.capture = await room_state_for(self.session_id, None)
+        await self._apply_safely()
+        await self._send(
+            "media.recording", await db_call(recording.recording_state_get)(self.session_id)
+        )
+
+    async def _inbox_run(self) -> None:
+        while not self.inbox.empty() and not self.closed:
+            text = self.inbox.get_nowait()
+            try:
+                message = json.loads(text)
+                handler = MEDIA_MESSAGES.get(message.get("type"))
+                if handler is not None:
+                    await getattr(self, handler)(message)
+            except Exception:  # one bad message must not stop the next ones
+                logger.exception("media message failed for user %s", getattr(self, "user_id", None))
+
     # --- Policy -------------------------------------------------------------------------
 
     async def media_apply(self, event: dict) -> None:
-        """Group message from services.media_mode_applied: re-read the room (once
+        """Media group message from services.media_mode_applied: re-read the room (once
         per process for all its connections) and re-apply the policy."""
         self.state, self.capture = await room_state_for(self.session_id, event.get("nonce"))
         await self._apply_safely()

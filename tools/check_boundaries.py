@@ -36,9 +36,6 @@ APPS = (
 )
 # The kernel's publish functions (core/realtime.py, core/fanout.py).
 PUBLISHERS = {
-    "broadcast_now",
-    "broadcast_now_async",
-    "broadcast_on_commit",
     "frame_publish_on_commit",
     "forward_on_commit",
     "forward_now",

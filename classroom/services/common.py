@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from classroom.models import ClientAction, LiveSession, SessionState
+from core import rows
 from core.errors import ConflictError, NotFoundError
 from core.rooms import actions
 from core.rooms.actions import action_applying
@@ -16,7 +17,7 @@ from core.rooms.actions import action_applying
 def session_lock(session_id: int) -> LiveSession:
     """The session row, locked for the rest of the transaction: every realtime
     write of a session takes it, which makes `seq` gap-free and ordered."""
-    session = LiveSession.objects.select_for_update().filter(pk=session_id).first()
+    session = rows.row_lock(LiveSession, session_id)
     if session is None:
         raise NotFoundError(_("Session not found."), code="session_not_found")
     return session

@@ -211,17 +211,12 @@ def live_session_mode_set(
         session.mode_table = table
         if podium_addresses_all is not None:
             session.podium_addresses_all = bool(podium_addresses_all)
-        session.mode_changed_at = timezone.now()
-        session.save(
-            update_fields=[
-                "mode",
-                "mode_table",
-                "podium_addresses_all",
-                "mode_changed_at",
-                "updated_at",
-            ]
+        session.mode_changed_at = session.updated_at = timezone.now()
+        # The mode and the frame's seq in one UPDATE (the row is locked).
+        events.mode_changed(
+            session,
+            saving=("mode", "mode_table", "podium_addresses_all", "mode_changed_at", "updated_at"),
         )
-        events.mode_changed(session)
         hooks.mode_applied(
             session_id=session.pk
         )  # media subscriptions follow the mode (after commit)

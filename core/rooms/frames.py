@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from core import realtime
+from core import realtime, rows
 from core.rooms.streams import STREAM_ALL, Streams
 
 
@@ -53,9 +53,13 @@ def emit(
     data: dict[str, Any],
     stream: str = STREAM_ALL,
     control: str | None = None,
+    saving: tuple[str, ...] = (),
 ) -> int:
     """Number, keep and send (after commit) one frame of the room whose row
     (with `seq` and `stream_heads`) is `row`.
+
+    `saving` names fields of `row` the caller changed and wants stored with
+    the new seq, in the same UPDATE (a mode switch: one statement, not two).
 
     Precondition: the caller holds the row lock (`row` came from
     `select_for_update` in the current transaction)."""
@@ -64,7 +68,9 @@ def emit(
     prev = heads.get(stream, 0)
     heads[stream] = row.seq
     row.stream_heads = heads
-    type(row).objects.filter(pk=row.pk).update(seq=row.seq, stream_heads=heads)
+    rows.row_update(
+        row, ("seq", "stream_heads", *(row._meta.get_field(name).attname for name in saving))
+    )
     frame = {"type": name, "seq": row.seq, "stream": stream, "prev": prev, "data": data}
     realtime.frame_publish_on_commit(
         scope=streams.scope(row.pk),
@@ -81,9 +87,14 @@ def emitter(streams: Streams):
     """`emit` bound to one kind of room's streams (each events module's `emit`)."""
 
     def emit_bound(
-        row, name: str, data: dict[str, Any], stream: str = STREAM_ALL, control: str | None = None
+        row,
+        name: str,
+        data: dict[str, Any],
+        stream: str = STREAM_ALL,
+        control: str | None = None,
+        saving: tuple[str, ...] = (),
     ) -> int:
-        return emit(row, streams, name, data, stream, control)
+        return emit(row, streams, name, data, stream, control, saving)
 
     return emit_bound
 

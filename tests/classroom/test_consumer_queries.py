@@ -33,6 +33,10 @@ SNAPSHOT_LEARNER_MAX = 30
 JOIN_AFTER_ANOTHER_MAX = 14
 SNAPSHOT_STAFF_MAX = 31
 CHAT_SEND_MAX = 7
+# A mode switch: the session row locked, the mode written with the frame's
+# seq in one UPDATE, the learning event, the action's claim: 4 (was 5 with the
+# mode and the seq in two UPDATEs).
+MODE_SET_MAX = 4
 POLL_VOTE_MAX = 9
 # A batch of live votes (group commit, docs/polls.md): the same statements
 # whatever the number of votes: the session's key share, the poll, who is
@@ -118,6 +122,20 @@ async def test_a_chat_message(room, statements):  # noqa: F811
     print(f"chat={len(statements)}")
     assert 0 < len(statements) <= CHAT_SEND_MAX, statements.sql
     await ann.close()
+
+
+async def test_a_mode_switch(room, statements):  # noqa: F811
+    teacher, _ = await join(room, "instructor")
+    ann, _ = await join(room, "ann")
+    with statements:
+        reply = await teacher.request("mode.set", {"mode": "table_talk"})
+        changed, _ = await ann.receive_until(lambda f: f.get("type") == "mode.changed")
+    assert reply["type"] == "ack", reply
+    assert changed["data"]["mode"] == "table_talk"
+    print(f"mode={len(statements)}")
+    assert 0 < len(statements) <= MODE_SET_MAX, statements.sql
+    await ann.close()
+    await teacher.close()
 
 
 async def test_a_poll_vote(room, statements):  # noqa: F811

@@ -64,12 +64,12 @@ def test_publishing_a_frame_outside_events_modules_is_reported(tmp_path):
                 "from core import realtime\n"
                 "from core.fanout import publish\n"
                 "from core import fanout\n"
-                "realtime.broadcast_on_commit('g', {})\n"
+                "realtime.forward_on_commit(['g'], 't')\n"
                 "publish('g', 'text')\n"
                 "fanout.hub().publish('g')\n"
                 "realtime.group_join(None, [], 'c')\n"
             ),
-            "classroom/events.py": "from core import realtime\nrealtime.broadcast_on_commit('g', {})\n",
+            "classroom/events.py": "from core import realtime\nrealtime.forward_on_commit(['g'], 't')\n",
         },
     )
     errors = checker.check(root)

@@ -70,7 +70,8 @@ def test_mode_change_tells_media_connections_after_commit(
 
     sent = []
     monkeypatch.setattr(
-        "core.realtime.broadcast_now", lambda group, event: sent.append((group, event))
+        "core.fanout.publish",
+        lambda groups, text, **kw: sent.extend((group, json.loads(text)) for group in groups),
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         live_session_mode_set(session_id=live.pk, actor=instructor, mode="table_talk")
@@ -282,7 +283,10 @@ def test_session_end_stops_the_recording_and_unsubscribes_everyone(
     live, instructor, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent, queued = [], []
-    monkeypatch.setattr("core.realtime.broadcast_now", lambda g, e: sent.append((g, e["type"])))
+    monkeypatch.setattr(
+        "core.fanout.publish",
+        lambda groups, text, **kw: sent.extend((g, json.loads(text)["type"]) for g in groups),
+    )
     monkeypatch.setattr(recording, "recording_ingest_queue", queued.append)
     started = recording.recording_start(session_id=live.pk, actor=instructor)
     with django_capture_on_commit_callbacks(execute=True):
