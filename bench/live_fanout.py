@@ -886,19 +886,24 @@ def run_target(kind: str, cfg: Config, plan: list[dict], env: dict[str, str]) ->
         )
         clients.call("quiet", {"silence": 1.0, "limit": 60})
 
-        # 4. Ladder of sustained mode switches in every session.
-        ladder = []
-        for rate in cfg.rates:
-            gate(cfg, f"{kind} ladder")
+        def switching(rate: float, seconds: float) -> dict:
+            """Every instructor switches mode at `rate` for `seconds` (open loop)."""
             meter.start()
             step = merge(
                 clients.call(
                     "ladder",
-                    {"rate": rate, "duration": cfg.step_seconds, "offset": 0.05, "drain": 20.0},
+                    {"rate": rate, "duration": seconds, "offset": 0.05, "drain": 20.0},
                 )
             )
             step["cpu"] = meter.stop()
             step["rate"] = rate
+            return step
+
+        # 4. Ladder of sustained mode switches in every session.
+        ladder = []
+        for rate in cfg.rates:
+            gate(cfg, f"{kind} ladder")
+            step = switching(rate, cfg.step_seconds)
             step["offered_fps"] = rate * (step["learners"] + cfg.sessions)  # + instructors
             ladder.append(step)
             print(
@@ -925,21 +930,7 @@ def run_target(kind: str, cfg: Config, plan: list[dict], env: dict[str, str]) ->
         # up with the default rate and is not part of this comparison.
         if kind != "naive":
             gate(cfg, f"{kind} cost")
-            meter.start()
-            cost = merge(
-                clients.call(
-                    "ladder",
-                    {
-                        "rate": cfg.cost_rate,
-                        "duration": cfg.cost_seconds,
-                        "offset": 0.05,
-                        "drain": 20.0,
-                    },
-                )
-            )
-            cost["cpu"] = meter.stop()
-            cost["rate"] = cfg.cost_rate
-            result["cost"] = cost
+            cost = result["cost"] = switching(cfg.cost_rate, cfg.cost_seconds)
             print(
                 f"[{NAME}] {kind}: cost step {cfg.cost_rate:g}/s/session for {cfg.cost_seconds:g} s: "
                 f"{cost['fps']:.0f} frames/s, p99 {cost['p99_ms']:.1f} ms, lost {cost['lost']}, "

@@ -20,7 +20,10 @@ session advisory lock, released if the worker dies)."""
 from __future__ import annotations
 
 import logging
+import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -393,22 +396,48 @@ def _lock_key(context: LtiContext) -> int:
     return zlib.crc32(f"lti-grades:{context.pk}".encode())
 
 
+@contextmanager
+def _push_lock(context: LtiContext) -> Iterator[bool]:
+    """True while this caller holds the context's push lock, False if another
+    push holds it: a PostgreSQL advisory lock (every process and worker), or
+    on the embedded SQLite default (one process) a lock of this process."""
+    key = _lock_key(context)
+    if connection.vendor != "postgresql":
+        with _LOCAL_PUSHES_LOCK:
+            locked = key not in _LOCAL_PUSHES
+            _LOCAL_PUSHES.add(key)
+        try:
+            yield locked
+        finally:
+            if locked:
+                with _LOCAL_PUSHES_LOCK:
+                    _LOCAL_PUSHES.discard(key)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        (locked,) = cursor.fetchone()
+    try:
+        yield locked
+    finally:
+        if locked:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+_LOCAL_PUSHES: set[int] = set()
+_LOCAL_PUSHES_LOCK = threading.Lock()
+
+
 def grades_push(*, context: LtiContext) -> PushReport:
     """Line items, then changed scores; one push per context at a time."""
     report = PushReport()
     _scores_allowed(context)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(context)])
-        (locked,) = cursor.fetchone()
-    if not locked:
-        report.busy = True
-        return report
-    try:
+    with _push_lock(context) as locked:
+        if not locked:
+            report.busy = True
+            return report
         line_items_sync(context=context, report=report)
         scores_push(context=context, report=report)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(context)])
     if report.failed:
         log.warning("lti: grade push of context %s: %s failure(s)", context.pk, report.failed)
     return report

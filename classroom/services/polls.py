@@ -45,7 +45,7 @@ from classroom.services.common import (
     session_key_share,
     session_lock,
 )
-from core import asyncdb
+from core import asyncdb, rows
 from core.asyncdb import db_call
 from core.dbfailure import database_unavailable
 from core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
@@ -409,32 +409,8 @@ def _response_insert(**fields) -> PollResponse | None:
     savepoint around it (two statements fewer per vote); None when the
     voter's row appeared meanwhile (their other socket, their table)."""
     response = PollResponse(**fields)
-    if connection.vendor != "postgresql":
-        try:
-            with transaction.atomic():
-                response.save(force_insert=True)
-        except IntegrityError:
-            return None
-        return response
-    columns = [field for field in PollResponse._meta.concrete_fields if not field.primary_key]
-    values = [
-        field.get_db_prep_save(field.pre_save(response, True), connection) for field in columns
-    ]
-    table = PollResponse._meta.db_table
-    names = ", ".join(connection.ops.quote_name(field.column) for field in columns)
-    marks = ", ".join(["%s"] * len(columns))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(table)} ({names}) VALUES ({marks}) "  # noqa: S608
-            "ON CONFLICT (poll_id, voter_key) DO NOTHING RETURNING id",
-            values,
-        )
-        inserted = cursor.fetchone()
-    if inserted is None:
+    if not rows.row_insert(response, on_conflict="poll_id, voter_key"):
         return None
-    response.pk = inserted[0]
-    response._state.adding = False
-    response._state.db = connection.alias
     return response
 
 

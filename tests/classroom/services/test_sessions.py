@@ -40,7 +40,9 @@ def test_start_then_end_and_no_restart(
     assert error.value.code == "session_not_startable"
     assert LiveSession.objects.get(pk=live_session.pk).state == SessionState.ENDED
     verbs = list(
-        LearningEvent.objects.filter(live_session_id=live_session.pk).values_list("verb", flat=True)
+        LearningEvent.objects.filter(
+            live_session_id=live_session.pk, object_type="live_session", actor=instructor
+        ).values_list("verb", flat=True)
     )
     assert verbs == ["started", "ended"]
 
