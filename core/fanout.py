@@ -696,6 +696,8 @@ class FrameMember:
         False leaves it to `frame_deliver`."""
         if self._held is not None or self._too_slow or event.get("control"):
             return False
+        if self._covered_by_sent(event):
+            return True
         wire = self._frames_wire()
         if wire is None or not self.frame_forward_now(event):
             return False
@@ -715,9 +717,21 @@ class FrameMember:
         to its socket (a room notes its seq); False: use `frame_forward`."""
         return False
 
+    def _covered_by_sent(self, event: dict[str, Any]) -> bool:
+        """A sequenced frame the snapshot or catch-up last sent already holds
+        (seq <= its seq). Its PUBLISH can come after the release: a write
+        commits, the snapshot is read, and only then does the writer's thread
+        publish. Only the sent state's seq counts, not the highest seq
+        forwarded: two writes may publish out of seq order, and the client
+        orders them by `prev`."""
+        seq = event.get("seq")
+        return bool(seq) and seq <= self._through
+
     async def frame_deliver(self, event: dict[str, Any]) -> None:
         if self._held is not None:
             self._held.append(event)
+            return
+        if self._covered_by_sent(event):
             return
         await self.frame_forward(event)
 

@@ -106,6 +106,23 @@ async def test_frames_are_held_during_a_snapshot_and_covered_ones_dropped(mode):
     assert ann.got[-1] == (7, "f7")
 
 
+async def test_a_covered_frame_published_after_the_release_is_dropped_too(mode):
+    """A write commits at seq 3, a snapshot read after the commit goes out at
+    seq 3, and only then does the writer publish: frame 3 must not follow the
+    snapshot (the client would apply it twice). Later frames still pass, in
+    the order they are published (9 before 8: the client orders by prev)."""
+    ann = Member()
+    ann.frames_hold()
+    await ann.frames_follow(["late.all"])
+    await ann.frames_release(3)  # the snapshot was at seq 3
+    for seq in (2, 3, 9, 8):
+        await fanout.publish_async(["late.all"], f"f{seq}", seq)
+    await fanout.publish_async(["late.all"], "ephemeral")
+    await ann.wait_for(3)
+    await asyncio.sleep(0.1)
+    assert ann.got == [(9, "f9"), (8, "f8"), (None, "ephemeral")]
+
+
 async def test_a_hold_inside_a_release_keeps_later_frames_for_its_own_release(mode):
     class Refreshing(Member):
         async def frame_forward(self, event: dict) -> None:
